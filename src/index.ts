@@ -1,0 +1,76 @@
+/**
+ * ringbus: an embedded message bus for Node.js worker threads with the channel-layer
+ * semantics of Django Channels.
+ *
+ * ```ts
+ * import { createLayer } from 'ringbus';
+ * const layer = await createLayer();            // the shared-memory bus
+ * await layer.send('chat', { type: 'chat.message', text: 'hi' });
+ * const message = await layer.receive('chat');
+ * ```
+ *
+ * @module
+ */
+
+import { BackendUnavailable } from './errors.js';
+import { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
+import type { ChannelLayer } from './layer.js';
+
+export * from './errors.js';
+export type {
+  ChannelCapacity,
+  ChannelLayer,
+  CommonLayerOptions,
+  DeliveryMode,
+  FullPolicy,
+  LayerStats,
+  Lease,
+  ListenOptions,
+  Message,
+  MessageValue,
+  PatternMap,
+  QueueOrder,
+  ReceiveOptions,
+  SendOptions,
+  TradeoffOptions,
+  WaitOptions,
+  WaitStrategy,
+} from './layer.js';
+export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
+export { encode, decode } from './codec.js';
+
+/** Options of `createLayer`: `backend` picks the implementation, the rest configure it. */
+export type LayerOptions =
+  | ({ backend: 'memory' } & MemoryLayerOptions)
+  | ({ backend?: 'shared' } & Record<string, unknown>)
+  | ({ backend: 'redis' } & Record<string, unknown>);
+
+/** The backends `createLayer` knows. */
+export type BackendName = 'memory' | 'shared' | 'redis';
+
+/**
+ * Create a channel layer.
+ *
+ * - `backend: 'shared'` (the default): the lock-free shared-memory bus; pass `layer.handle`
+ *   to worker threads and call `attachLayer` there.
+ * - `backend: 'memory'`: the single-thread reference layer.
+ * - `backend: 'redis'`: Redis, wire-compatible with Python's channels_redis.
+ *
+ * Rejects with `TypeError` for an unknown backend or a bad option.
+ */
+export async function createLayer(options: LayerOptions = {}): Promise<ChannelLayer> {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`invalid options for createLayer: ${String(options)}; expected an object`);
+  }
+  const { backend = 'shared', ...rest } = options as { backend?: unknown } & Record<string, unknown>;
+  switch (backend) {
+    case 'memory':
+      return new MemoryLayer(rest as MemoryLayerOptions);
+    case 'shared':
+      throw new BackendUnavailable("the 'shared' backend is not available yet");
+    case 'redis':
+      throw new BackendUnavailable("the 'redis' backend is not available yet");
+    default:
+      throw new TypeError(`invalid option backend: ${JSON.stringify(backend)}; expected 'shared', 'memory' or 'redis'`);
+  }
+}

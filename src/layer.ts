@@ -1,0 +1,558 @@
+/**
+ * The `ChannelLayer` contract every backend implements, its option and result types, and
+ * the validation of names and messages that all backends share (it lives here once so
+ * that the memory, shared and Redis layers reject exactly the same inputs).
+ *
+ * @module
+ */
+
+import { LayerClosed } from './errors.js';
+
+/** A value a message may carry: strings, numbers, booleans, null, bytes, and nestings of these. */
+export type MessageValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | Uint8Array
+  | MessageValue[]
+  | { [key: string]: MessageValue };
+
+/** A message: a plain object. ASGI messages carry a `type` string by convention. */
+export type Message = { [key: string]: MessageValue };
+
+/** Options of a wait: `receive`, `listen`, and `send` under the `'wait'` full policy. */
+export interface WaitOptions {
+  /**
+   * Give up after this many milliseconds with a {@link ReceiveTimeout} (nothing is consumed).
+   * `0` means "only if a message is already there". Omitted: wait without limit.
+   */
+  timeout?: number;
+  /** Cancel the wait: it rejects with {@link Aborted} (nothing is consumed). */
+  signal?: AbortSignal;
+}
+
+/** Options of `receive`. */
+export type ReceiveOptions = WaitOptions;
+
+/** Options of `send` (they matter only under the `'wait'` full policy). */
+export type SendOptions = WaitOptions;
+
+/** Options of `listen`. */
+export interface ListenOptions {
+  /** Ends the iteration (the iterator returns; a pending wait is released). */
+  signal?: AbortSignal;
+}
+
+/**
+ * A message received under at-least-once delivery. Exactly one of `ack` / `nack` takes
+ * effect; later calls resolve without effect. A lease that outlives `leaseTimeout` is
+ * expired: its message has been (or will be) redelivered and `ack` resolves to `false`.
+ */
+export interface Lease {
+  /** A fresh copy of the message. */
+  readonly message: Message;
+  /** 1 on first delivery, 2 on the first redelivery, and so on. */
+  readonly deliveries: number;
+  /** Settle: the message is gone for good. Resolves `true` if the lease was still held. */
+  ack(): Promise<boolean>;
+  /** Give the message back to the head of its channel now. Resolves `true` if the lease was still held. */
+  nack(): Promise<boolean>;
+}
+
+/** Counters of one layer instance (this thread's view for counters, the whole bus for depths). */
+export interface LayerStats {
+  /** Messages accepted by `send`, plus one per member delivery of `groupSend`. */
+  sent: number;
+  /** Messages handed to a receiver. */
+  received: number;
+  /** Messages found expired and discarded instead of delivered. */
+  expired: number;
+  /** Messages not delivered because a channel was full (groupSend misses, drop-oldest evictions). */
+  dropped: number;
+  /** Current number of queued messages per non-empty channel. */
+  depths: Record<string, number>;
+}
+
+/** Delivery guarantee: see the trade-offs table in the README. */
+export type DeliveryMode = 'at-most-once' | 'at-least-once';
+/** Queue order of a channel. */
+export type QueueOrder = 'fifo' | 'lifo';
+/** What `send` does when the channel is full. */
+export type FullPolicy = 'reject' | 'drop-oldest' | 'wait';
+/** How a receiver waits for a message. */
+export type WaitStrategy = 'park' | 'spin' | 'adaptive';
+
+/**
+ * Per-channel capacity overrides: glob patterns (`*`, `?`, `[...]`, matched against the
+ * whole name) or regular expressions, mapped to capacities. The first match wins; a
+ * channel that matches none gets `capacity`.
+ */
+export type ChannelCapacity = PatternMap<number>;
+
+/** Options common to every backend. Defaults are those of Django Channels. */
+export interface CommonLayerOptions {
+  /** Messages a channel holds before `send` rejects with ChannelFull. Default 100. */
+  capacity?: number;
+  /** Per-channel capacity overrides, first match wins. */
+  channelCapacity?: ChannelCapacity;
+  /** Seconds after which an undelivered message is discarded. Default 60. */
+  expiry?: number;
+  /** Seconds after which a group member that was not re-added is dropped. Default 86400. */
+  groupExpiry?: number;
+}
+
+/** The methods of a channel layer (the ASGI channel layer specification in camelCase). */
+export interface ChannelLayer {
+  /** Optional ASGI features this layer offers, e.g. `['groups', 'flush']`. */
+  readonly extensions: readonly string[];
+
+  /**
+   * Enqueue a copy of `message` on `channel`.
+   *
+   * Resolves once the message is queued (it may already have been received by then).
+   * Rejects with `TypeError` for a bad name or message, {@link ChannelFull} when the channel
+   * holds `capacity` messages, {@link MessageTooLarge}, or {@link LayerClosed}.
+   */
+  send(channel: string, message: Message, options?: SendOptions): Promise<void>;
+
+  /**
+   * Take the oldest message of `channel`, waiting until one arrives.
+   *
+   * Resolves with a fresh copy of the message. Rejects with {@link ReceiveTimeout} after
+   * `timeout` ms, {@link Aborted} when `signal` aborts, {@link LayerClosed} when the layer
+   * closes, and `TypeError` for a bad name. A rejected receive consumed nothing.
+   */
+  receive(channel: string, options?: ReceiveOptions): Promise<Message>;
+
+  /**
+   * Iterate over the messages of `channel` as they arrive, until `signal` aborts (the loop
+   * ends quietly) or the layer closes (the loop throws {@link LayerClosed}).
+   */
+  listen(channel: string, options?: ListenOptions & { lease?: false }): AsyncIterableIterator<Message>;
+  /** As above, yielding leases (at-least-once delivery): settle each with `ack` or `nack`. */
+  listen(channel: string, options: ListenOptions & { lease: true }): AsyncIterableIterator<Lease>;
+
+  /**
+   * A new process-specific channel name owned by this layer instance, e.g.
+   * `'specific.<client>!<random>'`. Only this instance may receive on it.
+   */
+  newChannel(prefix?: string): Promise<string>;
+
+  /** Add `channel` to `group` (again: refreshes its group expiry). */
+  groupAdd(group: string, channel: string): Promise<void>;
+
+  /** Remove `channel` from `group`; removing an absent member is not an error. */
+  groupDiscard(group: string, channel: string): Promise<void>;
+
+  /**
+   * Send `message` to every current member of `group`. Never rejects with ChannelFull:
+   * full members miss the message and the miss is counted in `stats().dropped`.
+   */
+  groupSend(group: string, message: Message): Promise<void>;
+
+  /**
+   * At-least-once delivery: take the oldest message of `channel` under a lease. Settle it
+   * with `ack()`; `nack()` puts it back at the head of its channel; a lease that is not
+   * settled within `leaseTimeout` (or whose holder's thread dies) is redelivered with
+   * `deliveries` one higher. Rejects with {@link Unsupported} under at-most-once delivery.
+   */
+  receiveLease(channel: string, options?: ReceiveOptions): Promise<Lease>;
+
+  /** Empty every channel and group of the layer (the whole bus, for shared backends). */
+  flush(): Promise<void>;
+
+  /** Counters and depths; see {@link LayerStats}. */
+  stats(): LayerStats;
+
+  /**
+   * Release this instance: pending waits reject with {@link LayerClosed}, as does every
+   * later call. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Names
+
+const NAME_RULE = 'ASCII letters, digits, hyphens, underscores and periods';
+const CHANNEL_RE = /^[a-zA-Z0-9\-_.]+(![a-zA-Z0-9\-_.]*)?$/;
+const GROUP_RE = /^[a-zA-Z0-9\-_.]+$/;
+
+/** Longest valid channel or group name (names must be shorter than 100 characters). */
+export const MAX_NAME_LENGTH = 99;
+
+function quote(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 120 ? value.slice(0, 120) + '…' : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol') return value.toString();
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.prototype.toString.call(value);
+}
+
+/**
+ * Throw a `TypeError` unless `name` is a valid channel name: 1 to 99 characters of
+ * ASCII letters, digits, `-`, `_`, `.`, optionally followed by one `!` and more of those.
+ */
+export function assertChannelName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH || !CHANNEL_RE.test(name)) {
+    throw new TypeError(
+      `invalid channel name ${quote(name)}: a channel name is a string of 1 to ${MAX_NAME_LENGTH} ` +
+        `${NAME_RULE}, with at most one '!' (process-specific channel) after the first character`,
+    );
+  }
+}
+
+/** Throw a `TypeError` unless `name` is a valid group name (a channel name without `!`). */
+export function assertGroupName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH || !GROUP_RE.test(name)) {
+    throw new TypeError(
+      `invalid group name ${quote(name)}: a group name is a string of 1 to ${MAX_NAME_LENGTH} ${NAME_RULE}`,
+    );
+  }
+}
+
+/** Throw a `TypeError` unless `prefix` can start a `newChannel` name. */
+export function assertChannelPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 40 || !GROUP_RE.test(prefix)) {
+    throw new TypeError(`invalid channel prefix ${quote(prefix)}: a prefix is a string of 1 to 40 ${NAME_RULE}`);
+  }
+}
+
+/** True for process-specific channel names (those containing `!`). */
+export function isProcessSpecific(channel: string): boolean {
+  return channel.includes('!');
+}
+
+/**
+ * The part of a process-specific channel name up to and including the `!` (the name of
+ * its owner's shared queue in Redis); the name itself for ordinary channels.
+ */
+export function ownerPart(channel: string): string {
+  const bang = channel.indexOf('!');
+  return bang < 0 ? channel : channel.slice(0, bang + 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** Field that channels_redis uses to route messages; reserved in every backend. */
+export const RESERVED_FIELD = '__asgi_channel__';
+
+/**
+ * Throw a `TypeError` unless `message` is a plain object whose values are all allowed
+ * (see {@link MessageValue}). The error names the path of the first bad value, e.g.
+ * `message.a[2].b`.
+ *
+ * Allowed: strings, finite numbers, bigints within 64 bits (signed or unsigned), booleans,
+ * null, Uint8Array (Buffer included), arrays and plain objects of these. Rejected:
+ * functions, symbols, undefined, NaN and infinities, class instances (Date, Map, Set,
+ * RegExp, other typed arrays, ...), circular references, symbol keys.
+ */
+export function assertMessage(message: unknown): asserts message is Message {
+  if (!isPlainObject(message)) {
+    throw new TypeError(`invalid message ${quote(message)}: a message must be a plain object`);
+  }
+  if (Object.prototype.hasOwnProperty.call(message, RESERVED_FIELD)) {
+    throw new TypeError(`invalid message: the field message.${RESERVED_FIELD} is reserved for routing`);
+  }
+  const problem = checkValue(message, 'message', []);
+  if (problem !== null) throw new TypeError(problem);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function pathOf(base: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
+}
+
+/** Returns null when `value` is allowed, else the error text. `stack` holds the containers above it. */
+function checkValue(value: unknown, path: string, stack: object[]): string | null {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return null;
+    case 'number':
+      return Number.isFinite(value) ? null : `invalid value ${value} at ${path}: numbers must be finite`;
+    case 'bigint':
+      return value >= INT64_MIN && value <= UINT64_MAX
+        ? null
+        : `invalid value ${value}n at ${path}: integers must fit in 64 bits`;
+    case 'undefined':
+      return `invalid value undefined at ${path}: undefined is not allowed in a message (use null)`;
+    case 'function':
+    case 'symbol':
+      return `invalid value ${quote(value)} at ${path}: ${typeof value}s are not allowed in a message`;
+  }
+  if (value === null) return null;
+  const obj = value as object;
+  if (obj instanceof Uint8Array) return null;
+  if (stack.includes(obj)) return `invalid value at ${path}: circular reference`;
+  if (Array.isArray(obj)) {
+    stack.push(obj);
+    for (let i = 0; i < obj.length; i++) {
+      const p = checkValue(obj[i], `${path}[${i}]`, stack);
+      if (p !== null) return p;
+    }
+    stack.pop();
+    return null;
+  }
+  if (!isPlainObject(obj)) {
+    return (
+      `invalid value ${quote(obj)} at ${path}: only plain objects, arrays and Uint8Array ` +
+      `may be nested in a message`
+    );
+  }
+  if (Object.getOwnPropertySymbols(obj).length > 0) {
+    return `invalid key at ${path}: symbol keys are not allowed in a message`;
+  }
+  stack.push(obj);
+  for (const key of Object.keys(obj)) {
+    const p = checkValue((obj as Record<string, unknown>)[key], pathOf(path, key), stack);
+    if (p !== null) return p;
+  }
+  stack.pop();
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+/** Common options with defaults applied and values checked. */
+export interface ResolvedCommonOptions {
+  capacity: number;
+  capacityOf: (channel: string) => number;
+  expiryMs: number;
+  groupExpiryMs: number;
+}
+
+function assertPositiveInteger(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`invalid option ${name}: ${quote(value)}; it must be an integer >= 1`);
+  }
+}
+
+function assertPositiveNumber(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`invalid option ${name}: ${quote(value)}; it must be a finite number > 0`);
+  }
+}
+
+/** Translate a glob (fnmatch: `*`, `?`, `[seq]`, `[!seq]`) into an anchored RegExp. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        let body = glob.slice(i + 1, end);
+        if (body.startsWith('!')) body = '^' + body.slice(1);
+        re += `[${body.replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\\]-]/g, '\\$&');
+  }
+  return new RegExp(`^(?:${re})$`, 's');
+}
+
+/**
+ * Per-channel overrides of a setting: glob patterns (matched against the whole name) or
+ * regular expressions (matched from the start, like Python's `re.match`), first match wins.
+ */
+export type PatternMap<T> =
+  | Record<string, T>
+  | ReadonlyArray<readonly [string | RegExp, T]>
+  | ReadonlyMap<string | RegExp, T>;
+
+/**
+ * Build a channel -> value function from a default and pattern overrides. `check` validates
+ * each override value (it throws a TypeError naming `option`).
+ */
+export function compilePatterns<T>(
+  option: string,
+  fallback: T,
+  patterns: PatternMap<T> | undefined,
+  check: (name: string, value: unknown) => void,
+): (channel: string) => T {
+  if (patterns === undefined) return () => fallback;
+  if (patterns === null || typeof patterns !== 'object') {
+    throw new TypeError(`invalid option ${option}: ${quote(patterns)}; expected an object, an array of pairs or a Map`);
+  }
+  const entries: Array<readonly [string | RegExp, T]> =
+    patterns instanceof Map
+      ? [...patterns.entries()]
+      : Array.isArray(patterns)
+        ? [...(patterns as ReadonlyArray<readonly [string | RegExp, T]>)]
+        : Object.entries(patterns as Record<string, T>);
+  const rules = entries.map(([pattern, value]) => {
+    if (!(typeof pattern === 'string' || pattern instanceof RegExp)) {
+      throw new TypeError(`invalid option ${option}: pattern ${quote(pattern)} must be a glob string or a RegExp`);
+    }
+    check(`${option}[${String(pattern)}]`, value);
+    let matches: (name: string) => boolean;
+    if (typeof pattern === 'string') {
+      const re = globToRegExp(pattern);
+      matches = (name) => re.test(name);
+    } else {
+      const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+      matches = (name) => re.exec(name)?.index === 0;
+    }
+    return { matches, value };
+  });
+  const cache = new Map<string, T>();
+  return (channel: string) => {
+    let value = cache.get(channel);
+    if (value === undefined) {
+      value = rules.find((r) => r.matches(channel))?.value ?? fallback;
+      if (cache.size >= 10_000) cache.clear();
+      cache.set(channel, value);
+    }
+    return value;
+  };
+}
+
+/** Build the channel -> capacity function from `capacity` and `channelCapacity`. */
+export function compileCapacity(capacity: number, channelCapacity: ChannelCapacity | undefined): (channel: string) => number {
+  return compilePatterns('channelCapacity', capacity, channelCapacity, assertPositiveInteger);
+}
+
+/** Check the common options and apply Django Channels' defaults. */
+export function resolveCommonOptions(options: CommonLayerOptions): ResolvedCommonOptions {
+  const capacity = options.capacity ?? 100;
+  assertPositiveInteger('capacity', capacity);
+  const expiry = options.expiry ?? 60;
+  assertPositiveNumber('expiry', expiry);
+  const groupExpiry = options.groupExpiry ?? 86400;
+  assertPositiveNumber('groupExpiry', groupExpiry);
+  return {
+    capacity,
+    capacityOf: compileCapacity(capacity, options.channelCapacity),
+    expiryMs: expiry * 1000,
+    groupExpiryMs: groupExpiry * 1000,
+  };
+}
+
+/** Throw a `TypeError` unless `options` is undefined or an object. */
+export function assertOptionsObject(what: string, options: unknown): void {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new TypeError(`invalid options for ${what}: ${quote(options)}; expected an object`);
+  }
+}
+
+/** Check `timeout` / `signal` of a wait. */
+export function assertWaitOptions(what: string, options: WaitOptions | undefined): void {
+  assertOptionsObject(what, options);
+  if (options?.timeout !== undefined) {
+    const t = options.timeout;
+    if (typeof t !== 'number' || Number.isNaN(t) || t < 0) {
+      throw new TypeError(`invalid timeout ${quote(t)} for ${what}: it must be a number of milliseconds >= 0`);
+    }
+  }
+  if (options?.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError(`invalid signal for ${what}: ${quote(options.signal)} is not an AbortSignal`);
+  }
+}
+
+/** Reject with LayerClosed when `closed` (used at the top of every method). */
+export function assertOpen(closed: boolean, what: string): void {
+  if (closed) throw new LayerClosed(what);
+}
+
+// ---------------------------------------------------------------------------------------
+// Trade-off knobs
+
+/** The explicit trade-offs (see "Choosing your trade-offs" in the docs). */
+export interface TradeoffOptions {
+  /** `'at-most-once'` (default, as ASGI) or `'at-least-once'` (receive hands out leases). */
+  delivery?: DeliveryMode;
+  /** Queue order of every channel, `'fifo'` by default. */
+  order?: QueueOrder;
+  /** Per-channel order overrides, first match wins (same patterns as `channelCapacity`). */
+  channelOrder?: PatternMap<QueueOrder>;
+  /** What `send` does on a full channel: `'reject'` (default), `'drop-oldest'` or `'wait'`. */
+  full?: FullPolicy;
+  /** Per-channel full-policy overrides, first match wins. */
+  channelFull?: PatternMap<FullPolicy>;
+  /** How receivers (and waiting senders) wait: `'park'`, `'spin'` or `'adaptive'` (default). */
+  wait?: WaitStrategy;
+  /** Under `'adaptive'`, how many polls a waiter spins before it parks. Default 2000. */
+  spinBudget?: number;
+  /** At-least-once: milliseconds after which an unsettled lease's message is redelivered. Default 30000. */
+  leaseTimeout?: number;
+  /** At-least-once: deliveries after which a message goes to `deadLetterChannel`. Default: unlimited. */
+  maxDeliveries?: number;
+  /** At-least-once: where messages that reached `maxDeliveries` go. Default `'ringbus.dead-letter'`. */
+  deadLetterChannel?: string;
+}
+
+/** Trade-off options with defaults applied and values checked. */
+export interface ResolvedTradeoffs {
+  delivery: DeliveryMode;
+  orderOf: (channel: string) => QueueOrder;
+  fullOf: (channel: string) => FullPolicy;
+  wait: WaitStrategy;
+  spinBudget: number;
+  leaseTimeoutMs: number;
+  maxDeliveries: number;
+  deadLetterChannel: string;
+}
+
+type Check<T> = (name: string, value: unknown) => asserts value is T;
+
+function oneOf<T extends string>(option: string, allowed: readonly T[]): Check<T> {
+  return (name, value) => {
+    if (!allowed.includes(value as T)) {
+      throw new TypeError(`invalid option ${name || option}: ${quote(value)}; expected one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+    }
+  };
+}
+
+const checkDelivery: Check<DeliveryMode> = oneOf<DeliveryMode>('delivery', ['at-most-once', 'at-least-once']);
+const checkOrder: Check<QueueOrder> = oneOf<QueueOrder>('order', ['fifo', 'lifo']);
+const checkFull: Check<FullPolicy> = oneOf<FullPolicy>('full', ['reject', 'drop-oldest', 'wait']);
+const checkWait: Check<WaitStrategy> = oneOf<WaitStrategy>('wait', ['park', 'spin', 'adaptive']);
+
+/** Check the trade-off options and apply their defaults. */
+export function resolveTradeoffs(options: TradeoffOptions): ResolvedTradeoffs {
+  const delivery = options.delivery ?? 'at-most-once';
+  checkDelivery('delivery', delivery);
+  const order = options.order ?? 'fifo';
+  checkOrder('order', order);
+  const full = options.full ?? 'reject';
+  checkFull('full', full);
+  const wait = options.wait ?? 'adaptive';
+  checkWait('wait', wait);
+  const spinBudget = options.spinBudget ?? 2000;
+  if (typeof spinBudget !== 'number' || !Number.isInteger(spinBudget) || spinBudget < 0) {
+    throw new TypeError(`invalid option spinBudget: ${quote(spinBudget)}; it must be an integer >= 0`);
+  }
+  const leaseTimeout = options.leaseTimeout ?? 30_000;
+  assertPositiveNumber('leaseTimeout', leaseTimeout);
+  const maxDeliveries = options.maxDeliveries ?? Infinity;
+  if (maxDeliveries !== Infinity) assertPositiveInteger('maxDeliveries', maxDeliveries);
+  const deadLetterChannel = options.deadLetterChannel ?? 'ringbus.dead-letter';
+  assertChannelName(deadLetterChannel);
+  return {
+    delivery,
+    orderOf: compilePatterns('channelOrder', order, options.channelOrder, checkOrder),
+    fullOf: compilePatterns('channelFull', full, options.channelFull, checkFull),
+    wait,
+    spinBudget,
+    leaseTimeoutMs: leaseTimeout,
+    maxDeliveries,
+    deadLetterChannel,
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * What every backend shares: argument validation, the closed state, counters, the
+ * ownership rule of process-specific channels, `newChannel` and `listen`. A backend
+ * extends {@link LayerBase} and implements the `do*` methods, which receive arguments that
+ * are already checked. Keeping the checks here is what makes all backends reject exactly
+ * the same inputs with exactly the same errors.
+ *
+ * @module
+ */
+
+import { randomBytes } from 'node:crypto';
+import { LayerClosed, NotOwner, Unsupported } from '../errors.js';
+import {
+  assertChannelName,
+  assertChannelPrefix,
+  assertGroupName,
+  assertMessage,
+  assertWaitOptions,
+  assertOptionsObject,
+  ownerPart,
+  type ChannelLayer,
+  type Lease,
+  type LayerStats,
+  type ListenOptions,
+  type Message,
+  type ReceiveOptions,
+  type SendOptions,
+} from '../layer.js';
+import { listenLoop } from '../wait.js';
+
+/** Mutable per-instance counters behind `stats()`. */
+export interface Counters {
+  sent: number;
+  received: number;
+  expired: number;
+  dropped: number;
+}
+
+/** A random lowercase hex string of `bytes * 2` characters. */
+export function randomHex(bytes: number): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/** Base class of the layers; see the module comment. */
+export abstract class LayerBase implements ChannelLayer {
+  abstract readonly extensions: readonly string[];
+
+  /**
+   * The id of this instance inside process-specific channel names: `newChannel()` returns
+   * `<prefix>.<clientId>!<random>`, and only the instance with this id may receive on them.
+   */
+  readonly clientId: string;
+
+  /** Aborts when the layer closes; every wait listens to it. */
+  protected readonly closeSignal: AbortSignal;
+  protected readonly counters: Counters = { sent: 0, received: 0, expired: 0, dropped: 0 };
+  private readonly closer = new AbortController();
+  private closing: Promise<void> | null = null;
+
+  /** @param clientId this instance's id; random when omitted */
+  protected constructor(clientId: string = randomHex(6)) {
+    this.clientId = clientId;
+    this.closeSignal = this.closer.signal;
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.closer.signal.aborted;
+  }
+
+  async send(channel: string, message: Message, options?: SendOptions): Promise<void> {
+    this.assertOpen('send');
+    assertChannelName(channel);
+    assertMessage(message);
+    assertWaitOptions('send', options);
+    return this.doSend(channel, message, options);
+  }
+
+  async receive(channel: string, options?: ReceiveOptions): Promise<Message> {
+    this.checkReceive(channel, options);
+    return this.doReceive(channel, options);
+  }
+
+  async receiveLease(channel: string, options?: ReceiveOptions): Promise<Lease> {
+    this.checkReceive(channel, options);
+    if (!this.leases) {
+      throw new Unsupported(`receiveLease('${channel}') needs the layer option delivery: 'at-least-once'`);
+    }
+    return this.doReceiveLease(channel, options);
+  }
+
+  listen(channel: string, options?: ListenOptions & { lease?: false }): AsyncIterableIterator<Message>;
+  listen(channel: string, options: ListenOptions & { lease: true }): AsyncIterableIterator<Lease>;
+  listen(channel: string, options?: ListenOptions & { lease?: boolean }): AsyncIterableIterator<Message | Lease> {
+    // Checked now, not at the first next(): a bad name is the caller's bug, said at once.
+    assertOptionsObject('listen', options);
+    this.checkReceive(channel, options?.signal ? { signal: options.signal } : undefined);
+    if (options?.lease === true) {
+      if (!this.leases) throw new Unsupported(`listen('${channel}', { lease: true }) needs delivery: 'at-least-once'`);
+      return listenLoop((o) => this.receiveLease(channel, o), options.signal);
+    }
+    return listenLoop((o) => this.receive(channel, o), options?.signal);
+  }
+
+  async newChannel(prefix = 'specific'): Promise<string> {
+    this.assertOpen('newChannel');
+    assertChannelPrefix(prefix);
+    return `${prefix}.${this.clientId}!${randomHex(6)}`;
+  }
+
+  async groupAdd(group: string, channel: string): Promise<void> {
+    this.assertOpen('groupAdd');
+    assertGroupName(group);
+    assertChannelName(channel);
+    return this.doGroupAdd(group, channel);
+  }
+
+  async groupDiscard(group: string, channel: string): Promise<void> {
+    this.assertOpen('groupDiscard');
+    assertGroupName(group);
+    assertChannelName(channel);
+    return this.doGroupDiscard(group, channel);
+  }
+
+  async groupSend(group: string, message: Message): Promise<void> {
+    this.assertOpen('groupSend');
+    assertGroupName(group);
+    assertMessage(message);
+    return this.doGroupSend(group, message);
+  }
+
+  async flush(): Promise<void> {
+    this.assertOpen('flush');
+    return this.doFlush();
+  }
+
+  stats(): LayerStats {
+    return { ...this.counters, depths: this.depths() };
+  }
+
+  close(): Promise<void> {
+    if (this.closing === null) {
+      this.closer.abort(new LayerClosed('wait'));
+      this.closing = this.doClose();
+    }
+    return this.closing;
+  }
+
+  /** True when this layer hands out leases (at-least-once delivery). */
+  protected get leases(): boolean {
+    return false;
+  }
+
+  /** Throw LayerClosed once the layer is closed. */
+  protected assertOpen(what: string): void {
+    if (this.closed) throw new LayerClosed(what);
+  }
+
+  /** True when this instance may receive on `channel` (see {@link LayerBase.clientId}). */
+  owns(channel: string): boolean {
+    const owner = ownerPart(channel);
+    return owner === channel || owner.endsWith(`.${this.clientId}!`) || owner === `${this.clientId}!`;
+  }
+
+  private checkReceive(channel: string, options: ReceiveOptions | undefined): void {
+    this.assertOpen('receive');
+    assertChannelName(channel);
+    assertWaitOptions('receive', options);
+    if (!this.owns(channel)) {
+      throw new NotOwner(
+        channel,
+        `process-specific channels are received only by the layer instance whose newChannel() made them ` +
+          `(this instance's names look like '<prefix>.${this.clientId}!...')`,
+      );
+    }
+  }
+
+  protected abstract doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void>;
+  protected abstract doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message>;
+  protected doReceiveLease(channel: string, _options: ReceiveOptions | undefined): Promise<Lease> {
+    return Promise.reject(new Unsupported(`receiveLease('${channel}') is not offered by this backend`));
+  }
+  protected abstract doGroupAdd(group: string, channel: string): Promise<void>;
+  protected abstract doGroupDiscard(group: string, channel: string): Promise<void>;
+  protected abstract doGroupSend(group: string, message: Message): Promise<void>;
+  protected abstract doFlush(): Promise<void>;
+  protected abstract depths(): Record<string, number>;
+  protected abstract doClose(): Promise<void>;
+}
