@@ -88,7 +88,7 @@ export class LayerClosed extends RingbusError {
 }
 
 /** A `receive` (or waiting `send`) with a `timeout` ran out of time. Nothing was consumed. */
-export class ReceiveTimeout extends RingbusError {
+export class TimeoutError extends RingbusError {
   /** The timeout in milliseconds that expired. */
   readonly timeout: number;
 

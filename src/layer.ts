@@ -25,7 +25,7 @@ export type Message = { [key: string]: MessageValue };
 /** Options of a wait: `receive`, `listen`, and `send` under the `'wait'` full policy. */
 export interface WaitOptions {
   /**
-   * Give up after this many milliseconds with a {@link ReceiveTimeout} (nothing is consumed).
+   * Give up after this many milliseconds with a {@link TimeoutError} (nothing is consumed).
    * `0` means "only if a message is already there". Omitted: wait without limit.
    */
   timeout?: number;
@@ -120,7 +120,7 @@ export interface ChannelLayer {
   /**
    * Take the oldest message of `channel`, waiting until one arrives.
    *
-   * Resolves with a fresh copy of the message. Rejects with {@link ReceiveTimeout} after
+   * Resolves with a fresh copy of the message. Rejects with {@link TimeoutError} after
    * `timeout` ms, {@link Aborted} when `signal` aborts, {@link LayerClosed} when the layer
    * closes, and `TypeError` for a bad name. A rejected receive consumed nothing.
    */

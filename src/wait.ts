@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Aborted, LayerClosed, ReceiveTimeout } from './errors.js';
+import { Aborted, LayerClosed, TimeoutError } from './errors.js';
 import type { WaitOptions } from './layer.js';
 
 type Cause = 'timeout' | 'abort' | 'close';
@@ -49,7 +49,7 @@ export class WaitScope {
   error(): Error {
     switch (this.cause) {
       case 'timeout':
-        return new ReceiveTimeout(this.what, this.options?.timeout ?? 0);
+        return new TimeoutError(this.what, this.options?.timeout ?? 0);
       case 'abort':
         return new Aborted(this.what, this.options?.signal?.reason);
       default:

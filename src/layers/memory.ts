@@ -13,7 +13,7 @@
  */
 
 import { decode, encode } from '../codec.js';
-import { ChannelFull, MessageTooLarge, ReceiveTimeout } from '../errors.js';
+import { ChannelFull, MessageTooLarge, TimeoutError } from '../errors.js';
 import {
   resolveCommonOptions,
   resolveTradeoffs,
@@ -261,7 +261,7 @@ export class MemoryLayer extends LayerBase {
    * abort, close). `ready` is checked on each wake-up; a waiter woken for nothing parks again.
    */
   private park(list: Parked[], what: string, options: ReceiveOptions | undefined, ready: () => boolean): Promise<void> {
-    if (options?.timeout === 0) return Promise.reject(new ReceiveTimeout(what, 0));
+    if (options?.timeout === 0) return Promise.reject(new TimeoutError(what, 0));
     const scope = new WaitScope(what, options, this.closeSignal);
     return new Promise<void>((resolve, reject) => {
       const parked: Parked = {
