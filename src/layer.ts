@@ -49,6 +49,7 @@ export interface ListenOptions {
  * A message received under at-least-once delivery. Exactly one of `ack` / `nack` takes
  * effect; later calls resolve without effect. A lease that outlives `leaseTimeout` is
  * expired: its message has been (or will be) redelivered and `ack` resolves to `false`.
+ * `ack` and `nack` are bound functions: destructuring them is fine.
  */
 export interface Lease {
   /** A fresh copy of the message. */

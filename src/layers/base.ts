@@ -9,7 +9,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { LayerClosed, NotOwner, Unsupported } from '../errors.js';
+import { Aborted, LayerClosed, NotOwner, Unsupported } from '../errors.js';
 import {
   assertChannelName,
   assertChannelPrefix,
@@ -73,16 +73,20 @@ export abstract class LayerBase implements ChannelLayer {
     assertChannelName(channel);
     assertMessage(message);
     assertWaitOptions('send', options);
+    if (options?.signal?.aborted) throw new Aborted(`send('${channel}')`, options.signal.reason);
     return this.doSend(channel, message, options);
   }
 
   async receive(channel: string, options?: ReceiveOptions): Promise<Message> {
     this.checkReceive(channel, options);
+    // An already-aborted signal means "do nothing", even when a message is waiting.
+    if (options?.signal?.aborted) throw new Aborted(`receive('${channel}')`, options.signal.reason);
     return this.doReceive(channel, options);
   }
 
   async receiveLease(channel: string, options?: ReceiveOptions): Promise<Lease> {
     this.checkReceive(channel, options);
+    if (options?.signal?.aborted) throw new Aborted(`receiveLease('${channel}')`, options.signal.reason);
     if (!this.leases) {
       throw new Unsupported(`receiveLease('${channel}') needs the layer option delivery: 'at-least-once'`);
     }

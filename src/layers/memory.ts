@@ -317,17 +317,18 @@ class MemoryLease implements Lease {
     this.timer.unref?.();
   }
 
-  async ack(): Promise<boolean> {
+  // Arrow properties: `const { message, ack } = await layer.receiveLease(ch)` must work.
+  readonly ack = async (): Promise<boolean> => {
     if (!this.release()) return false;
     this.layer.settle(this);
     return true;
-  }
+  };
 
-  async nack(): Promise<boolean> {
+  readonly nack = async (): Promise<boolean> => {
     if (!this.release()) return false;
     this.layer.requeue(this.channel, this.stored, this);
     return true;
-  }
+  };
 
   /** Drop the lease without effect (flush, close). */
   expire(): void {
