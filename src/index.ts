@@ -41,9 +41,9 @@ export { encode, decode } from './codec.js';
 
 /** Options of `createLayer`: `backend` picks the implementation, the rest configure it. */
 export type LayerOptions =
-  | ({ backend: 'memory' } & MemoryLayerOptions)
-  | ({ backend?: 'shared' } & Record<string, unknown>)
-  | ({ backend: 'redis' } & Record<string, unknown>);
+  | ({ /** The single-thread reference layer. */ backend: 'memory' } & MemoryLayerOptions)
+  | ({ /** The shared-memory bus (the default). */ backend?: 'shared' } & Record<string, unknown>)
+  | ({ /** Redis, wire-compatible with channels_redis. */ backend: 'redis' } & Record<string, unknown>);
 
 /** The backends `createLayer` knows. */
 export type BackendName = 'memory' | 'shared' | 'redis';

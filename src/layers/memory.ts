@@ -54,6 +54,7 @@ interface Queue {
 
 /** The in-memory reference layer. Create it with `createLayer({ backend: 'memory' })`. */
 export class MemoryLayer extends LayerBase {
+  /** `groups`, `flush` (ASGI extensions) and `leases` (at-least-once delivery). */
   readonly extensions = ['groups', 'flush', 'leases'] as const;
   private readonly common: ResolvedCommonOptions;
   private readonly tradeoffs: ResolvedTradeoffs;
@@ -181,7 +182,7 @@ export class MemoryLayer extends LayerBase {
     this.groups.clear();
   }
 
-  /** Called by a lease: put its message back at the head of its channel. */
+  /** Called by a lease: put its message back at the head of its channel. @internal */
   requeue(channel: string, stored: Stored, lease: MemoryLease): void {
     this.leased.delete(lease);
     if (this.closed) return;
@@ -197,11 +198,12 @@ export class MemoryLayer extends LayerBase {
     this.wakeOne(queue.receivers);
   }
 
-  /** Called by a lease when it is acknowledged. */
+  /** Called by a lease when it is acknowledged. @internal */
   settle(lease: MemoryLease): void {
     this.leased.delete(lease);
   }
 
+  /** The lease timeout in milliseconds. @internal */
   get leaseTimeoutMs(): number {
     return this.tradeoffs.leaseTimeoutMs;
   }

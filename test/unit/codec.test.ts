@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { decode, encode } from '../../dist/index.js';
+
+describe('codec', () => {
+  it('writes plain msgpack that other readers understand', () => {
+    // {"a": 1} as msgpack: fixmap(1), fixstr "a", positive fixint 1.
+    expect(Array.from(encode({ a: 1 }))).toEqual([0x81, 0xa1, 0x61, 0x01]);
+    // Floats are float64 (0xcb), as Python's msgpack writes them.
+    expect(encode({ f: 1.5 })[3]).toBe(0xcb);
+    // bytes are bin (0xc4), not ext or str.
+    expect(encode({ b: new Uint8Array([7]) })[3]).toBe(0xc4);
+  });
+
+  it('decodes int64 as bigint and keeps small integers as numbers', () => {
+    const m = decode(encode({ big: 2n ** 62n, small: 12, neg: -3 }));
+    expect(m).toEqual({ big: 2n ** 62n, small: 12, neg: -3 });
+  });
+
+  it('never returns views into the input buffer', () => {
+    const bytes = encode({ b: new Uint8Array([1, 2, 3]) }).slice();
+    const m = decode(bytes);
+    bytes.fill(0);
+    expect(Array.from(m.b as Uint8Array)).toEqual([1, 2, 3]);
+    expect((m.b as Uint8Array).constructor).toBe(Uint8Array);
+  });
+});
