@@ -1,0 +1,56 @@
+// Suite 2, the codec ceiling: msgpackr pack and unpack of the benchmark messages on one thread,
+// through ringbus's own codec set-up (the one every layer uses). No bus can deliver messages
+// faster than one thread can encode and decode them, so this is the ceiling its throughput is
+// compared with, and part of the floor its round trip is compared with.
+
+import { decode, encode } from '../../dist/index.js';
+import { MESSAGE_KINDS, MESSAGE_LABELS, makeMessage } from '../messages.js';
+
+const BATCH = { chat: 1000, '1kib': 500, '64kib': 20 };
+
+function cases(kind) {
+  const batch = BATCH[kind];
+  const label = MESSAGE_LABELS[kind];
+  // Fresh messages (distinct n) and their encodings, made outside the timed code.
+  const messages = Array.from({ length: batch }, (_, i) => makeMessage(kind, i));
+  const encoded = messages.map((m) => encode(m).slice());
+  let sink = 0;
+  const base = { kind: 'rate', unit: 'message', message: kind, batch };
+  // `sink` accumulates a result of every call, so the work cannot be optimised away.
+  const open = (run) => async () => ({ run });
+  return [
+    {
+      ...base,
+      id: `pack-${kind}`,
+      name: `pack, ${label}`,
+      open: open(() => {
+        for (let i = 0; i < batch; i++) sink += encode(messages[i]).length;
+      }),
+    },
+    {
+      ...base,
+      id: `unpack-${kind}`,
+      name: `unpack, ${label}`,
+      open: open(() => {
+        for (let i = 0; i < batch; i++) sink += decode(encoded[i]).n;
+      }),
+    },
+    {
+      ...base,
+      id: `packunpack-${kind}`,
+      name: `pack + unpack, ${label}`,
+      open: open(() => {
+        for (let i = 0; i < batch; i++) sink += decode(encode(messages[i])).n;
+      }),
+    },
+  ];
+}
+
+export default {
+  name: 'codec',
+  title: 'Codec ceiling: msgpackr on one thread',
+  ratios: [],
+  async open() {
+    return { cases: MESSAGE_KINDS.flatMap(cases) };
+  },
+};

@@ -1,0 +1,70 @@
+// The other side of the floor cases: raw shared-memory ping-pong and the consumer of the SPSC
+// byte ring. No ringbus code, no messages: only what the hardware and the OS cost.
+//
+// Shared layout (Int32 indexes; each hot word on its own 128-byte line, so that the two
+// threads never share a cache line by accident or through the adjacent-line prefetcher):
+//   PING = 0, PONG = 32: ping-pong words (main writes PING, this thread answers on PONG);
+//   HEAD = 0, TAIL = 32, STOP = 64: the ring's producer index, consumer index, stop flag;
+//   the ring's records start at byte RING_DATA.
+
+import { parentPort, workerData } from 'node:worker_threads';
+
+const PING = 0;
+const PONG = 32;
+const HEAD = 0;
+const TAIL = 32;
+const STOP = 64;
+const RING_DATA = 512;
+const STOP_VALUE = -1;
+
+const { mode, sab } = workerData;
+const words = new Int32Array(sab);
+parentPort.postMessage({ ready: true });
+
+if (mode === 'spin') {
+  // Busy spin: the propagation time of one cache line, each way.
+  let last = 0;
+  for (;;) {
+    let v;
+    while ((v = Atomics.load(words, PING)) === last);
+    if (v === STOP_VALUE) break;
+    last = v;
+    Atomics.store(words, PONG, v);
+  }
+} else if (mode === 'wait') {
+  // Sleep in the kernel until woken: the wake-up cost, each way.
+  let last = 0;
+  for (;;) {
+    Atomics.wait(words, PING, last);
+    const v = Atomics.load(words, PING);
+    if (v === last) continue;
+    if (v === STOP_VALUE) break;
+    last = v;
+    Atomics.store(words, PONG, v);
+    Atomics.notify(words, PONG, 1);
+  }
+} else if (mode === 'ring') {
+  // SPSC ring consumer (single producer, single consumer; Lamport's ring): the producer owns
+  // HEAD and the slots in [TAIL, HEAD); this thread owns TAIL and the slots in [HEAD, TAIL +
+  // capacity). A slot is read only after HEAD passed it, and given back by advancing TAIL.
+  const { capacity, recordWords } = workerData;
+  const data = new Int32Array(sab, RING_DATA, capacity * recordWords);
+  const scratch = new Int32Array(recordWords);
+  let tail = 0;
+  let check = 0;
+  for (;;) {
+    const head = Atomics.load(words, HEAD);
+    if (head === tail) {
+      if (Atomics.load(words, STOP) !== 0) break;
+      continue;
+    }
+    const base = (tail & (capacity - 1)) * recordWords;
+    for (let k = 0; k < recordWords; k++) scratch[k] = data[base + k];
+    check = (check + scratch[0]) | 0;
+    tail = (tail + 1) | 0;
+    Atomics.store(words, TAIL, tail);
+  }
+  parentPort.postMessage({ check });
+} else {
+  throw new Error(`unknown floor mode ${JSON.stringify(mode)}`);
+}

@@ -1,0 +1,76 @@
+// The table printed on stdout: per suite, every figure (median, p99 for latencies, ops/s for
+// rates, how many samples and their spread), and under it its ratios to the baselines of the
+// same run (value from pooled medians, range from the round-by-round ratios).
+
+import { formatBytes, formatPercent, formatRate, formatRatio, formatTime, shortUnit } from './format.js';
+import { ratePerSecond } from './stats.js';
+
+function pad(text, width, right = false) {
+  const s = String(text);
+  if (s.length >= width) return s;
+  return right ? s.padStart(width) : s.padEnd(width);
+}
+
+/** The figure columns of one case. */
+export function figureCells(c) {
+  const s = c.summary;
+  if (c.error !== null && s.n === 0) return { median: 'error', p99: '', rate: '', samples: '', spread: c.error };
+  if (c.kind === 'value') {
+    return { median: formatBytes(s.median), p99: '', rate: '', samples: `${s.n}`, spread: `range ${formatBytes(s.min)}–${formatBytes(s.max)}` };
+  }
+  const spread = `±${formatPercent(s.rsd)} MAD, ${s.rounds} rounds`;
+  const samples = c.batch > 1 ? `${s.n}×${c.batch}` : `${s.n}`;
+  if (c.kind === 'latency') {
+    return { median: formatTime(s.median), p99: formatTime(s.p99), rate: '', samples, spread };
+  }
+  return { median: `${formatTime(s.median)}/${shortUnit(c.unit)}`, p99: '', rate: formatRate(ratePerSecond(s.median), shortUnit(c.unit)), samples, spread };
+}
+
+/** Render the whole table as a string. */
+export function renderTable(result) {
+  const lines = [];
+  const byId = new Map(result.cases.map((c) => [c.id, c]));
+  const W = { name: 58, median: 14, p99: 12, rate: 16, samples: 10 };
+  const header =
+    pad('  figure', W.name) + pad('median', W.median, true) + pad('p99', W.p99, true) + pad('rate', W.rate, true) + pad('samples', W.samples, true) + '  spread';
+  lines.push(`ringbus bench · ${result.machine.cpuModel} × ${result.machine.cpuCount} · Node ${result.machine.node} · ${result.options.quick ? 'quick' : 'full'} run, ${result.options.rounds} interleaved rounds`);
+  for (const suite of result.suites) {
+    lines.push('');
+    lines.push(suite.title);
+    if (suite.skipped !== null) {
+      lines.push(`  skipped: ${suite.skipped}`);
+      continue;
+    }
+    lines.push(header);
+    const ratiosOf = new Map();
+    for (const r of result.ratios.filter((r) => r.suite === suite.name)) {
+      if (!ratiosOf.has(r.of)) ratiosOf.set(r.of, []);
+      ratiosOf.get(r.of).push(r);
+    }
+    for (const c of result.cases.filter((c) => c.suite === suite.name)) {
+      const f = figureCells(c);
+      lines.push(
+        pad(`  ${c.name}`, W.name) + pad(f.median, W.median, true) + pad(f.p99, W.p99, true) + pad(f.rate, W.rate, true) + pad(f.samples, W.samples, true) + `  ${f.spread}`,
+      );
+      for (const r of ratiosOf.get(c.id) ?? []) lines.push(ratioLine(r, byId));
+      ratiosOf.delete(c.id);
+    }
+    // Ratios whose figure is not in this run (filtered out, or errored).
+    for (const list of ratiosOf.values()) for (const r of list) lines.push(ratioLine(r, byId));
+  }
+  lines.push('');
+  lines.push('Ratios: figure / baseline, both measured in this run. The value is the median of the round-by-round');
+  lines.push('ratios (in each round the two sides ran next to each other); the range is their spread over the rounds.');
+  lines.push('Time ratios: 1× is the baseline, lower is better. Rate ratios: higher is better.');
+  return lines.join('\n');
+}
+
+function ratioLine(r, byId) {
+  const label = `    ↳ ${r.label.replace(/^.*? \/ /, '/ ')}`;
+  if (r.missing.length > 0) {
+    const why = r.missing.map((id) => (byId.get(id)?.error ? `${id} failed` : `${id} not in this run`)).join(', ');
+    return pad(label, 58) + pad('—', 14, true) + `  (${why})`;
+  }
+  const range = r.perRound.length > 1 ? `rounds ${formatRatio(r.low)}–${formatRatio(r.high)}` : `${r.perRound.length} round`;
+  return pad(label, 58) + pad(formatRatio(r.value), 14, true) + `  ${range}, ${r.better} is better`;
+}
