@@ -15,6 +15,7 @@
 import { BackendUnavailable } from './errors.js';
 import { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 import type { ChannelLayer } from './layer.js';
+import { RedisLayer, type RedisLayerOptions } from './layers/redis.js';
 
 export * from './errors.js';
 export type {
@@ -38,12 +39,14 @@ export type {
 } from './layer.js';
 export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 export { encode, decode } from './codec.js';
+export { RedisLayer } from './layers/redis.js';
+export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost } from './redis/options.js';
 
 /** Options of `createLayer`: `backend` picks the implementation, the rest configure it. */
 export type LayerOptions =
   | ({ /** The single-thread reference layer. */ backend: 'memory' } & MemoryLayerOptions)
   | ({ /** The shared-memory bus (the default). */ backend?: 'shared' } & Record<string, unknown>)
-  | ({ /** Redis, wire-compatible with channels_redis. */ backend: 'redis' } & Record<string, unknown>);
+  | ({ /** Redis, wire-compatible with channels_redis. */ backend: 'redis' } & RedisLayerOptions);
 
 /** The backends `createLayer` knows. */
 export type BackendName = 'memory' | 'shared' | 'redis';
@@ -69,7 +72,7 @@ export async function createLayer(options: LayerOptions = {}): Promise<ChannelLa
     case 'shared':
       throw new BackendUnavailable("the 'shared' backend is not available yet");
     case 'redis':
-      throw new BackendUnavailable("the 'redis' backend is not available yet");
+      return RedisLayer.create(rest as RedisLayerOptions);
     default:
       throw new TypeError(`invalid option backend: ${JSON.stringify(backend)}; expected 'shared', 'memory' or 'redis'`);
   }

@@ -1,0 +1,515 @@
+/**
+ * The Redis layer: the ringbus API over one or several Redis servers, wire-compatible with
+ * Python's channels_redis 4.x, so that Node and Django Channels processes share channels
+ * and groups. Key layout, member bytes, scores and sharding are those of channels_redis
+ * (see docs/redis.md); where channels_redis is wrong this layer is right:
+ *
+ * - a direct send to a `!` channel goes to the server its owner listens on (the hash of
+ *   the name up to `!`), not the hash of the full name;
+ * - messages older than `expiry` are never delivered (checked again on receive);
+ * - no `$inflight` backup keys: a popped message is handed over once (a receiver that
+ *   leaves before it arrives puts it back at its original place), so nothing is
+ *   delivered twice;
+ * - a group send costs one round trip to read the group, then one script call per shard,
+ *   with capacity checked per member key.
+ *
+ * Receiving: one {@link Reader} per (server, key) pops for every local receiver of that
+ * key. Plain channels are read on every server (senders spread them round-robin);
+ * process-specific channels of this instance are read from their owner key on its shard,
+ * and each message is routed by its `__asgi_channel__` field to the local channel(s)
+ * named there; messages for a local channel nobody waits on yet are buffered in this
+ * process (up to that channel's capacity), since nobody else may receive them.
+ *
+ * @module
+ */
+
+import { ChannelFull, MessageTooLarge, TimeoutError } from '../errors.js';
+import { isProcessSpecific, ownerPart, type Message, type ReceiveOptions, type SendOptions } from '../layer.js';
+import { shardIndex } from '../redis/crc32.js';
+import { RedisServer } from '../redis/host.js';
+import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
+import { Reader, type ReaderOwner } from '../redis/reader.js';
+import { encodeBody, makeMember, nextScore, nowSeconds, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
+import { WaitScope } from '../wait.js';
+import { LayerBase } from './base.js';
+
+/** A local receiver waiting for a message. */
+interface Waiter {
+  deliver(message: Message): void;
+}
+
+/** A message that reached this process for a local channel before anyone asked for it. */
+interface Buffered {
+  message: Message;
+  /** The sender's time, epoch seconds. */
+  score: number;
+}
+
+/** Local state of one channel: who waits, and what is buffered (process-specific channels only). */
+interface Inbox {
+  waiters: Waiter[];
+  buffer: Buffered[];
+}
+
+/** Escape the glob characters of Redis' MATCH so that the prefix matches itself only. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\^]/g, '\\$&');
+}
+
+/** The Redis layer. Create it with `createLayer({ backend: 'redis', hosts: [...] })`. */
+export class RedisLayer extends LayerBase {
+  /** `groups` and `flush` (the ASGI extensions channels_redis offers). */
+  readonly extensions = ['groups', 'flush'] as const;
+  private readonly options: ResolvedRedisOptions;
+  private readonly servers: RedisServer[];
+  private readonly inboxes = new Map<string, Inbox>();
+  private readonly readers = new Map<string, Reader>();
+  /** Waiters per owner part (`<prefix>.<client>!`), the demand of owner-key readers. */
+  private readonly specificDemand = new Map<string, number>();
+  /** Last depth of each channel's key this instance saw (send replies, minus its own pops). */
+  private readonly depthSeen = new Map<string, number>();
+  private sendCursor = 0;
+  private pollCursor = 0;
+  private readonly warned = new Set<string>();
+
+  /**
+   * Connect to every server (each within `operationTimeout`) and return the layer.
+   * Rejects with ConnectionError when a server cannot be reached, TypeError for a bad
+   * option, Unsupported for a trade-off this backend does not offer.
+   */
+  static async create(options: RedisLayerOptions = {}): Promise<RedisLayer> {
+    const layer = new RedisLayer(options);
+    try {
+      await Promise.all(layer.servers.map((s) => s.connect('createLayer')));
+    } catch (err) {
+      await layer.close();
+      throw err;
+    }
+    return layer;
+  }
+
+  /** Use {@link RedisLayer.create} (it connects before resolving). @param options see {@link RedisLayerOptions} */
+  constructor(options: RedisLayerOptions = {}) {
+    super();
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`invalid options for the redis backend: ${String(options)}; expected an object`);
+    }
+    this.options = resolveRedisOptions(options);
+    this.servers = this.options.hosts.map((h) => new RedisServer(h, this.options.operationTimeout));
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Keys and shards
+
+  private key(channel: string): string {
+    return this.options.prefix + ownerPart(channel);
+  }
+
+  private groupKey(group: string): string {
+    return `${this.options.prefix}:group:${group}`;
+  }
+
+  /** Where the messages of a `!` channel (or a group member) live: the hash of its owner part. */
+  private shardOf(name: string): number {
+    return shardIndex(ownerPart(name), this.servers.length);
+  }
+
+  private server(index: number): RedisServer {
+    return this.servers[index] as RedisServer;
+  }
+
+  private isExpired(score: number): boolean {
+    return (nowSeconds() - score) * 1000 > this.options.common.expiryMs;
+  }
+
+  /** Fernet tokens older than this are refused (channels_redis: expiry + 10 s). */
+  private get tokenTtl(): number {
+    return this.options.common.expiryMs / 1000 + 10;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // send
+
+  private encode(message: Message): Buffer {
+    const body = encodeBody(message);
+    if (body.length > this.options.maxMessageSize) throw new MessageTooLarge(body.length, this.options.maxMessageSize);
+    return body;
+  }
+
+  protected async doSend(channel: string, message: Message, _options: SendOptions | undefined): Promise<void> {
+    const body = this.encode(message);
+    const specific = isProcessSpecific(channel);
+    const member = makeMember(specific ? withRouting(body, channel) : body, this.options.crypter);
+    const n = this.servers.length;
+    const index = specific ? this.shardOf(channel) : n === 1 ? 0 : this.sendCursor++ % n;
+    const capacity = this.options.common.capacityOf(channel);
+    const policy = this.options.tradeoffs.fullOf(channel);
+    const score = nextScore();
+    const [status, expired, depth] = await this.server(index).run(`send('${channel}')`, (c) =>
+      c.rbSend(this.key(channel), member, score, score - this.options.common.expiryMs / 1000, capacity, this.ttlMs(), policy),
+    );
+    this.counters.expired += expired;
+    if (status < 0) throw new ChannelFull(channel, capacity);
+    this.counters.dropped += status;
+    this.counters.sent++;
+    this.depthSeen.set(channel, depth);
+  }
+
+  /**
+   * TTL of a channel key: `expiry` plus the larger of `expiry` and 10 s (channels_redis:
+   * `expiry`). Messages never outlive
+   * `expiry` either way (their score is checked on send and on receive); the longer TTL
+   * lets the next send or receive find stale messages and count them in `stats().expired`
+   * instead of Redis dropping them unseen.
+   */
+  private ttlMs(): number {
+    const expiryMs = this.options.common.expiryMs;
+    return Math.ceil(expiryMs + Math.max(expiryMs, 10_000));
+  }
+
+  // -------------------------------------------------------------------------------------
+  // receive
+
+  private inbox(channel: string): Inbox {
+    let inbox = this.inboxes.get(channel);
+    if (inbox === undefined) this.inboxes.set(channel, (inbox = { waiters: [], buffer: [] }));
+    return inbox;
+  }
+
+  private forgetIfIdle(channel: string, inbox: Inbox): void {
+    if (inbox.waiters.length === 0 && inbox.buffer.length === 0) this.inboxes.delete(channel);
+  }
+
+  /** The oldest buffered message of `channel` that is still fresh. */
+  private takeBuffered(channel: string): Message | undefined {
+    const inbox = this.inboxes.get(channel);
+    if (inbox === undefined) return undefined;
+    let found: Message | undefined;
+    while (found === undefined && inbox.buffer.length > 0) {
+      const item = inbox.buffer.shift() as Buffered;
+      if (this.isExpired(item.score)) this.counters.expired++;
+      else found = item.message;
+    }
+    this.forgetIfIdle(channel, inbox);
+    return found;
+  }
+
+  protected async doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message> {
+    const buffered = this.takeBuffered(channel);
+    if (buffered !== undefined) {
+      this.counters.received++;
+      return buffered;
+    }
+    if (options?.timeout === 0) return this.receiveNow(channel);
+    const what = `receive('${channel}')`;
+    const scope = new WaitScope(what, options, this.closeSignal);
+    if (scope.ended) {
+      scope.dispose();
+      throw scope.error();
+    }
+    const specific = isProcessSpecific(channel);
+    const inbox = this.inbox(channel);
+    return new Promise<Message>((resolve, reject) => {
+      const waiter: Waiter = {
+        deliver: (message) => {
+          scope.dispose();
+          this.removeDemand(channel, specific);
+          this.counters.received++;
+          resolve(message);
+        },
+      };
+      inbox.waiters.push(waiter);
+      this.addDemand(channel, specific);
+      scope.signal.addEventListener(
+        'abort',
+        () => {
+          const i = inbox.waiters.indexOf(waiter);
+          if (i < 0) return; // already delivered
+          inbox.waiters.splice(i, 1);
+          this.removeDemand(channel, specific);
+          this.forgetIfIdle(channel, inbox);
+          scope.dispose();
+          reject(scope.error());
+          for (const reader of this.readersOf(channel)) reader.release();
+        },
+        { once: true },
+      );
+      for (const reader of this.readersOf(channel)) reader.kick();
+    });
+  }
+
+  private addDemand(channel: string, specific: boolean): void {
+    if (!specific) return;
+    const owner = ownerPart(channel);
+    this.specificDemand.set(owner, (this.specificDemand.get(owner) ?? 0) + 1);
+  }
+
+  private removeDemand(channel: string, specific: boolean): void {
+    if (!specific) return;
+    const owner = ownerPart(channel);
+    const n = (this.specificDemand.get(owner) ?? 1) - 1;
+    if (n <= 0) this.specificDemand.delete(owner);
+    else this.specificDemand.set(owner, n);
+  }
+
+  /** The readers that serve `channel`, created on first use. */
+  private readersOf(channel: string): Reader[] {
+    const key = this.key(channel);
+    const specific = isProcessSpecific(channel);
+    const indexes = specific ? [this.shardOf(channel)] : this.servers.map((_, i) => i);
+    return indexes.map((index) => {
+      const id = `${index}\n${key}`;
+      let reader = this.readers.get(id);
+      if (reader === undefined) {
+        const owner = specific ? this.ownerKeyReader(index, ownerPart(channel)) : this.plainReader(index, channel);
+        reader = new Reader(this.server(index), key, this.newestFirst(channel), owner);
+        this.readers.set(id, reader);
+      }
+      return reader;
+    });
+  }
+
+  private newestFirst(channel: string): boolean {
+    // Every `!` channel of an owner shares one key, so the owner part's order applies to it.
+    return this.options.tradeoffs.orderOf(isProcessSpecific(channel) ? ownerPart(channel) : channel) === 'lifo';
+  }
+
+  private plainReader(index: number, channel: string): ReaderOwner {
+    return {
+      demand: () => (this.inboxes.get(channel)?.waiters.length ?? 0) > 0,
+      closed: () => this.closed,
+      deliver: (member, score) => this.deliverPlain(index, channel, member, score),
+      report: (err) => this.warn('receive', err),
+    };
+  }
+
+  private ownerKeyReader(index: number, owner: string): ReaderOwner {
+    return {
+      demand: () => (this.specificDemand.get(owner) ?? 0) > 0,
+      closed: () => this.closed,
+      deliver: (member, score) => this.deliverSpecific(owner, member, score),
+      report: (err) => this.warn('receive', err),
+    };
+  }
+
+  /** Unpack a popped member; undefined (and counted) when it is unreadable or stale. */
+  private unpack(member: Buffer, score: number): Unpacked | undefined {
+    if (this.isExpired(score)) {
+      this.counters.expired++;
+      return undefined;
+    }
+    try {
+      return unpackMember(member, this.options.crypter, this.tokenTtl);
+    } catch (err) {
+      this.counters.dropped++;
+      this.warn('decode', err);
+      return undefined;
+    }
+  }
+
+  private seenPop(channel: string): void {
+    const depth = this.depthSeen.get(channel);
+    if (depth !== undefined) {
+      if (depth <= 1) this.depthSeen.delete(channel);
+      else this.depthSeen.set(channel, depth - 1);
+    }
+  }
+
+  private deliverPlain(index: number, channel: string, member: Buffer, score: number): void {
+    const unpacked = this.unpack(member, score);
+    if (unpacked === undefined) return;
+    const inbox = this.inboxes.get(channel);
+    const waiter = inbox?.waiters.shift();
+    if (waiter === undefined) {
+      // Its receiver left while the pop was under way: put it back where it was.
+      if (!this.closed) {
+        this.server(index)
+          .run('unpop', (c) => c.rbUnpop(this.key(channel), member, score, this.ttlMs()))
+          .catch((err: unknown) => this.warn('unpop', err));
+      }
+      return;
+    }
+    this.seenPop(channel);
+    waiter.deliver(unpacked.message);
+  }
+
+  private deliverSpecific(owner: string, member: Buffer, score: number): void {
+    const unpacked = this.unpack(member, score);
+    if (unpacked === undefined) return;
+    const targets = unpacked.channels.filter((c) => ownerPart(c) === owner);
+    if (targets.length === 0) {
+      this.counters.dropped++;
+      this.warn('route', new Error(`a message on ${this.options.prefix}${owner} names no channel of this owner in __asgi_channel__`));
+      return;
+    }
+    targets.forEach((channel, i) => {
+      // Several local members of one group share a stored message: each gets its own copy.
+      const message = i === 0 ? unpacked.message : unpackMember(member, this.options.crypter, this.tokenTtl).message;
+      this.seenPop(channel);
+      this.deliverLocal(channel, message, score);
+    });
+  }
+
+  private deliverLocal(channel: string, message: Message, score: number): void {
+    const inbox = this.inbox(channel);
+    const waiter = inbox.waiters.shift();
+    if (waiter !== undefined) {
+      waiter.deliver(message);
+      return;
+    }
+    inbox.buffer.push({ message, score });
+    const capacity = this.options.common.capacityOf(channel);
+    while (inbox.buffer.length > capacity) {
+      inbox.buffer.shift();
+      this.counters.dropped++;
+    }
+  }
+
+  /** `timeout: 0`: take a message only if one is there now. */
+  private async receiveNow(channel: string): Promise<Message> {
+    const key = this.key(channel);
+    const what = `receive('${channel}')`;
+    const lifo = this.newestFirst(channel);
+    const pop = (index: number) =>
+      this.server(index).run(what, (c) => (lifo ? c.zpopmaxBuffer(key, 1) : c.zpopminBuffer(key, 1)));
+    if (isProcessSpecific(channel)) {
+      const index = this.shardOf(channel);
+      for (;;) {
+        const reply = await pop(index);
+        if (reply.length < 2) break;
+        this.deliverSpecific(ownerPart(channel), reply[0] as Buffer, Number((reply[1] as Buffer).toString()));
+        const found = this.takeBuffered(channel);
+        if (found !== undefined) {
+          this.counters.received++;
+          return found;
+        }
+      }
+    } else {
+      const n = this.servers.length;
+      const start = this.pollCursor++ % n;
+      for (let k = 0; k < n; k++) {
+        const index = (start + k) % n;
+        for (;;) {
+          const reply = await pop(index);
+          if (reply.length < 2) break;
+          const unpacked = this.unpack(reply[0] as Buffer, Number((reply[1] as Buffer).toString()));
+          if (unpacked === undefined) continue;
+          this.seenPop(channel);
+          this.counters.received++;
+          return unpacked.message;
+        }
+      }
+    }
+    throw new TimeoutError(what, 0);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // groups
+
+  protected async doGroupAdd(group: string, channel: string): Promise<void> {
+    const groupMs = this.options.common.groupExpiryMs;
+    await this.server(shardIndex(group, this.servers.length)).run(`groupAdd('${group}')`, (c) =>
+      c.rbGroupAdd(this.groupKey(group), channel, nowSeconds(), Math.max(1, Math.ceil(groupMs))),
+    );
+  }
+
+  protected async doGroupDiscard(group: string, channel: string): Promise<void> {
+    await this.server(shardIndex(group, this.servers.length)).run(`groupDiscard('${group}')`, (c) =>
+      c.zrem(this.groupKey(group), channel),
+    );
+  }
+
+  protected async doGroupSend(group: string, message: Message): Promise<void> {
+    const body = this.encode(message);
+    const what = `groupSend('${group}')`;
+    const cutoff = nowSeconds() - this.options.common.groupExpiryMs / 1000;
+    const members = await this.server(shardIndex(group, this.servers.length)).run(what, (c) =>
+      c.rbGroupMembers(this.groupKey(group), cutoff),
+    );
+    if (members.length === 0) return;
+
+    // Members sharing a key (the `!` channels of one owner) share one stored message.
+    const shards = new Map<number, Map<string, { channels: string[]; capacity: number; policy: string }>>();
+    for (const channel of members) {
+      const index = this.shardOf(channel);
+      let keys = shards.get(index);
+      if (keys === undefined) shards.set(index, (keys = new Map()));
+      const key = this.key(channel);
+      const entry = keys.get(key);
+      if (entry !== undefined) entry.channels.push(channel);
+      else {
+        const { capacityOf } = this.options.common;
+        keys.set(key, { channels: [channel], capacity: capacityOf(channel), policy: this.options.tradeoffs.fullOf(channel) });
+      }
+    }
+
+    const score = nextScore();
+    const expiryCutoff = score - this.options.common.expiryMs / 1000;
+    await Promise.all(
+      [...shards].map(async ([index, keys]) => {
+        const entries = [...keys];
+        const args: Array<string | number | Buffer> = [score, expiryCutoff, this.ttlMs()];
+        for (const [, { channels, capacity, policy }] of entries) {
+          args.push(makeMember(withRouting(body, channels), this.options.crypter), capacity, policy);
+        }
+        const statuses = await this.server(index).run(what, (c) =>
+          c.rbGroupDeliver(entries.length, ...entries.map(([key]) => key), ...args),
+        );
+        entries.forEach(([, { channels }], i) => {
+          const status = statuses[i] as number;
+          if (status < 0) this.counters.dropped += channels.length;
+          else {
+            this.counters.sent += channels.length;
+            this.counters.dropped += status;
+          }
+        });
+        this.counters.expired += statuses[entries.length] ?? 0;
+      }),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------
+  // flush, stats, close
+
+  protected async doFlush(): Promise<void> {
+    const pattern = `${escapeGlob(this.options.prefix)}*`;
+    await Promise.all(this.servers.map((s) => s.run('flush', (c) => c.rbFlush(pattern))));
+    for (const [channel, inbox] of this.inboxes) {
+      inbox.buffer.length = 0;
+      this.forgetIfIdle(channel, inbox);
+    }
+    this.depthSeen.clear();
+  }
+
+  /**
+   * Depths as this instance knows them without asking Redis: the depth of each channel's
+   * key after this instance's last send to it, minus what it popped since, plus messages
+   * buffered here for its own `!` channels. Other processes' traffic is not seen.
+   */
+  protected depths(): Record<string, number> {
+    const depths: Record<string, number> = {};
+    for (const [channel, depth] of this.depthSeen) depths[channel] = depth;
+    for (const [channel, inbox] of this.inboxes) {
+      if (inbox.buffer.length > 0) depths[channel] = (depths[channel] ?? 0) + inbox.buffer.length;
+    }
+    return depths;
+  }
+
+  protected async doClose(): Promise<void> {
+    // Waiters were released by the close signal; readers end once their connections close.
+    for (const server of this.servers) server.close();
+    this.inboxes.clear();
+    this.readers.clear();
+  }
+
+  private warn(kind: string, err: unknown): void {
+    if (this.closed || this.warned.has(kind)) return;
+    this.warned.add(kind);
+    const message = err instanceof Error ? err.message : String(err);
+    process.emitWarning(`ringbus redis layer: ${kind} failed: ${message} (further ${kind} failures are counted, not reported)`, {
+      code: 'RINGBUS_REDIS',
+    });
+  }
+}
+
+export type { RedisLayerOptions } from '../redis/options.js';

@@ -1,0 +1,221 @@
+/**
+ * The connections to one Redis server: one command connection (pipelined, shared by every
+ * non-blocking operation) and a small pool of blocking connections (each BZPOPMIN holds
+ * one for as long as it waits).
+ *
+ * Outage policy, chosen so that no caller hangs and nothing is applied behind a caller's
+ * back:
+ * - ioredis' offline queue is off: a command is written only while the connection is
+ *   ready. Before that, {@link RedisServer.run} waits for the connection up to
+ *   `operationTimeout` and then rejects with ConnectionError. (With the offline queue on,
+ *   a send the caller was told had failed would still be written after a reconnect.)
+ * - Unanswered commands are not re-sent after a reconnect (a send whose reply was lost may
+ *   have been applied; re-sending it could deliver it twice). They reject after
+ *   `operationTimeout` (ioredis' `commandTimeout`).
+ * - ioredis keeps reconnecting (at most one second apart) for as long as the layer is open,
+ *   so pending receives resume when the server returns.
+ *
+ * @module
+ */
+
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { ConnectionError } from '../errors.js';
+import type { HostConfig } from './options.js';
+import { FLUSH, GROUP_ADD, GROUP_DELIVER, GROUP_MEMBERS, SEND, UNPOP, type ScriptDefinition } from './scripts.js';
+
+const SCRIPTS: Record<string, ScriptDefinition> = {
+  rbSend: SEND,
+  rbGroupDeliver: GROUP_DELIVER,
+  rbGroupMembers: GROUP_MEMBERS,
+  rbGroupAdd: GROUP_ADD,
+  rbUnpop: UNPOP,
+  rbFlush: FLUSH,
+};
+
+type Arg = string | number | Buffer;
+
+/** A command connection with the layer's scripts defined on it. */
+export interface ScriptedRedis extends Redis {
+  rbSend(key: string, member: Buffer, score: number, cutoff: number, capacity: number, ttlMs: number, policy: string): Promise<[number, number, number]>;
+  rbGroupDeliver(numKeys: number, ...args: Arg[]): Promise<number[]>;
+  rbGroupMembers(key: string, cutoff: number): Promise<string[]>;
+  rbGroupAdd(key: string, channel: string, score: number, ttlMs: number): Promise<number>;
+  rbUnpop(key: string, member: Buffer, score: number, ttlMs: number): Promise<number>;
+  rbFlush(pattern: string): Promise<number>;
+}
+
+/** Idle blocking connections kept per server; more are closed when released. */
+const MAX_IDLE_BLOCKING = 4;
+
+/** A connection that runs blocking pops, with what a reader needs to manage it. */
+export class BlockingConnection {
+  /** Redis' id of this connection (for CLIENT UNBLOCK); null until asked, reset on reconnect. */
+  id: number | null = null;
+  /** Resolves (with null) the next time the connection closes. */
+  closed: Promise<null>;
+  private markClosed!: () => void;
+
+  /** @param client the ioredis client */
+  constructor(readonly client: Redis) {
+    this.closed = this.nextClosed();
+    client.on('close', () => {
+      this.id = null;
+      this.markClosed();
+      this.closed = this.nextClosed();
+    });
+  }
+
+  private nextClosed(): Promise<null> {
+    return new Promise<null>((resolve) => {
+      this.markClosed = () => resolve(null);
+    });
+  }
+}
+
+/** One Redis server of the ring. */
+export class RedisServer {
+  /** An address without credentials, for messages. */
+  readonly label: string;
+  /** The command connection. */
+  readonly client: ScriptedRedis;
+  private readonly idle: BlockingConnection[] = [];
+  private readonly blocking = new Set<BlockingConnection>();
+  private lastError: Error | null = null;
+  private ended = false;
+
+  /**
+   * @param config how to connect
+   * @param operationTimeout ms to wait for a connection or a reply
+   */
+  constructor(
+    private readonly config: HostConfig,
+    private readonly operationTimeout: number,
+  ) {
+    this.label = config.label;
+    this.client = this.createClient(false) as ScriptedRedis;
+    for (const [name, definition] of Object.entries(SCRIPTS)) this.client.defineCommand(name, definition);
+  }
+
+  /** Wait until the command connection is ready, at most `operationTimeout` ms. */
+  async connect(what = 'connect'): Promise<void> {
+    await this.whenReady(this.client, what);
+  }
+
+  /**
+   * Run `fn` on the command connection once it is ready. Connection trouble (unreachable,
+   * no answer within `operationTimeout`, dropped) rejects with ConnectionError; errors the
+   * server answers with (ReplyError) pass through unchanged.
+   */
+  run<T>(what: string, fn: (client: ScriptedRedis) => Promise<T>): Promise<T> {
+    if (this.client.status === 'ready') return fn(this.client).catch((err: unknown) => this.fail(what, err));
+    return this.whenReady(this.client, what).then(() => fn(this.client).catch((err: unknown) => this.fail(what, err)));
+  }
+
+  /** Take a blocking connection from the pool (connecting a new one if none is idle). */
+  takeBlocking(): BlockingConnection {
+    const pooled = this.idle.pop();
+    if (pooled !== undefined) return pooled;
+    const conn = new BlockingConnection(this.createClient(true));
+    this.blocking.add(conn);
+    conn.client.connect().catch(() => {
+      /* reported through the 'error' event; the reader waits for 'ready' */
+    });
+    return conn;
+  }
+
+  /** Give a blocking connection back to the pool. */
+  releaseBlocking(conn: BlockingConnection): void {
+    if (!this.ended && this.idle.length < MAX_IDLE_BLOCKING && conn.client.status !== 'end') {
+      this.idle.push(conn);
+      return;
+    }
+    this.blocking.delete(conn);
+    conn.client.disconnect();
+  }
+
+  /**
+   * Close every connection of this server now: pending commands reject, no reconnection
+   * is attempted, and the sockets end (nothing is left to keep the process alive).
+   */
+  close(): void {
+    this.ended = true;
+    this.client.disconnect();
+    for (const conn of this.blocking) conn.client.disconnect();
+    this.idle.length = 0;
+    this.blocking.clear();
+  }
+
+  private createClient(blocking: boolean): Redis {
+    const options: RedisOptions = {
+      // Defaults a user may change through redisOptions or the host entry:
+      retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+      connectTimeout: Math.min(this.operationTimeout, 10_000),
+      ...this.config.options,
+      // What the outage policy above relies on:
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: null,
+      commandTimeout: blocking ? undefined : this.operationTimeout,
+    };
+    const client = this.config.url !== null ? new Redis(this.config.url, options) : new Redis(options);
+    // Without a listener ioredis prints every connection error; keep the last one for messages.
+    client.on('error', (err: Error) => {
+      this.lastError = err;
+    });
+    return client;
+  }
+
+  private whenReady(client: Redis, what: string): Promise<void> {
+    if (client.status === 'ready') return Promise.resolve();
+    if (client.status === 'end' || this.ended) {
+      return Promise.reject(new ConnectionError(`${what}: the connection to redis ${this.label} is closed`));
+    }
+    if (client.status === 'wait') {
+      client.connect().catch(() => {
+        /* reported through 'error'; the timer below decides */
+      });
+    }
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+      };
+      const onReady = () => {
+        done();
+        resolve();
+      };
+      const onEnd = () => {
+        done();
+        reject(new ConnectionError(`${what}: the connection to redis ${this.label} was closed`));
+      };
+      const timer = setTimeout(() => {
+        done();
+        const last = this.lastError ? ` (last error: ${this.lastError.message})` : '';
+        reject(
+          new ConnectionError(
+            `${what}: redis ${this.label} is unreachable: no connection within ${this.operationTimeout} ms ` +
+              `(option operationTimeout)${last}`,
+            this.lastError ?? undefined,
+          ),
+        );
+      }, this.operationTimeout);
+      client.once('ready', onReady);
+      client.once('end', onEnd);
+    });
+  }
+
+  private fail(what: string, err: unknown): never {
+    if (err instanceof ReplyError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (message === 'Command timed out') {
+      throw new ConnectionError(
+        `${what}: redis ${this.label} did not answer within ${this.operationTimeout} ms (option operationTimeout); ` +
+          `the operation may or may not have been applied`,
+        err,
+      );
+    }
+    throw new ConnectionError(`${what}: lost the connection to redis ${this.label}: ${message}`, err);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * A reader pops one sorted-set key of one server with BZPOPMIN (BZPOPMAX for LIFO) for as
+ * long as someone in this process waits for what that key holds, and hands every popped
+ * member to its owner's callback. One reader per (server, key), whatever the number of
+ * local receivers: they queue in the layer, not on Redis connections.
+ *
+ * Demand-driven life: `kick()` starts the loop when a receiver arrives; the loop ends when
+ * `demand()` is false. `release()` is called when a receiver leaves: if nobody is left and
+ * the reader is parked in BZPOPMIN, it is woken with CLIENT UNBLOCK (the pop then returns
+ * nothing, so nothing is taken that nobody wants). A member that was popped anyway in that
+ * race is given to the callback, which puts it back or buffers it.
+ *
+ * Outages: when the blocking connection drops, the pending pop is abandoned (the layer is
+ * at most once: a member popped by the server whose reply was lost in the drop is lost)
+ * and the loop waits for the connection to come back, then pops again.
+ *
+ * @module
+ */
+
+import type { BlockingConnection, RedisServer } from './host.js';
+
+/** Seconds a BZPOPMIN blocks before the loop re-checks (a bound on stuck connections). */
+const BLOCK_SECONDS = 5;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** What a reader needs from the layer. */
+export interface ReaderOwner {
+  /** True while someone waits for this key's messages. */
+  demand(): boolean;
+  /** True once the layer is closed. */
+  closed(): boolean;
+  /** A popped member and its score (the sender's time, epoch seconds). */
+  deliver(member: Buffer, score: number): void;
+  /** Something went wrong that is not an outage (e.g. a server error reply). */
+  report(err: unknown): void;
+}
+
+/** The reader of one key on one server; see the module comment. */
+export class Reader {
+  private running = false;
+  private blockedOn: BlockingConnection | null = null;
+  private unblocking = false;
+
+  /**
+   * @param server the server holding the key
+   * @param key the sorted set to pop
+   * @param newestFirst pop the highest score (LIFO) instead of the lowest
+   * @param owner the layer's side
+   */
+  constructor(
+    private readonly server: RedisServer,
+    readonly key: string,
+    private readonly newestFirst: boolean,
+    private readonly owner: ReaderOwner,
+  ) {}
+
+  /** Make sure the loop runs (call after adding demand). */
+  kick(): void {
+    if (!this.running && !this.owner.closed()) void this.loop();
+  }
+
+  /** Wake a parked pop when nobody waits any more (call after removing demand). */
+  release(): void {
+    const conn = this.blockedOn;
+    if (conn === null || conn.id === null || this.unblocking || this.owner.demand() || this.owner.closed()) return;
+    this.unblocking = true;
+    const id = conn.id;
+    this.server
+      .run('unblock', (c) => c.client('UNBLOCK', id) as Promise<number>)
+      .then(
+        (woken) => {
+          this.unblocking = false;
+          // 0: the pop had not reached the server yet; try again shortly.
+          if (woken === 0 && this.blockedOn === conn) setTimeout(() => this.release(), 10).unref();
+        },
+        () => {
+          this.unblocking = false; // the server is away; the pop ends with its timeout
+        },
+      );
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    const conn = this.server.takeBlocking();
+    try {
+      while (!this.owner.closed() && this.owner.demand()) {
+        const status = conn.client.status;
+        if (status === 'end') break;
+        if (status !== 'ready') {
+          await sleep(50); // ioredis is (re)connecting this connection
+          continue;
+        }
+        try {
+          if (conn.id === null) conn.id = Number(await conn.client.client('ID'));
+          if (this.owner.closed() || !this.owner.demand()) break;
+          const closed = conn.closed;
+          this.blockedOn = conn;
+          const pop = this.newestFirst
+            ? conn.client.bzpopmaxBuffer(this.key, BLOCK_SECONDS)
+            : conn.client.bzpopminBuffer(this.key, BLOCK_SECONDS);
+          pop.catch(() => undefined); // may settle after the race below was decided by `closed`
+          const reply = await Promise.race([pop, closed]);
+          this.blockedOn = null;
+          if (reply) this.owner.deliver(reply[1], Number(reply[2].toString()));
+        } catch (err) {
+          this.blockedOn = null;
+          if (this.owner.closed()) break;
+          if (conn.client.status === 'ready') {
+            this.owner.report(err);
+            await sleep(100);
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+      this.blockedOn = null;
+      this.server.releaseBlocking(conn);
+    }
+    // Demand may have returned between the last check and the release.
+    if (!this.owner.closed() && this.owner.demand()) this.kick();
+  }
+}

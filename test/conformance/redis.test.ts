@@ -1,0 +1,37 @@
+/**
+ * The conformance suite against the Redis backend and a real redis-server started on a
+ * free loopback port. Each layer gets its own random key prefix, so tests never see each
+ * other's keys; its peer is a second layer (its own connections) with the same prefix.
+ */
+import { afterAll, beforeAll, describe } from 'vitest';
+import { createLayer, type ChannelLayer } from '../../dist/index.js';
+import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+import { conformance } from './suite.js';
+
+const enabled = redisTestsEnabled();
+
+describe.runIf(enabled)('redis backend', () => {
+  let server: RedisProcess;
+  const optionsOf = new WeakMap<ChannelLayer, Record<string, unknown>>();
+  let serial = 0;
+
+  beforeAll(async () => {
+    server = await RedisProcess.start();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  conformance({
+    name: 'redis',
+    create: async (options) => {
+      const all = { hosts: [server.url], prefix: `conf${process.pid}x${serial++}:`, ...options };
+      const layer = await createLayer({ backend: 'redis', ...all });
+      optionsOf.set(layer, all);
+      return layer;
+    },
+    peer: (layer) => createLayer({ backend: 'redis', ...(optionsOf.get(layer) ?? {}) }),
+    tradeoffs: { delivery: ['at-most-once'], order: ['fifo', 'lifo'], full: ['reject', 'drop-oldest'] },
+    slackMs: 100,
+  });
+});

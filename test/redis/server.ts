@@ -1,0 +1,126 @@
+/**
+ * Real redis-server processes for the Redis tests: each on a free loopback port, without
+ * persistence, started and stopped by the test that needs it.
+ *
+ * When `redis-server` is not installed the tests skip with one loud line saying how to
+ * enable them, unless `RINGBUS_REQUIRE_REDIS=1` (CI), where its absence is a failure.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, createConnection } from 'node:net';
+
+const INSTALL_HINT = 'apt-get install redis-server python3-channels-redis';
+
+/** True when `redis-server` can be run. */
+export const haveRedis: boolean = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** True when Debian's channels_redis is importable by /usr/bin/python3. */
+export const havePythonChannelsRedis: boolean =
+  spawnSync('/usr/bin/python3', ['-c', 'import channels_redis, cryptography'], { stdio: 'ignore' }).status === 0;
+
+let announced = false;
+
+/**
+ * Whether the Redis tests of this file run. Prints the loud skip line once per file, and
+ * throws when CI requires Redis and it is missing.
+ */
+export function redisTestsEnabled(needPython = false): boolean {
+  const missing = [!haveRedis && 'redis-server', needPython && !havePythonChannelsRedis && 'python3-channels-redis'].filter(Boolean);
+  if (missing.length === 0) return true;
+  if (process.env.RINGBUS_REQUIRE_REDIS === '1') {
+    throw new Error(`RINGBUS_REQUIRE_REDIS=1 but ${missing.join(' and ')} is missing: ${INSTALL_HINT}`);
+  }
+  if (!announced) {
+    announced = true;
+    console.warn(`\n*** SKIPPING Redis tests: ${missing.join(' and ')} not found. Enable them with: ${INSTALL_HINT} ***\n`);
+  }
+  return false;
+}
+
+/** A free TCP port on 127.0.0.1 (asked from the kernel, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A running redis-server. */
+export class RedisProcess {
+  private child: ChildProcess | null = null;
+  private constructor(
+    /** Its loopback port. */
+    readonly port: number,
+    private readonly extraArgs: string[],
+  ) {}
+
+  /** `redis://127.0.0.1:<port>` */
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Start a server on a free port. `extraArgs`: more redis-server options (e.g. `--requirepass x`). */
+  static async start(extraArgs: string[] = []): Promise<RedisProcess> {
+    for (let attempt = 0; ; attempt++) {
+      const server = new RedisProcess(await freePort(), extraArgs);
+      try {
+        await server.restart();
+        return server;
+      } catch (err) {
+        if (attempt >= 3) throw err; // the port was taken between asking and binding
+      }
+    }
+  }
+
+  /** (Re)start on the same port; resolves once it accepts connections. */
+  async restart(): Promise<void> {
+    if (this.child !== null) throw new Error('redis-server is already running');
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...this.extraArgs],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.child = child;
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+      if (this.child === child) this.child = null;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await canConnect(this.port))) {
+      if (exited) throw new Error(`redis-server on port ${this.port} exited at start`);
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new Error(`redis-server on port ${this.port} did not start within 10 s`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Stop the server (SIGKILL-free: SIGTERM, then wait for exit). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === null) return;
+    this.child = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+}
