@@ -26,7 +26,7 @@
 //     batch,                    // operations per call of run() (default 1)
 //     async open(round) {       // per round: start workers etc.; returns a handle:
 //       return { run, async, close }        // run() does `batch` operations (sync, or async if async: true)
-//       // or { measure(budgetMs) -> samples[], close }  for figures tinybench cannot time
+//       // or { measure(timeMs, warmupMs) -> samples[], close }  for figures tinybench cannot time
 //     },
 //   }
 //
@@ -137,7 +137,7 @@ async function measureOnce(def, round, { timeMs, warmupMs }) {
     timer = setTimeout(() => reject(new Error(`no result after ${limitMs} ms`)), limitMs);
   });
   try {
-    const work = handle.measure ? handle.measure(timeMs) : sample(handle, def.name, batch, timeMs, warmupMs);
+    const work = handle.measure ? handle.measure(timeMs, warmupMs) : sample(handle, def.name, batch, timeMs, warmupMs);
     return await Promise.race([work, deadline]);
   } finally {
     clearTimeout(timer);

@@ -30,7 +30,8 @@ export function figureCells(c) {
 export function renderTable(result) {
   const lines = [];
   const byId = new Map(result.cases.map((c) => [c.id, c]));
-  const W = { name: 58, median: 14, p99: 12, rate: 16, samples: 10 };
+  const longest = Math.max(30, ...result.cases.map((c) => c.name.length + 4), ...result.ratios.map((r) => ratioLabel(r).length + 2));
+  const W = { name: Math.min(longest, 80), median: 14, p99: 12, rate: 17, samples: 11 };
   const header =
     pad('  figure', W.name) + pad('median', W.median, true) + pad('p99', W.p99, true) + pad('rate', W.rate, true) + pad('samples', W.samples, true) + '  spread';
   lines.push(`ringbus bench · ${result.machine.cpuModel} × ${result.machine.cpuCount} · Node ${result.machine.node} · ${result.options.quick ? 'quick' : 'full'} run, ${result.options.rounds} interleaved rounds`);
@@ -52,11 +53,11 @@ export function renderTable(result) {
       lines.push(
         pad(`  ${c.name}`, W.name) + pad(f.median, W.median, true) + pad(f.p99, W.p99, true) + pad(f.rate, W.rate, true) + pad(f.samples, W.samples, true) + `  ${f.spread}`,
       );
-      for (const r of ratiosOf.get(c.id) ?? []) lines.push(ratioLine(r, byId));
+      for (const r of ratiosOf.get(c.id) ?? []) lines.push(ratioLine(r, byId, W));
       ratiosOf.delete(c.id);
     }
     // Ratios whose figure is not in this run (filtered out, or errored).
-    for (const list of ratiosOf.values()) for (const r of list) lines.push(ratioLine(r, byId));
+    for (const list of ratiosOf.values()) for (const r of list) lines.push(ratioLine(r, byId, W, true));
   }
   lines.push('');
   lines.push('Ratios: figure / baseline, both measured in this run. The value is the median of the round-by-round');
@@ -65,12 +66,17 @@ export function renderTable(result) {
   return lines.join('\n');
 }
 
-function ratioLine(r, byId) {
-  const label = `    ↳ ${r.label.replace(/^.*? \/ /, '/ ')}`;
+/** How a ratio is named under its figure: '/ baseline' (the figure is the row above). */
+function ratioLabel(r, standalone = false) {
+  return standalone ? `    ${r.label}` : `    ↳ ${r.label.replace(/^.*? \/ /, '/ ')}`;
+}
+
+function ratioLine(r, byId, W, standalone = false) {
+  const label = ratioLabel(r, standalone);
   if (r.missing.length > 0) {
     const why = r.missing.map((id) => (byId.get(id)?.error ? `${id} failed` : `${id} not in this run`)).join(', ');
-    return pad(label, 58) + pad('—', 14, true) + `  (${why})`;
+    return pad(label, W.name) + pad('—', W.median, true) + `  (${why})`;
   }
   const range = r.perRound.length > 1 ? `rounds ${formatRatio(r.low)}–${formatRatio(r.high)}` : `${r.perRound.length} round`;
-  return pad(label, 58) + pad(formatRatio(r.value), 14, true) + `  ${range}, ${r.better} is better`;
+  return pad(label, W.name) + pad(formatRatio(r.value), W.median, true) + `  ${range}, ${r.better} is better`;
 }

@@ -1,9 +1,13 @@
-// The registry of suites, in the order they run (baselines first). Adding a suite is one line:
-// write bench/suites/<name>.js (contract in bench/harness.js) and import it here.
+// The registry of suites, in the order they run (baselines first). Adding a suite is one line
+// here, naming its file (bench/suites/<name>.js, contract in bench/harness.js).
 
-import floor from './floor.js';
-import codec from './codec.js';
-import peers from './peers.js';
+const FILES = [
+  './floor.js', // 1. the physical floor
+  './codec.js', // 2. the codec ceiling
+  './peers.js', // 3. postMessage, BroadcastChannel, the memory layer
+  './shared.js', // 4. the ringbus shared layer
+  './redis.js', // 5. the Redis backend against Python channels_redis
+];
 
-/** Every suite, baselines first. */
-export const SUITES = [floor, codec, peers];
+/** Every suite module, in run order. */
+export const SUITES = await Promise.all(FILES.map(async (file) => (await import(file)).default));

@@ -1,0 +1,241 @@
+// Suite 5, the Redis backend against Python's channels_redis, on the same local redis-server
+// in the same run: send + receive round trip, throughput (a sender and a receiver running
+// concurrently), and group_send to 100 channels with every member received. The Python side
+// is bench/python/channels_redis_bench.py run by /usr/bin/python3; each round runs it once per
+// case, next to the Node side of the same case.
+
+import { spawn, execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createLayer } from '../../dist/index.js';
+import { makeMessage } from '../messages.js';
+
+const PYTHON = '/usr/bin/python3';
+const SCRIPT = fileURLToPath(new URL('../python/channels_redis_bench.py', import.meta.url));
+const GROUP_MEMBERS = 100;
+const CAPACITY = 10_000;
+
+/** A free loopback port (the kernel's choice; redis-server takes it a moment later). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolve once a Redis server answers PING on `port`, or reject after `ms`. */
+async function waitForRedis(port, ms) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.setTimeout(500);
+      socket.once('connect', () => socket.write('PING\r\n'));
+      socket.once('data', (d) => {
+        socket.destroy();
+        resolve(d.toString().startsWith('+PONG'));
+      });
+      socket.once('error', () => resolve(false));
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`redis-server did not answer on port ${port} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Start a private redis-server (no persistence) on a free loopback port. */
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const killer = () => child.kill('SIGKILL');
+  process.once('exit', killer);
+  const failed = new Promise((_, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code}`)));
+  });
+  await Promise.race([waitForRedis(port, 10_000), failed]);
+  failed.catch(() => {}); // it exits when we stop it
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise((resolve) => {
+        process.off('exit', killer);
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Why the Python side cannot run here, or null when it can. */
+function pythonProblem() {
+  if (!existsSync(PYTHON)) return `${PYTHON} is absent`;
+  if (!existsSync(SCRIPT)) return 'bench/python/channels_redis_bench.py is not in this copy of ringbus';
+  return new Promise((resolve) => {
+    execFile(PYTHON, ['-c', 'import channels_redis'], (err) => resolve(err ? `${PYTHON} cannot import channels_redis (Debian: apt install python3-channels-redis)` : null));
+  });
+}
+
+/** Does a `redis-server` binary run here? */
+function redisServerPresent() {
+  return new Promise((resolve) => execFile('redis-server', ['--version'], (err) => resolve(!err)));
+}
+
+/** Run the Python side of `pyCase` for one round; resolves with its samples. */
+function runPython(url, pyCase, batch, timeMs, warmupMs, tag) {
+  const args = [SCRIPT, '--host', url, '--case', pyCase, '--batch', String(batch), '--time-ms', String(timeMs), '--warmup-ms', String(warmupMs), '--tag', tag];
+  return new Promise((resolve, reject) => {
+    execFile(PYTHON, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`channels_redis_bench.py --case ${pyCase} failed: ${stderr.trim().split('\n').pop() || err.message}`));
+      try {
+        const out = JSON.parse(stdout);
+        resolve(out.samples);
+      } catch (parseErr) {
+        reject(new Error(`channels_redis_bench.py printed no JSON: ${parseErr.message}`));
+      }
+    });
+  });
+}
+
+function pythonCase(url, id, pyCase, name, kind, unit, batch) {
+  return {
+    id: `${id}-channels_redis`,
+    name: `${name}, channels_redis`,
+    kind,
+    unit,
+    message: 'chat',
+    batch,
+    async open(round) {
+      return { measure: (timeMs, warmupMs) => runPython(url, pyCase, batch, timeMs, warmupMs, `${process.pid}.${round}`) };
+    },
+  };
+}
+
+function cases(url, quick) {
+  const hosts = [url];
+  const make = () => createLayer({ backend: 'redis', hosts, capacity: CAPACITY });
+  const throughputBatch = quick ? 100 : 200;
+  const rtt = {
+    id: 'rtt-ringbus',
+    name: 'round trip (send, receive), ringbus',
+    kind: 'latency',
+    unit: 'round trip',
+    message: 'chat',
+    batch: 1,
+    async open(round) {
+      const layer = await make();
+      const channel = `bench.node.${process.pid}.${round}.rtt`;
+      let n = 0;
+      return {
+        async: true,
+        async run() {
+          await layer.send(channel, makeMessage('chat', ++n));
+          const m = await layer.receive(channel);
+          if (m.n !== n) throw new Error(`received message ${m.n}, expected ${n}`);
+        },
+        close: () => layer.close(),
+      };
+    },
+  };
+  const throughput = {
+    id: 'throughput-ringbus',
+    name: 'throughput (concurrent sender, receiver), ringbus',
+    kind: 'rate',
+    unit: 'message',
+    message: 'chat',
+    batch: throughputBatch,
+    async open(round) {
+      const sender = await make();
+      const receiver = await make();
+      const channel = `bench.node.${process.pid}.${round}.throughput`;
+      let n = 0;
+      return {
+        async: true,
+        async run() {
+          const produce = async () => {
+            for (let i = 0; i < throughputBatch; i++) await sender.send(channel, makeMessage('chat', ++n));
+          };
+          const consume = async () => {
+            for (let i = 0; i < throughputBatch; i++) await receiver.receive(channel);
+          };
+          await Promise.all([produce(), consume()]);
+        },
+        close: async () => {
+          await sender.close();
+          await receiver.close();
+        },
+      };
+    },
+  };
+  const groupSend = {
+    id: 'groupsend-ringbus',
+    name: `groupSend to ${GROUP_MEMBERS} channels, all received, ringbus`,
+    kind: 'rate',
+    unit: 'delivery',
+    message: 'chat',
+    batch: GROUP_MEMBERS,
+    async open(round) {
+      const layer = await make();
+      const group = `bench.node.${process.pid}.${round}.group`;
+      const members = [];
+      for (let i = 0; i < GROUP_MEMBERS; i++) members.push(await layer.newChannel('bench'));
+      for (const member of members) await layer.groupAdd(group, member);
+      let n = 0;
+      return {
+        async: true,
+        async run() {
+          await layer.groupSend(group, makeMessage('chat', ++n));
+          for (const member of members) await layer.receive(member);
+        },
+        close: async () => {
+          for (const member of members) await layer.groupDiscard(group, member);
+          await layer.close();
+        },
+      };
+    },
+  };
+  return [
+    rtt,
+    pythonCase(url, 'rtt', 'rtt', 'round trip (send, receive)', 'latency', 'round trip', 1),
+    throughput,
+    pythonCase(url, 'throughput', 'throughput', 'throughput (concurrent sender, receiver)', 'rate', 'message', throughputBatch),
+    groupSend,
+    pythonCase(url, 'groupsend', 'groupsend', `group_send to ${GROUP_MEMBERS} channels, all received`, 'rate', 'delivery', GROUP_MEMBERS),
+  ];
+}
+
+export default {
+  name: 'redis',
+  title: 'Redis backend against Python channels_redis (same redis-server, same run)',
+  ratios: [
+    { label: 'round trip, ringbus / channels_redis', of: 'redis/rtt-ringbus', over: 'redis/rtt-channels_redis', kind: 'time' },
+    { label: 'throughput, ringbus / channels_redis', of: 'redis/throughput-ringbus', over: 'redis/throughput-channels_redis', kind: 'rate' },
+    { label: 'group send deliveries, ringbus / channels_redis', of: 'redis/groupsend-ringbus', over: 'redis/groupsend-channels_redis', kind: 'rate' },
+  ],
+  async open({ quick }) {
+    if (!(await redisServerPresent())) return { skipped: 'redis-server is not installed (Debian: apt install redis-server)' };
+    const problem = await pythonProblem();
+    if (problem !== null) return { skipped: problem };
+    const server = await startRedis();
+    try {
+      const probe = await createLayer({ backend: 'redis', hosts: [server.url] });
+      await probe.close();
+    } catch (err) {
+      await server.stop();
+      if (err && err.code === 'ERR_RINGBUS_BACKEND_UNAVAILABLE') return { skipped: err.message };
+      throw err;
+    }
+    return { cases: cases(server.url, quick), close: () => server.stop() };
+  },
+};

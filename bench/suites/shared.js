@@ -1,0 +1,304 @@
+// Suite 4, the ringbus shared layer, through its public API only: round trip main <-> worker
+// under each waiting strategy, one-way throughput 1 -> 1 and 2 -> 2, groupSend fan-out to 1000
+// members (deliveries per second, every member really received), send + receive with 10 and
+// 100 000 live channels, and memory per idle channel.
+
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { createLayer } from '../../dist/index.js';
+import { MESSAGE_KINDS, MESSAGE_LABELS, batchFor, makeMessage } from '../messages.js';
+import { nextMessage, startWorker, stopWorker } from './lib.js';
+
+const COUNT = 0;
+const TARGET = 1;
+const FAN_MEMBERS = 1000;
+const LIVE_COUNTS = [10, 100_000];
+
+/** Options every throughput case uses: senders wait for room instead of failing (see docs/bench.md). */
+const FLOW = { capacity: 1000, full: 'wait' };
+
+/** A shared counter for consumers (see workers/layer.js). */
+function makeCounter(target) {
+  const counter = new Int32Array(new SharedArrayBuffer(8));
+  counter[TARGET] = target;
+  return counter;
+}
+
+const stop = (worker) => stopWorker(worker, () => worker.postMessage({ stop: true }));
+
+function rttCase(wait, kind) {
+  return {
+    id: `rtt-${wait}-${kind}`,
+    name: `round trip main <-> worker, wait '${wait}', ${MESSAGE_LABELS[kind]}`,
+    kind: 'latency',
+    unit: 'round trip',
+    message: kind,
+    batch: 1,
+    async open(round) {
+      const layer = await createLayer({ wait });
+      const ping = `bench.ping.${round}`;
+      const pong = `bench.pong.${round}`;
+      const worker = await startWorker('layer.js', { mode: 'echo', handle: layer.handle, channel: ping, reply: pong });
+      let n = 0;
+      return {
+        async: true,
+        async run() {
+          await layer.send(ping, makeMessage(kind, ++n));
+          const m = await layer.receive(pong);
+          if (m.n !== n) throw new Error(`echo returned message ${m.n}, expected ${n}`);
+        },
+        close: async () => {
+          await stop(worker);
+          await layer.close();
+        },
+      };
+    },
+  };
+}
+
+function oneToOneCase(kind, quick) {
+  const batch = batchFor(kind, quick);
+  return {
+    id: `oneway-1to1-${kind}`,
+    name: `one way 1 -> 1 (main -> worker), ${MESSAGE_LABELS[kind]}`,
+    kind: 'rate',
+    unit: 'message',
+    message: kind,
+    batch,
+    async open(round) {
+      const layer = await createLayer(FLOW);
+      const channel = `bench.oneway.${round}`;
+      const counter = makeCounter(batch);
+      const worker = await startWorker('layer.js', { mode: 'consume', handle: layer.handle, channel, counter: counter.buffer });
+      const messages = Array.from({ length: batch }, (_, i) => makeMessage(kind, i));
+      return {
+        async: true,
+        async run() {
+          Atomics.store(counter, COUNT, 0);
+          const done = nextMessage(worker, (m) => m.done);
+          for (let i = 0; i < batch; i++) await layer.send(channel, messages[i]);
+          await done;
+        },
+        close: async () => {
+          await stop(worker);
+          await layer.close();
+        },
+      };
+    },
+  };
+}
+
+function twoToTwoCase(quick) {
+  const batch = batchFor('chat', quick);
+  return {
+    id: 'oneway-2to2-chat',
+    name: 'one way 2 -> 2 (2 producer, 2 consumer workers, one channel), chat',
+    kind: 'rate',
+    unit: 'message',
+    message: 'chat',
+    batch,
+    async open(round) {
+      const layer = await createLayer(FLOW);
+      const channel = `bench.mpmc.${round}`;
+      const counter = makeCounter(batch);
+      const common = { handle: layer.handle, channel, counter: counter.buffer, kind: 'chat' };
+      const consumers = await Promise.all([0, 1].map(() => startWorker('layer.js', { ...common, mode: 'consume' })));
+      const producers = await Promise.all([0, 1].map(() => startWorker('layer.js', { ...common, mode: 'produce' })));
+      let base = 0;
+      return {
+        async: true,
+        async run() {
+          Atomics.store(counter, COUNT, 0);
+          const done = Promise.race(consumers.map((w) => nextMessage(w, (m) => m.done)));
+          for (const p of producers) {
+            p.postMessage({ produce: batch / 2, base });
+            base += batch / 2;
+          }
+          await done;
+        },
+        close: async () => {
+          await Promise.all([...producers, ...consumers].map(stop));
+          await layer.close();
+        },
+      };
+    },
+  };
+}
+
+function fanOutCase(quick) {
+  const sends = quick ? 2 : 5;
+  return {
+    id: 'fanout-1000',
+    name: `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat`,
+    kind: 'rate',
+    unit: 'delivery',
+    message: 'chat',
+    batch: sends * FAN_MEMBERS,
+    async open(round) {
+      const layer = await createLayer();
+      const group = `bench.fan.${round}`;
+      const members = Array.from({ length: FAN_MEMBERS }, (_, i) => `bench.fan.${round}.${i}`);
+      for (const member of members) await layer.groupAdd(group, member);
+      const counter = makeCounter(sends * FAN_MEMBERS);
+      const worker = await startWorker('layer.js', { mode: 'fan', handle: layer.handle, members, counter: counter.buffer });
+      let n = 0;
+      return {
+        async: true,
+        async run() {
+          Atomics.store(counter, COUNT, 0);
+          const done = nextMessage(worker, (m) => m.done);
+          for (let i = 0; i < sends; i++) await layer.groupSend(group, makeMessage('chat', ++n));
+          await done;
+        },
+        close: async () => {
+          await stop(worker);
+          await layer.close();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Send + receive on one thread while `live` other channels each hold a message. The layers are
+ * made once (filling 100 000 channels takes a while) and kept for every round.
+ */
+function liveCase(live, layers) {
+  const batch = 50;
+  return {
+    id: `sendrecv-live-${live}`,
+    name: `send + receive, one thread, ${live.toLocaleString('en-US')} live channels, chat`,
+    kind: 'latency',
+    unit: 'send + receive',
+    message: 'chat',
+    batch,
+    async open() {
+      let layer = layers.get(live);
+      if (layer === undefined) {
+        layer = await createLayer({ expiry: 86_400 });
+        layers.set(live, layer);
+        for (let i = 0; i < live; i++) await layer.send(`bench.live.${i}`, makeMessage('chat', i));
+      }
+      let n = 0;
+      return {
+        async: true,
+        async run() {
+          for (let i = 0; i < batch; i++) {
+            await layer.send('bench.hot', makeMessage('chat', ++n));
+            const m = await layer.receive('bench.hot');
+            if (m.n !== n) throw new Error(`received message ${m.n}, expected ${n}`);
+          }
+        },
+      };
+    },
+  };
+}
+
+/** A `gc()` function: memory figures are read after a full collection. */
+function collector() {
+  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  v8.setFlagsFromString('--expose-gc');
+  return runInNewContext('gc');
+}
+
+/**
+ * Bytes of resident memory per idle channel: a channel made by newChannel(), added to a group,
+ * sent one message that was received, and now empty (a Django consumer between messages).
+ * Measured as the growth of the process's resident set over `count` such channels, the same
+ * way for the shared layer and for the memory layer.
+ */
+function idleMemoryCase(backend, quick) {
+  const count = quick ? 5000 : 20000;
+  return {
+    id: `idle-memory-${backend}`,
+    name: `memory per idle channel, ${backend} layer (${count.toLocaleString('en-US')} channels)`,
+    kind: 'value',
+    unit: 'byte',
+    async open(round) {
+      return {
+        async measure() {
+          const gc = collector();
+          const layer = await createLayer(backend === 'memory' ? { backend } : {});
+          const names = [];
+          gc();
+          const before = process.memoryUsage().rss;
+          for (let i = 0; i < count; i++) {
+            const name = await layer.newChannel('bench');
+            await layer.groupAdd(`bench.idle.${round}`, name);
+            await layer.send(name, makeMessage('chat', i));
+            await layer.receive(name);
+            names.push(name);
+          }
+          gc();
+          const after = process.memoryUsage().rss;
+          await layer.close();
+          // The names array is this benchmark's own cost, not the layer's; it is small next to
+          // the figure (about 60 bytes a name) and is left in rather than guessed out.
+          return [(after - before) / count];
+        },
+      };
+    },
+  };
+}
+
+export default {
+  name: 'shared',
+  title: 'ringbus shared layer (the default backend)',
+  ratios: [
+    ...['spin', 'park', 'adaptive'].flatMap((wait) => [
+      { label: `round trip '${wait}' (chat) / spin floor`, of: `shared/rtt-${wait}-chat`, over: 'floor/spin-rtt', kind: 'time' },
+      {
+        label: `round trip '${wait}' (chat) / (spin floor + codec)`,
+        of: `shared/rtt-${wait}-chat`,
+        over: ['floor/spin-rtt', { id: 'codec/packunpack-chat', times: 2 }],
+        kind: 'time',
+      },
+    ]),
+    { label: "round trip 'park' (chat) / wait+notify floor", of: 'shared/rtt-park-chat', over: 'floor/waitasync-rtt', kind: 'time' },
+    { label: "round trip 'adaptive' (chat) / postMessage round trip", of: 'shared/rtt-adaptive-chat', over: 'peers/postmessage-rtt-chat', kind: 'time' },
+    ...['1kib', '64kib'].map((kind) => ({
+      label: `round trip 'adaptive' (${MESSAGE_LABELS[kind]}) / (spin floor + codec)`,
+      of: `shared/rtt-adaptive-${kind}`,
+      over: ['floor/spin-rtt', { id: `codec/packunpack-${kind}`, times: 2 }],
+      kind: 'time',
+    })),
+    ...MESSAGE_KINDS.flatMap((kind) => [
+      { label: `1 -> 1 (${MESSAGE_LABELS[kind]}) / postMessage`, of: `shared/oneway-1to1-${kind}`, over: `peers/postmessage-oneway-${kind}`, kind: 'rate' },
+      { label: `1 -> 1 (${MESSAGE_LABELS[kind]}) / codec ceiling`, of: `shared/oneway-1to1-${kind}`, over: `codec/packunpack-${kind}`, kind: 'rate' },
+    ]),
+    { label: '1 -> 1 (chat) / byte ring floor (64 B)', of: 'shared/oneway-1to1-chat', over: 'floor/ring-64b', kind: 'rate' },
+    { label: '2 -> 2 (chat) / 1 -> 1 (chat)', of: 'shared/oneway-2to2-chat', over: 'shared/oneway-1to1-chat', kind: 'rate' },
+    { label: '2 -> 2 (chat) / postMessage', of: 'shared/oneway-2to2-chat', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
+    { label: 'fan-out deliveries / postMessage messages', of: 'shared/fanout-1000', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
+    { label: 'fan-out deliveries / 1 -> 1 messages', of: 'shared/fanout-1000', over: 'shared/oneway-1to1-chat', kind: 'rate' },
+    { label: 'send+receive, 100 000 live channels / 10 live channels', of: 'shared/sendrecv-live-100000', over: 'shared/sendrecv-live-10', kind: 'time' },
+    { label: 'send+receive, 10 live channels / memory layer', of: 'shared/sendrecv-live-10', over: 'peers/memory-sendrecv-chat', kind: 'time' },
+    { label: 'idle channel memory / memory layer', of: 'shared/idle-memory-shared', over: 'shared/idle-memory-memory', kind: 'time' },
+  ],
+  async open({ quick }) {
+    try {
+      const probe = await createLayer();
+      await probe.close();
+    } catch (err) {
+      if (err && err.code === 'ERR_RINGBUS_BACKEND_UNAVAILABLE') return { skipped: err.message };
+      throw err;
+    }
+    const layers = new Map();
+    return {
+      cases: [
+        ...['spin', 'park', 'adaptive'].map((wait) => rttCase(wait, 'chat')),
+        rttCase('adaptive', '1kib'),
+        rttCase('adaptive', '64kib'),
+        ...MESSAGE_KINDS.map((kind) => oneToOneCase(kind, quick)),
+        twoToTwoCase(quick),
+        fanOutCase(quick),
+        ...LIVE_COUNTS.map((live) => liveCase(live, layers)),
+        idleMemoryCase('shared', quick),
+        idleMemoryCase('memory', quick),
+      ],
+      close: async () => {
+        for (const layer of layers.values()) await layer.close();
+      },
+    };
+  },
+};

@@ -1,0 +1,64 @@
+// The worker side of the ringbus shared-layer cases: attach to the bus through the public API
+// (`attachLayer(handle)`) and echo, consume, produce or drain a group's members. Consumers
+// count received messages in a shared counter (COUNT), and the one whose receive completes a
+// batch (COUNT reaches TARGET) tells the main thread, so a batch is timed until the last
+// message has really been received and decoded.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ringbus from '../../../dist/index.js';
+import { makeMessage } from '../../messages.js';
+
+const COUNT = 0;
+const TARGET = 1;
+
+const { mode, handle, channel, reply, kind } = workerData;
+const counter = workerData.counter ? new Int32Array(workerData.counter) : null;
+const layer = await ringbus.attachLayer(handle);
+
+const closed = (err) => err && err.code === 'ERR_RINGBUS_LAYER_CLOSED';
+
+function received() {
+  const c = Atomics.add(counter, COUNT, 1) + 1;
+  if (c === Atomics.load(counter, TARGET)) parentPort.postMessage({ done: true });
+}
+
+async function loop(body) {
+  try {
+    for (;;) await body();
+  } catch (err) {
+    if (!closed(err)) throw err;
+  }
+}
+
+parentPort.on('message', async (m) => {
+  if (m.stop) {
+    await layer.close();
+    parentPort.close();
+  } else if (m.produce !== undefined) {
+    for (let i = 0; i < m.produce; i++) await layer.send(channel, makeMessage(kind, m.base + i));
+  }
+});
+parentPort.postMessage({ ready: true });
+
+if (mode === 'echo') {
+  await loop(async () => {
+    const message = await layer.receive(channel);
+    await layer.send(reply, message);
+  });
+} else if (mode === 'consume') {
+  await loop(async () => {
+    await layer.receive(channel);
+    received();
+  });
+} else if (mode === 'fan') {
+  // Drain every member of the group, one receive per member per groupSend.
+  const { members } = workerData;
+  await loop(async () => {
+    for (const member of members) {
+      await layer.receive(member);
+      received();
+    }
+  });
+} else if (mode !== 'produce') {
+  throw new Error(`unknown layer worker mode ${JSON.stringify(mode)}`);
+}
