@@ -11,10 +11,15 @@ import { runSuites } from '../../bench/harness.js';
 import { main } from '../../bench/run.js';
 
 const quiet = { step() {}, note() {}, done() {}, elapsed: () => 0 };
+/** A stand-in for stdout/stderr that keeps what is written (typed as the stream main() expects). */
 const sink = () => {
   let text = '';
-  return { write: (s: string) => ((text += s), true), text: () => text };
+  const stream = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream & { fd: 1 & 2 };
+  return Object.assign(stream, { text: () => text });
 };
+// The runner's results are plain JavaScript objects; the test reads them loosely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = any;
 
 function busy(ms: number): void {
   const until = performance.now() + ms;
@@ -95,7 +100,7 @@ describe('runSuites', () => {
       { name: 'fake', title: 'A fake suite', skipped: null, ratios: makeSuite([]).ratios },
       { name: 'absent', title: 'Absent', skipped: 'not here', ratios: [] },
     ]);
-    const byId = new Map(run.cases.map((c: { id: string }) => [c.id, c]));
+    const byId = new Map<string, Loose>(run.cases.map((c: Loose) => [c.id, c]));
     const fast = byId.get('fake/fast');
     expect(fast.samples).toHaveLength(2);
     expect(fast.summary.n).toBeGreaterThanOrEqual(10);
