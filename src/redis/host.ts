@@ -130,7 +130,7 @@ export class RedisServer {
       return;
     }
     this.blocking.delete(conn);
-    conn.client.disconnect();
+    disconnect(conn.client);
   }
 
   /**
@@ -139,8 +139,8 @@ export class RedisServer {
    */
   close(): void {
     this.ended = true;
-    this.client.disconnect();
-    for (const conn of this.blocking) conn.client.disconnect();
+    disconnect(this.client);
+    for (const conn of this.blocking) disconnect(conn.client);
     this.idle.length = 0;
     this.blocking.clear();
   }
@@ -218,4 +218,13 @@ export class RedisServer {
     }
     throw new ConnectionError(`${what}: lost the connection to redis ${this.label}: ${message}`, err);
   }
+}
+
+/**
+ * Disconnect once. A second `disconnect()` on an ended client arms ioredis' 2 s
+ * "destroy the stream" timer on a stream that has already closed, and that timer alone
+ * keeps the process alive for 2 s after `close()`.
+ */
+function disconnect(client: Redis): void {
+  if (client.status !== 'end') client.disconnect();
 }

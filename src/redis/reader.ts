@@ -24,6 +24,21 @@ const BLOCK_SECONDS = 5;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Resolve when `conn` is ready, closes again, or after `ms`, whichever comes first. */
+function whenReady(conn: BlockingConnection, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      conn.client.off('ready', done);
+      conn.client.off('end', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    conn.client.once('ready', done);
+    conn.client.once('end', done);
+  });
+}
+
 /** What a reader needs from the layer. */
 export interface ReaderOwner {
   /** True while someone waits for this key's messages. */
@@ -88,7 +103,7 @@ export class Reader {
         const status = conn.client.status;
         if (status === 'end') break;
         if (status !== 'ready') {
-          await sleep(50); // ioredis is (re)connecting this connection
+          await whenReady(conn, 250); // ioredis is (re)connecting this connection
           continue;
         }
         try {
