@@ -201,11 +201,19 @@ function collector() {
   return runInNewContext('gc');
 }
 
+/** Bytes of the shared arena in use (0 for a layer without one, like the memory layer). */
+function arenaInUse(layer) {
+  if (typeof layer.memoryStats !== 'function') return 0;
+  const m = layer.memoryStats();
+  return m.carvedBytes - m.freeBytes;
+}
+
 /**
- * Bytes of resident memory per idle channel: a channel made by newChannel(), added to a group,
- * sent one message that was received, and now empty (a Django consumer between messages).
- * Measured as the growth of the process's resident set over `count` such channels, the same
- * way for the shared layer and for the memory layer.
+ * Bytes per idle channel: a channel made by newChannel(), added to a group, sent one message
+ * that was received, and now empty (a Django consumer between two messages). Measured as the
+ * growth, over `count` such channels, of this thread's JavaScript heap (after a full
+ * collection) plus the shared arena in use; the same way for the shared layer and for the
+ * memory layer (which has no arena).
  */
 function idleMemoryCase(backend, quick) {
   const count = quick ? 5000 : 20000;
@@ -219,22 +227,20 @@ function idleMemoryCase(backend, quick) {
         async measure() {
           const gc = collector();
           const layer = await createLayer(backend === 'memory' ? { backend } : {});
-          const names = [];
+          const group = `bench.idle.${round}`;
           gc();
-          const before = process.memoryUsage().rss;
+          const heap0 = process.memoryUsage().heapUsed;
+          const arena0 = arenaInUse(layer);
           for (let i = 0; i < count; i++) {
             const name = await layer.newChannel('bench');
-            await layer.groupAdd(`bench.idle.${round}`, name);
+            await layer.groupAdd(group, name);
             await layer.send(name, makeMessage('chat', i));
             await layer.receive(name);
-            names.push(name);
           }
           gc();
-          const after = process.memoryUsage().rss;
+          const bytes = process.memoryUsage().heapUsed - heap0 + (arenaInUse(layer) - arena0);
           await layer.close();
-          // The names array is this benchmark's own cost, not the layer's; it is small next to
-          // the figure (about 60 bytes a name) and is left in rather than guessed out.
-          return [(after - before) / count];
+          return [bytes / count];
         },
       };
     },
