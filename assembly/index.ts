@@ -1,4 +1,341 @@
-// The shared-memory core of ringbus. (Lands with the core issue; this entry keeps the build whole.)
+// The shared-memory core of ringbus: the functions the JS layer (src/layers/shared.ts) calls.
+// Compiled with --importMemory --sharedMemory --enable threads and the stub runtime: nothing
+// here allocates on the AssemblyScript heap; every structure lives in the shared region
+// described in layout.ts. Each file opens with its algorithm and invariants:
+//   layout.ts    memory map, header, record and block formats
+//   arena.ts     lock-free size-class allocator (tagged Treiber free lists), refcounts
+//   queue.ts     Vyukov bounded MPMC queue per channel, wake words, pin/unpin
+//   registry.ts  name -> record table (per-bucket optimistic seqlock), record reclamation
+//   groups.ts    copy-on-write member arrays, group delivery
+//
+// Per-instance secondary results (the generation of a lookup, the number of expired
+// messages dropped by a receive, ...) travel in wasm globals, which are private to the
+// calling thread's instance, and are read back through the getter functions below.
+
+import { allocBlock, freeBytes, releaseBlock, totalBytes } from './arena';
+import {
+  B_TIME, H_ARENA, H_BUCKETS, H_BUMP, H_END, H_MAGIC, H_MAXMSG, H_REG, H_SIZE, H_VERSION,
+  HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_KIND, R_NAME,
+  R_NLEN, hdr,
+} from './layout';
+import { depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, unpin } from './queue';
+import * as queue from './queue';
+import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
+import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
+
+export {
+  OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED, OFF_NAME, OFF_NLEN, OFF_KIND, OFF_FULL, OFF_CAP,
+} from './registry';
+
+/** Layout version this build reads and writes. */
 export function layoutVersion(): u32 {
+  return LAYOUT_VERSION;
+}
+
+/** Lowest address free of this module's static data (must be <= the header address). */
+export function heapBase(): u32 {
+  return <u32>__heap_base;
+}
+
+/** Address of the layout header. */
+export function headerBase(): u32 {
+  return <u32>HEADER_BASE;
+}
+
+/**
+ * Lay out a fresh region of `size` bytes with `buckets` registry buckets (a power of two,
+ * >= 2) and the given message size limit. Called once, by the creating thread, before the
+ * memory is shared. Returns 0, or 1 when the static data overlaps the header, 2 when the
+ * region is too small.
+ */
+export function init(size: u32, buckets: u32, maxMessageSize: u32): i32 {
+  if (<usize>__heap_base > HEADER_BASE) return 1;
+  const reg = HEADER_BASE + HEADER_SIZE;
+  const arena = (reg + <usize>buckets * 32 + 63) & ~(<usize>63);
+  if (<u64>arena + 65536 > <u64>size) return 2;
+  memory.fill(HEADER_BASE, 0, HEADER_SIZE);
+  memory.fill(reg, 0, <usize>buckets * 32);
+  store<u32>(hdr(H_SIZE), size);
+  store<u32>(hdr(H_REG), <u32>reg);
+  store<u32>(hdr(H_BUCKETS), buckets);
+  store<u32>(hdr(H_ARENA), <u32>arena);
+  store<u32>(hdr(H_END), size);
+  store<u32>(hdr(H_BUMP), <u32>arena);
+  store<u32>(hdr(H_MAXMSG), maxMessageSize);
+  store<u32>(hdr(H_VERSION), LAYOUT_VERSION);
+  atomic.store<u32>(hdr(H_MAGIC), MAGIC);
+  return 0;
+}
+
+/**
+ * Check that the region was laid out by a compatible build: 0 ok, 1 static data overlaps
+ * the header, 2 no ringbus magic, 3 other layout version (see `headerVersion`).
+ */
+export function check(): i32 {
+  if (<usize>__heap_base > HEADER_BASE) return 1;
+  if (atomic.load<u32>(hdr(H_MAGIC)) != MAGIC) return 2;
+  if (load<u32>(hdr(H_VERSION)) != LAYOUT_VERSION) return 3;
+  return 0;
+}
+
+/** Layout version found in the header (for the mismatch error). */
+export function headerVersion(): u32 {
+  return load<u32>(hdr(H_VERSION));
+}
+/** Size of the region, from the header. */
+export function regionSize(): u32 {
+  return load<u32>(hdr(H_SIZE));
+}
+/** maxMessageSize, from the header. */
+export function maxMessageSize(): u32 {
+  return load<u32>(hdr(H_MAXMSG));
+}
+/** Registry buckets, from the header. */
+export function registryBuckets(): u32 {
+  return load<u32>(hdr(H_BUCKETS));
+}
+
+// ---- messages --------------------------------------------------------------------------
+
+/** A message block for `len` payload bytes, sent at `time` (ms); 0 when the arena is full. */
+export function alloc(len: u32, time: f64): u32 {
+  const p = allocBlock(len);
+  if (p != 0) store<f64>(<usize>p, time, B_TIME);
+  return p;
+}
+
+/** Drop one reference to block `h`. */
+export function release(h: u32): void {
+  releaseBlock(h);
+}
+
+/** Generic block (scratch areas of the JS side). */
+export function allocScratch(len: u32): u32 {
+  return allocBlock(len);
+}
+
+// ---- registry --------------------------------------------------------------------------
+
+/** See registry.ts `lookup`; kind 1 channel, 2 group. Returns the record PINNED, or 0. */
+export function lookup(kind: u32, name: u32, len: u32, create: i32, cap: u32, full: u32): u32 {
+  return registryLookup(kind, <usize>name, len, create != 0, cap, full);
+}
+export function lastGen(): u32 {
+  return lookupGen;
+}
+export function lastStatus(): i32 {
+  return lookupStatus;
+}
+export function lastCreated(): i32 {
+  return lookupCreated;
+}
+
+export function pinRecord(r: u32, gen: u32): i32 {
+  return pin(r, gen) ? 1 : 0;
+}
+export function unpinRecord(r: u32): void {
+  unpin(r);
+}
+
+/** Reclaim unused records among the next `n` registry slots; returns how many. */
+export function sweep(n: u32): u32 {
+  return registrySweep(n);
+}
+
+// ---- channels --------------------------------------------------------------------------
+
+/** Enqueue `h` on channel (r, gen): 1 queued, 0 full, -1 stale record (look it up again). */
+export function send(r: u32, gen: u32, h: u32): i32 {
+  if (!pin(r, gen)) return -1;
+  const ok = push(r, h);
+  unpin(r);
+  return ok ? 1 : 0;
+}
+
+/** Enqueue `h` on pinned channel `r`: 1 or 0 (full). */
+export function pushPinned(r: u32, h: u32): i32 {
+  return push(r, h) ? 1 : 0;
+}
+
+/**
+ * Take the oldest live message of channel (r, gen): its handle (the caller owns the
+ * reference), 0 when empty, 1 when the record is stale. Expired ones are dropped (count in
+ * `lastExpired`).
+ */
+export function recv(r: u32, gen: u32, cutoff: f64): u32 {
+  queue.expiredCount = 0;
+  if (!pin(r, gen)) return 1;
+  const h = popLive(r, cutoff);
+  unpin(r);
+  return h;
+}
+
+/** As `recv` on a pinned channel. */
+export function popPinned(r: u32, cutoff: f64): u32 {
+  queue.expiredCount = 0;
+  return popLive(r, cutoff);
+}
+
+/** Drop the oldest message of pinned channel `r` (full policy drop-oldest): 1 if one was dropped. */
+export function dropOldest(r: u32): i32 {
+  const h = popRaw(r);
+  if (h == 0) return 0;
+  releaseBlock(h);
   return 1;
+}
+
+/** Drop expired messages at the head of pinned channel `r`; returns how many. */
+export function dropExpired(r: u32, cutoff: f64): i32 {
+  queue.expiredCount = 0;
+  dropExpiredHead(r, cutoff);
+  return expiredCount;
+}
+
+export function lastExpired(): i32 {
+  return expiredCount;
+}
+
+/** Messages queued on pinned channel `r`. */
+export function depth(r: u32): u32 {
+  return depthOf(r);
+}
+
+/** Payload length of block `h`. */
+export function blockLength(h: u32): u32 {
+  return load<u32>(<usize>h, 4);
+}
+
+// ---- groups ----------------------------------------------------------------------------
+
+/** Add pinned channel `c` to pinned group `g` at `now`; 1 ok, 0 arena full. */
+export function groupAdd(g: u32, c: u32, now: f64, cutoff: f64): i32 {
+  return rewriteMembers(g, c, 0, now, cutoff);
+}
+
+/** Remove pinned channel `c` from pinned group `g`; 1 ok, 0 arena full. */
+export function groupDiscard(g: u32, c: u32, cutoff: f64): i32 {
+  return rewriteMembers(g, 0, c, 0, cutoff);
+}
+
+/** See groups.ts `groupSend`. */
+export function groupSend(g: u32, h: u32, cutoff: f64, scratch: u32, scratchCap: u32): i32 {
+  return deliver(g, h, cutoff, <usize>scratch, scratchCap);
+}
+export function lastDropped(): i32 {
+  return groupDropped;
+}
+export function groupSize(g: u32): u32 {
+  return memberCount(g);
+}
+
+// ---- whole bus -------------------------------------------------------------------------
+
+/** Number of registry slots (for iteration). */
+export function slots(): u32 {
+  return slotCount();
+}
+
+/** Pin the live record in slot `i` (0 if none); generation in `lastGen`. */
+export function pinAt(i: u32): u32 {
+  return pinSlot(i);
+}
+
+/** Kind of record `r`: 1 channel, 2 group. */
+export function kindOf(r: u32): u32 {
+  return load<u32>(<usize>r, R_KIND);
+}
+
+/**
+ * Find the next channel at or after slot `from` with messages (expired ones at the head are
+ * dropped first, counted in `lastExpired`); copy its name to `out` and return its slot, or
+ * -1. Its depth is in `lastDepth`, its name length in `lastNameLength`.
+ */
+let foundDepth: u32 = 0;
+let foundNameLen: u32 = 0;
+let expiredTotal: i32 = 0;
+export function nextDepth(from: u32, cutoff: f64, out: u32): i32 {
+  const total = slotCount();
+  expiredTotal = 0;
+  for (let i = from; i < total; i++) {
+    const r = pinSlot(i);
+    if (r == 0) continue;
+    if (load<u32>(<usize>r, R_KIND) != KIND_CHANNEL) {
+      unpin(r);
+      continue;
+    }
+    queue.expiredCount = 0;
+    dropExpiredHead(r, cutoff);
+    expiredTotal += expiredCount;
+    const d = depthOf(r);
+    if (d > 0) {
+      foundDepth = d;
+      foundNameLen = load<u32>(<usize>r, R_NLEN);
+      memory.copy(<usize>out, <usize>r + R_NAME, foundNameLen);
+      unpin(r);
+      return <i32>i;
+    }
+    unpin(r);
+  }
+  return -1;
+}
+export function lastDepth(): u32 {
+  return foundDepth;
+}
+export function lastNameLength(): u32 {
+  return foundNameLen;
+}
+export function lastExpiredTotal(): i32 {
+  return expiredTotal;
+}
+
+/** Empty every channel and every group of the bus. */
+export function flushAll(): void {
+  const total = slotCount();
+  for (let i: u32 = 0; i < total; i++) {
+    const r = pinSlot(i);
+    if (r == 0) continue;
+    const kind = load<u32>(<usize>r, R_KIND);
+    if (kind == KIND_CHANNEL) {
+      while (true) {
+        const h = popRaw(r);
+        if (h == 0) break;
+        releaseBlock(h);
+      }
+    } else if (kind == KIND_GROUP) {
+      clearMembers(r);
+    }
+    unpin(r);
+  }
+}
+
+// ---- accounting (tests and stats) --------------------------------------------------------
+
+/** Free arena bytes: bump space + free-listed blocks (exact when nothing is in flight). */
+export function arenaFree(): f64 {
+  return freeBytes();
+}
+/** Arena size in bytes. */
+export function arenaTotal(): f64 {
+  return totalBytes();
+}
+/** Bytes carved from the bump region so far. */
+export function arenaCarved(): f64 {
+  return <f64>(atomic.load<u32>(hdr(H_BUMP)) - load<u32>(hdr(H_ARENA)));
+}
+/** Records (channels + groups) in use. */
+export function recordsInUse(): i32 {
+  return recUsed();
+}
+/** Live records in the registry (a scan). */
+export function registryCount(): u32 {
+  const total = slotCount();
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < total; i++) {
+    const r = pinSlot(i);
+    if (r != 0) {
+      n++;
+      unpin(r);
+    }
+  }
+  return n;
 }

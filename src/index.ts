@@ -16,6 +16,7 @@ import { BackendUnavailable } from './errors.js';
 import { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 import type { ChannelLayer } from './layer.js';
 import { RedisLayer, type RedisLayerOptions } from './layers/redis.js';
+import { SharedLayer, type SharedLayerOptions } from './layers/shared.js';
 
 export * from './errors.js';
 export type {
@@ -41,11 +42,13 @@ export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 export { encode, decode } from './codec.js';
 export { RedisLayer } from './layers/redis.js';
 export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost } from './redis/options.js';
+export { SharedLayer, attachLayer } from './layers/shared.js';
+export type { SharedLayerHandle, SharedLayerOptions, SharedMemoryStats } from './layers/shared.js';
 
 /** Options of `createLayer`: `backend` picks the implementation, the rest configure it. */
 export type LayerOptions =
   | ({ /** The single-thread reference layer. */ backend: 'memory' } & MemoryLayerOptions)
-  | ({ /** The shared-memory bus (the default). */ backend?: 'shared' } & Record<string, unknown>)
+  | ({ /** The shared-memory bus (the default). */ backend?: 'shared' } & SharedLayerOptions)
   | ({ /** Redis, wire-compatible with channels_redis. */ backend: 'redis' } & RedisLayerOptions);
 
 /** The backends `createLayer` knows. */
@@ -61,6 +64,8 @@ export type BackendName = 'memory' | 'shared' | 'redis';
  *
  * Rejects with `TypeError` for an unknown backend or a bad option.
  */
+export async function createLayer(options?: { backend?: 'shared' } & SharedLayerOptions): Promise<SharedLayer>;
+export async function createLayer(options: LayerOptions): Promise<ChannelLayer>;
 export async function createLayer(options: LayerOptions = {}): Promise<ChannelLayer> {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`invalid options for createLayer: ${String(options)}; expected an object`);
@@ -70,7 +75,7 @@ export async function createLayer(options: LayerOptions = {}): Promise<ChannelLa
     case 'memory':
       return new MemoryLayer(rest as MemoryLayerOptions);
     case 'shared':
-      throw new BackendUnavailable("the 'shared' backend is not available yet");
+      return SharedLayer.create(rest as SharedLayerOptions);
     case 'redis':
       return RedisLayer.create(rest as RedisLayerOptions);
     default:

@@ -1,0 +1,89 @@
+// Memory map of the ringbus shared region, and the layout header that describes it.
+//
+// Every thread instantiates core.wasm against ONE shared WebAssembly.Memory. Wasm globals,
+// the AssemblyScript heap and data segments are per instance (data segments are even
+// re-applied at each instantiation), so nothing shared lives there: all shared state sits at
+// addresses computed from the header below, which lives at the fixed address HEADER_BASE,
+// above `__heap_base` (checked by `init`/`check`).
+//
+//   0 .. HEADER_BASE            per-instance static data of the module (never shared state)
+//   HEADER_BASE (4 KiB)         layout header: magic, version, sizes and offsets of regions,
+//                               arena bump pointer, free-list heads, record pool head
+//   registry                    buckets * 32 bytes: name -> record table (registry.ts)
+//   arena .. end of memory      blocks: messages, channel/group records, rings, member arrays
+//
+// The memory is created with initial == maximum and never grown, so `memory.buffer` never
+// changes and no thread ever has to re-read it.
+//
+// Block format (arena.ts): [0] refcount (or free-list link), [4] payload length,
+// [8] f64 send time in ms (messages), [16..] payload. A handle is the block address.
+//
+// Record format (a 256-byte block, registry.ts / queue.ts / groups.ts), offsets from the block:
+//   16 ctl (u64: pins | DEAD | generation | epoch, see registry.ts)   24 kind   28 slot address
+//   32 name hash   36 name length   40..139 name bytes
+//   channel: 144 capacity  148 ring  152 wake  156 parked  160 memberships  164 full policy
+//            168 space (wake word of senders waiting for room)  172 parked senders
+//            176 enqueue position (u64)   192 dequeue position (u64, own cache line)
+//   group:   144 members word (u64: member-array address | version << 32)
+
+/** Bump when anything in this file changes meaning: attaching checks it. */
+export const LAYOUT_VERSION: u32 = 1;
+/** 'RBUS' */
+export const MAGIC: u32 = 0x53554252;
+
+export const HEADER_BASE: usize = 65536;
+export const HEADER_SIZE: usize = 4096;
+
+// Header fields (offsets from HEADER_BASE).
+export const H_MAGIC: usize = 0;
+export const H_VERSION: usize = 4;
+export const H_SIZE: usize = 8; // total memory bytes
+export const H_REG: usize = 12; // registry address
+export const H_BUCKETS: usize = 16; // registry bucket count (power of two)
+export const H_ARENA: usize = 20; // arena start
+export const H_END: usize = 24; // arena end
+export const H_BUMP: usize = 28; // next uncarved arena byte (atomic)
+export const H_MAXMSG: usize = 32; // maxMessageSize
+export const H_SWEEP: usize = 36; // sweep cursor (atomic)
+export const H_RECPOOL: usize = 40; // record pool head: u64 tag << 32 | address
+export const H_RECFREE: usize = 48; // records in the pool
+export const H_RECTOTAL: usize = 52; // records carved from the arena
+export const H_CLASSHEAD: usize = 64; // NUM_CLASSES x u64 tagged free-list heads
+export const NUM_CLASSES: usize = 128;
+export const H_CLASSFREE: usize = H_CLASSHEAD + NUM_CLASSES * 8; // NUM_CLASSES x i32 free counts
+
+export const BLOCK_HDR: usize = 16;
+export const B_REFS: usize = 0;
+export const B_LEN: usize = 4;
+export const B_TIME: usize = 8;
+
+export const RECORD_SIZE: u32 = 256;
+export const R_CTL: usize = 16;
+export const R_KIND: usize = 24;
+export const R_SLOT: usize = 28;
+export const R_HASH: usize = 32;
+export const R_NLEN: usize = 36;
+export const R_NAME: usize = 40;
+export const MAX_NAME: u32 = 100;
+export const R_CAP: usize = 144;
+export const R_RING: usize = 148;
+export const R_WAKE: usize = 152;
+export const R_PARKED: usize = 156;
+export const R_MEMB: usize = 160;
+export const R_FULL: usize = 164;
+export const R_SPACE: usize = 168;
+export const R_SPARKED: usize = 172;
+export const R_ENQ: usize = 176;
+export const R_DEQ: usize = 192;
+export const R_MEMBERS: usize = 144;
+
+export const KIND_CHANNEL: u32 = 1;
+export const KIND_GROUP: u32 = 2;
+
+export const FULL_REJECT: u32 = 0;
+export const FULL_DROP_OLDEST: u32 = 1;
+export const FULL_WAIT: u32 = 2;
+
+@inline export function hdr(field: usize): usize {
+  return HEADER_BASE + field;
+}

@@ -1,0 +1,187 @@
+// Per-channel bounded MPMC queue of message handles, and the channel's wake words.
+//
+// Algorithm: Dmitry Vyukov's bounded MPMC queue. The ring has `capacity` slots of 8 bytes:
+// a sequence stamp (low 32 bits of a 64-bit position) and a handle. Positions are u64, so
+// they never wrap and any capacity works (slot = position % capacity).
+//
+//   push at position p: the slot is free for p when stamp == p. Claim p by CAS on the
+//     enqueue position (p -> p+1), write the handle, then publish stamp = p+1.
+//     stamp < p: the slot still holds the message of the previous lap -> the queue is full.
+//   pop at position p: the slot holds a message for p when stamp == p+1. Claim p by CAS on
+//     the dequeue position, read the handle, then free the slot for the next lap with
+//     stamp = p + capacity. stamp < p+1: nothing published there -> empty.
+//
+// Invariants: enqueue - dequeue is the depth (0..capacity); a handle is read only by the
+// consumer that claimed its position, so each message is delivered at most once, and
+// positions are claimed in order, so the queue is FIFO per channel.
+//
+// Termination safety: V8 can only stop a thread (Worker.terminate) at a function entry or a
+// loop back-edge. Between a successful claim-CAS and its publishing store there is neither
+// (only builtins: load/store), so no thread can leave a slot claimed but never published;
+// such a slot would stall every consumer behind it forever.
+//
+// Waking (no lock, no lost wake-up): a receiver reads the wake word, increments `parked`,
+// re-checks the queue, and only then waits on the wake word (Atomics.wait / waitAsync in
+// JS). A sender publishes its message and then reads `parked`; only when it is > 0 does it
+// bump the wake word and notify. Wasm atomics are sequentially consistent, so either the
+// sender sees the receiver parked, or the receiver's re-check sees the message. Senders
+// waiting for room (full policy 'wait') use `space` / `sparked` the same way, signalled by pop.
+
+import {
+  BLOCK_HDR, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_PARKED, R_RING, R_SPACE, R_SPARKED, R_WAKE,
+} from './layout';
+import { releaseBlock } from './arena';
+
+// ctl word (u64) of every record: see registry.ts for the protocol.
+export const PINS_MASK: u64 = (1 << 20) - 1;
+export const DEAD: u64 = 1 << 20;
+export const GEN_SHIFT: u64 = 21;
+export const GEN_MASK: u64 = (1 << 23) - 1;
+export const EPOCH_UNIT: u64 = 1 << 44;
+
+/** Generation of a ctl word. */
+@inline export function genOf(c: u64): u32 {
+  return <u32>((c >> GEN_SHIFT) & GEN_MASK);
+}
+
+/**
+ * Pin record `r` if it is alive and still generation `gen`: while pinned it cannot be
+ * reclaimed. Fails (false) for a dead or reused record.
+ */
+export function pin(r: u32, gen: u32): bool {
+  const a = <usize>r + R_CTL;
+  while (true) {
+    const c = atomic.load<u64>(a);
+    if ((c & DEAD) != 0 || genOf(c) != gen) return false;
+    if ((c & PINS_MASK) == PINS_MASK) return false; // absurdly many pins: refuse, never overflow
+    if (atomic.cmpxchg<u64>(a, c, c + 1) == c) return true;
+  }
+}
+
+/** Unpin: one atomic add that removes the pin and advances the epoch (the add wraps harmlessly). */
+export function unpin(r: u32): void {
+  atomic.add<u64>(<usize>r + R_CTL, EPOCH_UNIT - 1);
+}
+
+/** Set up an empty ring of `cap` slots in block `ring` (private: before publication). */
+export function initRing(ring: u32, cap: u32): void {
+  const base = <usize>ring + BLOCK_HDR;
+  for (let i: u32 = 0; i < cap; i++) {
+    store<u32>(base + <usize>i * 8, i);
+    store<u32>(base + <usize>i * 8 + 4, 0);
+  }
+}
+
+/** Enqueue handle `h` on pinned channel `r`: true, or false when full. */
+export function push(r: u32, h: u32): bool {
+  const rec = <usize>r;
+  const cap = <u64>load<u32>(rec, R_CAP);
+  const base = <usize>load<u32>(rec, R_RING) + BLOCK_HDR;
+  while (true) {
+    const pos = atomic.load<u64>(rec + R_ENQ);
+    const slot = base + <usize>(pos % cap) * 8;
+    const dif = <i32>(atomic.load<u32>(slot) - <u32>pos);
+    if (dif == 0) {
+      if (atomic.cmpxchg<u64>(rec + R_ENQ, pos, pos + 1) == pos) {
+        // claimed: publish with no call and no loop in between (termination safety)
+        atomic.store<u32>(slot + 4, h);
+        atomic.store<u32>(slot, <u32>(pos + 1));
+        break;
+      }
+    } else if (dif < 0) {
+      return false;
+    }
+  }
+  if (atomic.load<i32>(rec + R_PARKED) > 0) {
+    atomic.add<i32>(rec + R_WAKE, 1);
+    atomic.notify(rec + R_WAKE, 1);
+  }
+  return true;
+}
+
+/** Dequeue the oldest handle of pinned channel `r`, expired or not; 0 when empty. */
+export function popRaw(r: u32): u32 {
+  const rec = <usize>r;
+  const cap = <u64>load<u32>(rec, R_CAP);
+  const base = <usize>load<u32>(rec, R_RING) + BLOCK_HDR;
+  while (true) {
+    const pos = atomic.load<u64>(rec + R_DEQ);
+    const slot = base + <usize>(pos % cap) * 8;
+    const dif = <i32>(atomic.load<u32>(slot) - <u32>(pos + 1));
+    if (dif == 0) {
+      if (atomic.cmpxchg<u64>(rec + R_DEQ, pos, pos + 1) == pos) {
+        // claimed: read and free the slot with no call and no loop in between
+        const h = atomic.load<u32>(slot + 4);
+        atomic.store<u32>(slot, <u32>(pos + cap));
+        if (atomic.load<i32>(rec + R_SPARKED) > 0) {
+          atomic.add<i32>(rec + R_SPACE, 1);
+          atomic.notify(rec + R_SPACE, 1);
+        }
+        return h;
+      }
+    } else if (dif < 0) {
+      return 0;
+    }
+  }
+}
+
+/** Messages dropped as expired by the last `popLive` / `dropExpiredHead` of this instance. */
+export let expiredCount: i32 = 0;
+
+/**
+ * Dequeue the oldest message sent after `cutoff` (ms); older ones are released and counted
+ * in `expiredCount`. 0 when none is left.
+ */
+export function popLive(r: u32, cutoff: f64): u32 {
+  while (true) {
+    const h = popRaw(r);
+    if (h == 0) return 0;
+    if (load<f64>(<usize>h, B_TIME) <= cutoff) {
+      expiredCount++;
+      releaseBlock(h);
+      continue;
+    }
+    return h;
+  }
+}
+
+/**
+ * Drop expired messages at the head of pinned channel `r` without taking a live one: peek
+ * the head slot, and only claim it when its message is expired. (Reading the handle before
+ * the claim is safe: a successful CAS proves the slot was not consumed meanwhile, so the
+ * queue still owned that message and it was not freed.)
+ */
+export function dropExpiredHead(r: u32, cutoff: f64): void {
+  const rec = <usize>r;
+  const cap = <u64>load<u32>(rec, R_CAP);
+  const base = <usize>load<u32>(rec, R_RING) + BLOCK_HDR;
+  while (true) {
+    const pos = atomic.load<u64>(rec + R_DEQ);
+    const slot = base + <usize>(pos % cap) * 8;
+    if (<i32>(atomic.load<u32>(slot) - <u32>(pos + 1)) != 0) return;
+    const h = atomic.load<u32>(slot + 4);
+    if (load<f64>(<usize>h, B_TIME) > cutoff) return;
+    if (atomic.cmpxchg<u64>(rec + R_DEQ, pos, pos + 1) == pos) {
+      atomic.store<u32>(slot, <u32>(pos + cap));
+      expiredCount++;
+      releaseBlock(h);
+      if (atomic.load<i32>(rec + R_SPARKED) > 0) {
+        atomic.add<i32>(rec + R_SPACE, 1);
+        atomic.notify(rec + R_SPACE, 1);
+      }
+    }
+  }
+}
+
+/** Messages queued on pinned channel `r`. */
+export function depthOf(r: u32): u32 {
+  const rec = <usize>r;
+  const d = <i64>(atomic.load<u64>(rec + R_ENQ) - atomic.load<u64>(rec + R_DEQ));
+  const cap = <i64>load<u32>(rec, R_CAP);
+  return <u32>(d < 0 ? 0 : d > cap ? cap : d);
+}
+
+/** Ring bytes for a capacity (payload of the ring block). */
+export function ringBytes(cap: u32): u32 {
+  return cap * 8;
+}

@@ -1,0 +1,491 @@
+/**
+ * The shared-memory layer: the default backend. Channels, groups and messages live in one
+ * shared WebAssembly memory managed by the lock-free core in assembly/ (see docs/core.md);
+ * every thread that attaches (`attachLayer(layer.handle)`) sees the same bus.
+ *
+ * Hot paths: a send is one encode, one `alloc` call, one `Uint8Array.set` into the shared
+ * memory and one `send` call (pin + Vyukov enqueue + wake, in wasm); a receive is one `recv`
+ * call, one copy out of the shared memory and one `release`. Names are resolved once and
+ * cached as (record, generation); the core re-validates the generation on every use, so a
+ * reclaimed channel is looked up again, never written through a stale address.
+ *
+ * @module
+ */
+
+import { decode, encode } from '../codec.js';
+import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
+import type { Message, ReceiveOptions, SendOptions } from '../layer.js';
+import { BLOCK_HEADER, Core, FULL_CODES, KIND_CHANNEL, KIND_GROUP, MEMBER_ENTRY, STATUS, coreModule } from '../wasm/core.js';
+import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
+import { LayerBase } from './base.js';
+import { resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions } from './shared/options.js';
+import { parkUntil, type Strategy } from './shared/park.js';
+
+export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
+
+/** Registry slots visited (reclaiming unused records) each time this instance creates one. */
+const SWEEP_STEP = 64;
+/** Cached names per instance before the cache is cleared (it is only a cache). */
+const CACHE_LIMIT = 50_000;
+const NAME_BYTES = 128;
+
+interface Ref {
+  rec: number;
+  gen: number;
+}
+
+/** Accounting of the shared region (for tests, monitoring and the docs' numbers). */
+export interface SharedMemoryStats {
+  /** Bytes of the arena (the region minus header and registry). */
+  arenaBytes: number;
+  /** Free arena bytes: never-carved space plus free-listed blocks. */
+  freeBytes: number;
+  /** Arena bytes carved so far (free-listed blocks included). */
+  carvedBytes: number;
+  /** Channel and group records in use. */
+  records: number;
+  /** Names in the registry. */
+  names: number;
+}
+
+/** The shared-memory layer. Create it with `createLayer()`; attach with `attachLayer(handle)`. */
+export class SharedLayer extends LayerBase {
+  readonly extensions = ['groups', 'flush'] as const;
+  /** Pass this to another thread (workerData / postMessage) and call `attachLayer` there. */
+  readonly handle: SharedLayerHandle;
+  private readonly opts: ResolvedSharedOptions;
+  private readonly core: Core;
+  private readonly strategy: Strategy;
+  private readonly channels = new Map<string, Ref>();
+  private readonly groups = new Map<string, Ref>();
+  /** Scratch block in shared memory for names passed to the core. */
+  private nameBuf: number;
+  /** Scratch block in shared memory for group snapshots, and its capacity in entries. */
+  private groupBuf = 0;
+  private groupCap = 0;
+  /** Private (non-shared) buffer messages are copied into before decoding. */
+  private inbox = new Uint8Array(4096);
+
+  private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core) {
+    super();
+    this.handle = handle;
+    this.opts = opts;
+    this.core = core;
+    this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget };
+    this.nameBuf = this.scratch(NAME_BYTES, 'a name buffer');
+  }
+
+  /** Create a new bus in a fresh shared memory. */
+  static create(options: SharedLayerOptions = {}): SharedLayer {
+    const opts = resolveSharedOptions(options);
+    const module = coreModule();
+    const pages = opts.memoryBytes / 65536;
+    const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+    const core = new Core(module, memory);
+    const rc = core.x.init(opts.memoryBytes >>> 0, opts.buckets, opts.maxMessageSize);
+    if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
+    if (rc === 2) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes cannot hold the registry and an arena`);
+    return new SharedLayer({ module, memory, options: { ...options } }, opts, core);
+  }
+
+  /** Attach to the bus of `handle` (from `layer.handle`, possibly made in another thread). */
+  static attach(handle: SharedLayerHandle): SharedLayer {
+    if (handle === null || typeof handle !== 'object') {
+      throw new TypeError(`invalid handle ${String(handle)}: expected the object of a shared layer's \`handle\``);
+    }
+    const { module, memory, options } = handle;
+    if (!isWasmModule(module) || !isWasmMemory(memory)) {
+      throw new LayoutMismatch('the handle has no compiled core (module) or no WebAssembly.Memory (memory)');
+    }
+    if (!(memory.buffer instanceof SharedArrayBuffer)) {
+      throw new LayoutMismatch('the handle\'s memory is not shared');
+    }
+    const exports = wasm.Module.exports(module).map((e) => e.name);
+    if (!exports.includes('check') || !exports.includes('layoutVersion')) {
+      throw new LayoutMismatch('the handle\'s module is not a ringbus core');
+    }
+    const opts = resolveSharedOptions(options ?? {});
+    const core = new Core(module, memory);
+    const rc = core.x.check();
+    if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
+    if (rc === 2) throw new LayoutMismatch('no ringbus layout header in this memory (wrong magic)');
+    if (rc === 3) {
+      throw new LayoutMismatch(
+        `the region has layout version ${core.x.headerVersion()}, this core reads version ${core.x.layoutVersion()}`,
+      );
+    }
+    if (core.x.regionSize() !== opts.memoryBytes >>> 0 || core.x.maxMessageSize() !== opts.maxMessageSize) {
+      throw new LayoutMismatch('the handle\'s options do not match the region\'s header (memory, maxMessageSize)');
+    }
+    return new SharedLayer(handle, opts, core);
+  }
+
+  /** Arena and registry accounting; exact when no operation is in flight. */
+  memoryStats(): SharedMemoryStats {
+    const x = this.core.x;
+    return {
+      arenaBytes: x.arenaTotal(),
+      freeBytes: x.arenaFree(),
+      carvedBytes: x.arenaCarved(),
+      records: x.recordsInUse(),
+      names: x.registryCount(),
+    };
+  }
+
+  /**
+   * Reclaim every empty, unused channel and every empty group of the bus now (this also
+   * happens incrementally as channels are created, and when the arena runs out).
+   * Returns how many were reclaimed.
+   */
+  reclaim(): number {
+    return this.core.x.sweep(this.core.x.slots());
+  }
+
+  // ---- send / receive ------------------------------------------------------------------
+
+  protected async doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void> {
+    const x = this.core.x;
+    const h = this.store(message);
+    const cached = this.channels.get(channel);
+    if (cached !== undefined && x.send(cached.rec, cached.gen, h) === 1) {
+      this.counters.sent++;
+      return;
+    }
+    let rec: number;
+    try {
+      rec = this.pinChannel(channel);
+    } catch (err) {
+      x.release(h);
+      throw err;
+    }
+    try {
+      if (x.pushPinned(rec, h) === 1) {
+        this.counters.sent++;
+        return;
+      }
+      // Full. Expired messages do not count against the capacity: drop them first.
+      this.counters.expired += x.dropExpired(rec, this.cutoff());
+      if (x.pushPinned(rec, h) === 1) {
+        this.counters.sent++;
+        return;
+      }
+      const policy = this.opts.tradeoffs.fullOf(channel);
+      if (policy === 'drop-oldest') {
+        for (let i = 0; i < 64; i++) {
+          if (x.dropOldest(rec) === 1) this.counters.dropped++;
+          if (x.pushPinned(rec, h) === 1) {
+            this.counters.sent++;
+            return;
+          }
+        }
+      } else if (policy === 'wait') {
+        const off = this.core.off;
+        try {
+          await parkUntil(
+            this.core.i32,
+            (rec + off.space) >> 2,
+            (rec + off.sparked) >> 2,
+            `send('${channel}')`,
+            options,
+            this.closeSignal,
+            this.strategy,
+            () => {
+              if (x.pushPinned(rec, h) === 1) return 1;
+              this.counters.expired += x.dropExpired(rec, this.cutoff());
+              return x.pushPinned(rec, h);
+            },
+          );
+        } catch (err) {
+          x.release(h);
+          throw err;
+        }
+        this.counters.sent++;
+        return;
+      }
+      x.release(h);
+      throw new ChannelFull(channel, this.opts.common.capacityOf(channel));
+    } finally {
+      x.unpinRecord(rec);
+    }
+  }
+
+  protected async doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message> {
+    const x = this.core.x;
+    const cached = this.channels.get(channel);
+    if (cached !== undefined) {
+      const h = x.recv(cached.rec, cached.gen, this.cutoff());
+      this.counters.expired += x.lastExpired();
+      if (h > 1) return this.take(h);
+    }
+    const rec = this.pinChannel(channel);
+    try {
+      const attempt = (): number => {
+        const h = x.popPinned(rec, this.cutoff());
+        this.counters.expired += x.lastExpired();
+        return h;
+      };
+      let h = attempt();
+      if (h === 0) {
+        const off = this.core.off;
+        h = await parkUntil(
+          this.core.i32,
+          (rec + off.wake) >> 2,
+          (rec + off.parked) >> 2,
+          `receive('${channel}')`,
+          options,
+          this.closeSignal,
+          this.strategy,
+          attempt,
+        );
+      }
+      return this.take(h);
+    } finally {
+      x.unpinRecord(rec);
+    }
+  }
+
+  // ---- groups --------------------------------------------------------------------------
+
+  protected async doGroupAdd(group: string, channel: string): Promise<void> {
+    const x = this.core.x;
+    const g = this.pinGroup(group, true);
+    try {
+      const c = this.pinChannel(channel);
+      try {
+        const now = Date.now();
+        if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
+          this.reclaim();
+          if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
+            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}'`);
+          }
+        }
+      } finally {
+        x.unpinRecord(c);
+      }
+    } finally {
+      x.unpinRecord(g);
+    }
+  }
+
+  protected async doGroupDiscard(group: string, channel: string): Promise<void> {
+    const x = this.core.x;
+    const g = this.pinGroup(group, false);
+    if (g === 0) return;
+    try {
+      // A member channel cannot be reclaimed, so a channel that does not exist is no member.
+      const c = this.pinChannelIfExists(channel);
+      if (c === 0) return;
+      try {
+        const cutoff = Date.now() - this.opts.common.groupExpiryMs;
+        if (x.groupDiscard(g, c, cutoff) === 0) {
+          this.reclaim();
+          if (x.groupDiscard(g, c, cutoff) === 0) {
+            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}'`);
+          }
+        }
+      } finally {
+        x.unpinRecord(c);
+      }
+    } finally {
+      x.unpinRecord(g);
+    }
+  }
+
+  protected async doGroupSend(group: string, message: Message): Promise<void> {
+    const x = this.core.x;
+    const h = this.store(message);
+    const g = this.pinGroup(group, false);
+    if (g === 0) {
+      x.release(h);
+      return;
+    }
+    try {
+      const cutoff = Date.now() - this.opts.common.groupExpiryMs;
+      for (;;) {
+        const n = x.groupSend(g, h, cutoff, this.groupBuf + BLOCK_HEADER, this.groupCap);
+        if (n >= 0) {
+          this.counters.sent += n;
+          this.counters.dropped += x.lastDropped();
+          return;
+        }
+        this.growGroupBuffer(-n, h);
+      }
+    } finally {
+      x.unpinRecord(g);
+    }
+  }
+
+  // ---- whole bus -----------------------------------------------------------------------
+
+  protected async doFlush(): Promise<void> {
+    this.core.x.flushAll();
+  }
+
+  protected depths(): Record<string, number> {
+    const depths: Record<string, number> = {};
+    if (this.closed) return depths;
+    const x = this.core.x;
+    const cutoff = this.cutoff();
+    for (let from = 0; ; ) {
+      const slot = x.nextDepth(from, cutoff, this.nameBuf + BLOCK_HEADER);
+      this.counters.expired += x.lastExpiredTotal();
+      if (slot < 0) break;
+      depths[this.readName(x.lastNameLength())] = x.lastDepth();
+      from = slot + 1;
+    }
+    return depths;
+  }
+
+  protected async doClose(): Promise<void> {
+    const x = this.core.x;
+    this.channels.clear();
+    this.groups.clear();
+    x.release(this.nameBuf);
+    if (this.groupBuf !== 0) x.release(this.groupBuf);
+    this.nameBuf = 0;
+    this.groupBuf = 0;
+    this.groupCap = 0;
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+
+  private cutoff(): number {
+    return Date.now() - this.opts.common.expiryMs;
+  }
+
+  /** Encode and store `message` in a fresh block (refcount 1, owned by the caller). */
+  private store(message: Message): number {
+    const bytes = encode(message);
+    const size = bytes.length;
+    if (size > this.opts.maxMessageSize) throw new MessageTooLarge(size, this.opts.maxMessageSize);
+    const x = this.core.x;
+    let h = x.alloc(size, Date.now());
+    if (h === 0) {
+      this.reclaim();
+      h = x.alloc(size, Date.now());
+      if (h === 0) {
+        throw new OutOfSharedMemory(
+          'arena',
+          `no free block for a ${size}-byte message (${x.arenaFree()} of ${x.arenaTotal()} arena bytes free, ` +
+            `in blocks of other sizes or not at all); it frees up as messages are received or expire`,
+        );
+      }
+    }
+    this.core.u8.set(bytes, h + BLOCK_HEADER);
+    return h;
+  }
+
+  /** Copy message `h` out of the shared memory, release it, decode the copy. */
+  private take(h: number): Message {
+    const x = this.core.x;
+    const len = x.blockLength(h);
+    if (this.inbox.length < len) this.inbox = new Uint8Array(Math.max(len, this.inbox.length * 2));
+    const start = h + BLOCK_HEADER;
+    this.inbox.set(this.core.u8.subarray(start, start + len));
+    x.release(h);
+    this.counters.received++;
+    return decode(this.inbox.subarray(0, len));
+  }
+
+  private scratch(bytes: number, what: string): number {
+    const x = this.core.x;
+    let p = x.allocScratch(bytes);
+    if (p === 0) {
+      this.reclaim();
+      p = x.allocScratch(bytes);
+    }
+    if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes`);
+    return p;
+  }
+
+  private growGroupBuffer(members: number, heldMessage: number): void {
+    let cap = Math.max(256, this.groupCap);
+    while (cap < members) cap *= 2;
+    let p: number;
+    try {
+      p = this.scratch(cap * MEMBER_ENTRY, 'a group snapshot');
+    } catch (err) {
+      this.core.x.release(heldMessage);
+      throw err;
+    }
+    if (this.groupBuf !== 0) this.core.x.release(this.groupBuf);
+    this.groupBuf = p;
+    this.groupCap = cap;
+  }
+
+  private writeName(name: string): number {
+    const u8 = this.core.u8;
+    const at = this.nameBuf + BLOCK_HEADER;
+    for (let i = 0; i < name.length; i++) u8[at + i] = name.charCodeAt(i);
+    return name.length;
+  }
+
+  private readName(len: number): string {
+    const at = this.nameBuf + BLOCK_HEADER;
+    return String.fromCharCode(...this.core.u8.subarray(at, at + len));
+  }
+
+  /** Look `name` up in the registry (creating it when `create`); returns it pinned, or 0. */
+  private lookup(kind: number, name: string, create: boolean): number {
+    const x = this.core.x;
+    const len = this.writeName(name);
+    const cap = kind === KIND_CHANNEL ? this.opts.common.capacityOf(name) : 0;
+    const full = kind === KIND_CHANNEL ? FULL_CODES[this.opts.tradeoffs.fullOf(name)] : 0;
+    let rec = x.lookup(kind, this.nameBuf + BLOCK_HEADER, len, create ? 1 : 0, cap, full);
+    if (rec === 0) {
+      let status = x.lastStatus();
+      if (status === STATUS.notFound) return 0;
+      this.reclaim();
+      rec = x.lookup(kind, this.nameBuf + BLOCK_HEADER, len, 1, cap, full);
+      status = x.lastStatus();
+      if (rec === 0 && status === STATUS.registryFull) {
+        throw new OutOfSharedMemory(
+          'registry',
+          `no room for the name '${name}': ${this.opts.maxNames} names are in use (option maxNames)`,
+        );
+      }
+      if (rec === 0) {
+        throw new OutOfSharedMemory(
+          'arena',
+          `no room for ${kind === KIND_CHANNEL ? `channel '${name}' (capacity ${cap})` : `group '${name}'`}`,
+        );
+      }
+    }
+    const gen = x.lastGen();
+    if (x.lastCreated() === 1) x.sweep(SWEEP_STEP);
+    const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(name, { rec, gen });
+    return rec;
+  }
+
+  /** The record of channel `name`, created if needed, pinned (the caller unpins). */
+  private pinChannel(name: string): number {
+    const cached = this.channels.get(name);
+    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
+    return this.lookup(KIND_CHANNEL, name, true);
+  }
+
+  private pinChannelIfExists(name: string): number {
+    const cached = this.channels.get(name);
+    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
+    return this.lookup(KIND_CHANNEL, name, false);
+  }
+
+  private pinGroup(name: string, create: boolean): number {
+    const cached = this.groups.get(name);
+    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
+    return this.lookup(KIND_GROUP, name, create);
+  }
+}
+
+/** Attach to the bus of a shared layer's `handle`, in this thread. */
+export function attachLayer(handle: SharedLayerHandle): SharedLayer {
+  return SharedLayer.attach(handle);
+}
+
+/** Create a new shared-memory bus (what `createLayer()` does by default). */
+export function createSharedLayer(options: SharedLayerOptions = {}): SharedLayer {
+  return SharedLayer.create(options);
+}
+

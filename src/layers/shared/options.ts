@@ -1,0 +1,107 @@
+/**
+ * Options of the shared backend: checking them, their defaults, and the handle that carries
+ * them (with the compiled core and the shared memory) to other threads.
+ *
+ * @module
+ */
+
+import { Unsupported } from '../../errors.js';
+import {
+  resolveCommonOptions,
+  resolveTradeoffs,
+  type CommonLayerOptions,
+  type ResolvedCommonOptions,
+  type ResolvedTradeoffs,
+  type TradeoffOptions,
+} from '../../layer.js';
+import type { WasmMemory, WasmModule } from '../../wasm/api.js';
+
+/** Options of the shared-memory backend (the default of `createLayer`). */
+export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions {
+  /**
+   * Size of the shared region in bytes: a multiple of 65536, from 2 MiB to 2 GiB. It is
+   * allocated once and never grows. Default 64 MiB.
+   */
+  memory?: number;
+  /** Largest encoded message accepted, in bytes. Default 1 MiB. */
+  maxMessageSize?: number;
+  /**
+   * How many channel and group names can exist at the same time (empty, unused channels
+   * are reclaimed and do not count). Default 131072.
+   */
+  maxNames?: number;
+}
+
+/**
+ * What `layer.handle` holds: everything another thread needs to attach to the same bus.
+ * Structured-cloneable: pass it in `workerData` or `postMessage`.
+ */
+export interface SharedLayerHandle {
+  /** The compiled core (assembly/ -> build/core.wasm). */
+  readonly module: WasmModule;
+  /** The shared memory of the bus. */
+  readonly memory: WasmMemory;
+  /** The options the bus was created with (every attached instance uses the same). */
+  readonly options: SharedLayerOptions;
+}
+
+/** Shared options with defaults applied and values checked. */
+export interface ResolvedSharedOptions {
+  common: ResolvedCommonOptions;
+  tradeoffs: ResolvedTradeoffs;
+  memoryBytes: number;
+  maxMessageSize: number;
+  maxNames: number;
+  /** Registry buckets: a power of two with room for maxNames at a load of at most 5/7. */
+  buckets: number;
+}
+
+const MiB = 1024 * 1024;
+
+function integerOption(name: string, value: unknown, min: number, max: number, rule = ''): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`invalid option ${name}: ${String(value)}; it must be an integer from ${min} to ${max}${rule}`);
+  }
+  return value;
+}
+
+function patternValues<T>(map: unknown): T[] {
+  if (map === undefined || map === null || typeof map !== 'object') return [];
+  if (map instanceof Map) return [...(map as Map<unknown, T>).values()];
+  if (Array.isArray(map)) return map.map((pair) => (Array.isArray(pair) ? (pair[1] as T) : (undefined as T)));
+  return Object.values(map as Record<string, T>);
+}
+
+/** Check `options` and apply the defaults. Throws TypeError / Unsupported. */
+export function resolveSharedOptions(options: SharedLayerOptions): ResolvedSharedOptions {
+  const common = resolveCommonOptions(options);
+  const tradeoffs = resolveTradeoffs(options);
+  if (tradeoffs.delivery !== 'at-most-once') {
+    throw new Unsupported(
+      "the shared backend offers delivery: 'at-most-once' only for now (at-least-once leases are not implemented)",
+    );
+  }
+  if (options.order === 'lifo' || patternValues(options.channelOrder).includes('lifo')) {
+    throw new Unsupported("the shared backend offers order: 'fifo' only for now (its queues are Vyukov FIFO rings)");
+  }
+  const memoryBytes = integerOption('memory', options.memory ?? 64 * MiB, 2 * MiB, 2048 * MiB);
+  if (memoryBytes % 65536 !== 0) {
+    throw new TypeError(`invalid option memory: ${memoryBytes}; it must be a multiple of 65536 (a wasm page)`);
+  }
+  const maxMessageSize = integerOption(
+    'maxMessageSize',
+    options.maxMessageSize ?? MiB,
+    1,
+    Math.floor(memoryBytes / 4),
+    ' (a quarter of the memory option)',
+  );
+  const maxNames = integerOption('maxNames', options.maxNames ?? 131072, 16, 1 << 22);
+  let buckets = 2;
+  while (buckets * 5 < maxNames) buckets *= 2;
+  if (buckets * 32 > memoryBytes / 2) {
+    throw new TypeError(
+      `invalid option maxNames: ${maxNames}; its registry (${buckets * 32} bytes) would take over half of memory (${memoryBytes})`,
+    );
+  }
+  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets };
+}

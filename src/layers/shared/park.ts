@@ -1,0 +1,126 @@
+/**
+ * Waiting on a wake word of the shared core without burning CPU.
+ *
+ * Protocol (see assembly/queue.ts): read the wake word, count yourself in the parked
+ * counter, try once more, and only then wait for the word to change. A producer that
+ * publishes and then sees a parked count > 0 bumps the word and notifies, so a wake-up is
+ * never lost. Waiting uses `Atomics.waitAsync` on every thread: the main thread may not block,
+ * and in a worker a blocking `Atomics.wait` would stop timers and AbortSignals (the event
+ * loop) for as long as it waits.
+ *
+ * The `wait` trade-off: `'park'` waits at once, `'adaptive'` polls `spinBudget` times first
+ * (a message that arrives within microseconds is taken without a round through the event
+ * loop), `'spin'` never parks: it polls, yielding to the event loop every `spinBudget` polls.
+ *
+ * @module
+ */
+
+import { TimeoutError } from '../../errors.js';
+import type { WaitOptions, WaitStrategy } from '../../layer.js';
+import { WaitScope } from '../../wait.js';
+
+/** How a wait spins before it parks. */
+export interface Strategy {
+  wait: WaitStrategy;
+  spinBudget: number;
+}
+
+/**
+ * A pending `Atomics.waitAsync` does not keep Node's event loop alive: a thread whose only
+ * work is a parked receive would simply exit. While any wait of this thread is parked, one
+ * idle interval timer keeps the loop alive.
+ */
+let parkedHere = 0;
+let keepAlive: ReturnType<typeof setInterval> | undefined;
+
+function holdLoop(): void {
+  if (parkedHere++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
+}
+
+function releaseLoop(): void {
+  if (--parkedHere === 0 && keepAlive !== undefined) {
+    clearInterval(keepAlive);
+    keepAlive = undefined;
+  }
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Wait until `attempt()` returns non-zero and return that value. `word` and `count` are
+ * int32 indexes into `i32` (the wake word and the parked counter). Rejects with the
+ * WaitScope's error (timeout, abort, close) without calling `attempt` again.
+ */
+export async function parkUntil(
+  i32: Int32Array,
+  word: number,
+  count: number,
+  what: string,
+  options: WaitOptions | undefined,
+  closeSignal: AbortSignal,
+  strategy: Strategy,
+  attempt: () => number,
+): Promise<number> {
+  if (options?.timeout === 0) throw new TimeoutError(what, 0);
+  const scope = new WaitScope(what, options, closeSignal);
+  const deadline = options?.timeout !== undefined ? Date.now() + options.timeout : Infinity;
+  try {
+    if (strategy.wait !== 'park') {
+      for (;;) {
+        for (let i = 0; i < strategy.spinBudget; i++) {
+          const r = attempt();
+          if (r !== 0) return r;
+        }
+        if (strategy.wait === 'adaptive') break;
+        await yieldToLoop();
+        if (scope.ended) throw scope.error();
+      }
+    }
+    for (;;) {
+      if (scope.ended) throw scope.error();
+      const seen = Atomics.load(i32, word);
+      Atomics.add(i32, count, 1);
+      let r: number;
+      try {
+        r = attempt();
+        if (r !== 0) return r;
+        const left = deadline - Date.now();
+        // A bounded waitAsync lets V8 drop the waiter by itself when the timeout fires.
+        const res = Atomics.waitAsync(i32, word, seen, left === Infinity ? undefined : Math.max(0, left) + 1);
+        if (res.async) {
+          holdLoop();
+          try {
+            await untilAbort(res.value, scope.signal);
+          } finally {
+            releaseLoop();
+          }
+        }
+      } finally {
+        Atomics.sub(i32, count, 1);
+      }
+      if (scope.ended) {
+        // Our waiter may still sit in V8's list (there is no way to cancel a waitAsync), and a
+        // notify meant for a message may have picked it: wake everybody on the word so that
+        // no wake-up is lost and no stale waiter lingers. They re-check and park again.
+        Atomics.notify(i32, word);
+        throw scope.error();
+      }
+      r = attempt();
+      if (r !== 0) return r;
+    }
+  } finally {
+    scope.dispose();
+  }
+}
+
+function untilAbort(wait: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    signal.addEventListener('abort', done, { once: true });
+    wait.then(done, done);
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * Loading the shared-memory core (build/core.wasm, compiled from assembly/) and a typed view
+ * of its exports. One compiled `WebAssembly.Module` per process, instantiated once per layer
+ * instance (per thread) against the one shared `WebAssembly.Memory`.
+ *
+ * @module
+ */
+
+import { readFileSync } from 'node:fs';
+import { wasm, type WasmGlobal, type WasmMemory, type WasmModule } from './api.js';
+
+/** The functions exported by core.wasm (see assembly/index.ts for each one's contract). */
+export interface CoreExports {
+  layoutVersion(): number;
+  heapBase(): number;
+  headerBase(): number;
+  init(size: number, buckets: number, maxMessageSize: number): number;
+  check(): number;
+  headerVersion(): number;
+  regionSize(): number;
+  maxMessageSize(): number;
+  registryBuckets(): number;
+  alloc(len: number, time: number): number;
+  release(h: number): void;
+  allocScratch(len: number): number;
+  lookup(kind: number, name: number, len: number, create: number, cap: number, full: number): number;
+  lastGen(): number;
+  lastStatus(): number;
+  lastCreated(): number;
+  pinRecord(r: number, gen: number): number;
+  unpinRecord(r: number): void;
+  sweep(n: number): number;
+  send(r: number, gen: number, h: number): number;
+  pushPinned(r: number, h: number): number;
+  recv(r: number, gen: number, cutoff: number): number;
+  popPinned(r: number, cutoff: number): number;
+  dropOldest(r: number): number;
+  dropExpired(r: number, cutoff: number): number;
+  lastExpired(): number;
+  depth(r: number): number;
+  blockLength(h: number): number;
+  groupAdd(g: number, c: number, now: number, cutoff: number): number;
+  groupDiscard(g: number, c: number, cutoff: number): number;
+  groupSend(g: number, h: number, cutoff: number, scratch: number, scratchCap: number): number;
+  lastDropped(): number;
+  groupSize(g: number): number;
+  slots(): number;
+  pinAt(i: number): number;
+  kindOf(r: number): number;
+  nextDepth(from: number, cutoff: number, out: number): number;
+  lastDepth(): number;
+  lastNameLength(): number;
+  lastExpiredTotal(): number;
+  flushAll(): void;
+  arenaFree(): number;
+  arenaTotal(): number;
+  arenaCarved(): number;
+  recordsInUse(): number;
+  registryCount(): number;
+  OFF_WAKE: WasmGlobal;
+  OFF_PARKED: WasmGlobal;
+  OFF_SPACE: WasmGlobal;
+  OFF_SPARKED: WasmGlobal;
+}
+
+/** Record kinds of the registry. */
+export const KIND_CHANNEL = 1;
+/** Record kinds of the registry. */
+export const KIND_GROUP = 2;
+/** Full policies as the core knows them. */
+export const FULL_CODES = { reject: 0, 'drop-oldest': 1, wait: 2 } as const;
+/** `lastStatus()` values after a failed lookup. */
+export const STATUS = { ok: 0, registryFull: 1, arenaFull: 2, notFound: 3 } as const;
+/** Bytes before a block's payload (refcount, length, send time). */
+export const BLOCK_HEADER = 16;
+/** Bytes of one group member entry in a snapshot. */
+export const MEMBER_ENTRY = 16;
+
+let compiled: WasmModule | undefined;
+
+/** The compiled core, loaded once per process (synchronously: it is small). */
+export function coreModule(): WasmModule {
+  if (compiled === undefined) {
+    const url = new URL('../../build/core.wasm', import.meta.url);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(url);
+    } catch (err) {
+      throw new Error(`ringbus: cannot read the shared-memory core ${url.pathname} (run \`npm run build:wasm\`)`, {
+        cause: err,
+      });
+    }
+    compiled = new wasm.Module(bytes);
+  }
+  return compiled;
+}
+
+/** One instance of the core in this thread, bound to the shared memory. */
+export class Core {
+  /** The core's functions. */
+  readonly x: CoreExports;
+  /** Byte view of the whole shared memory (the memory never grows, so views stay valid). */
+  readonly u8: Uint8Array;
+  /** Int32 view of the whole shared memory, for Atomics.wait / waitAsync / notify. */
+  readonly i32: Int32Array;
+  /** Offsets of the wake words inside a channel record. */
+  readonly off: { wake: number; parked: number; space: number; sparked: number };
+
+  /**
+   * @param module the compiled core
+   * @param memory the shared memory of the bus
+   */
+  constructor(module: WasmModule, memory: WasmMemory) {
+    const instance = new wasm.Instance(module, {
+      env: {
+        memory,
+        abort(_msg: number, _file: number, line: number, col: number): never {
+          throw new Error(`ringbus core aborted at ${line}:${col}`);
+        },
+      },
+    });
+    this.x = instance.exports as unknown as CoreExports;
+    this.u8 = new Uint8Array(memory.buffer);
+    this.i32 = new Int32Array(memory.buffer);
+    this.off = {
+      wake: this.x.OFF_WAKE.value as number,
+      parked: this.x.OFF_PARKED.value as number,
+      space: this.x.OFF_SPACE.value as number,
+      sparked: this.x.OFF_SPARKED.value as number,
+    };
+  }
+}
