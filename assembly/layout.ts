@@ -23,7 +23,7 @@
 //   32 name hash   36 name length   40..139 name bytes
 //   channel: 144 capacity  148 ring  152 wake  156 parked  160 memberships  164 full policy
 //            168 space (wake word of senders waiting for room)  172 parked senders
-//            176 enqueue position (u64)   192 dequeue position (u64, own cache line)
+//            176 enqueue position (u64)   184 ring slots   192 dequeue position (u64, own line)
 //   group:   144 members word (u64: member-array address | version << 32)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
@@ -74,6 +74,7 @@ export const R_FULL: usize = 164;
 export const R_SPACE: usize = 168;
 export const R_SPARKED: usize = 172;
 export const R_ENQ: usize = 176;
+export const R_RSIZE: usize = 184; // ring slots: max(capacity, 2) (Vyukov needs >= 2)
 export const R_DEQ: usize = 192;
 export const R_MEMBERS: usize = 144;
 

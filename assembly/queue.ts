@@ -11,6 +11,11 @@
 //     the dequeue position, read the handle, then free the slot for the next lap with
 //     stamp = p + capacity. stamp < p+1: nothing published there -> empty.
 //
+// Vyukov's stamps need at least 2 slots (with one, "published for p" and "free for p+1" are
+// the same stamp), so a channel of capacity 1 gets a ring of 2 slots and push also checks
+// enqueue - dequeue < capacity before claiming (a fresh read of the dequeue position can
+// only make the check stricter, so the depth never exceeds the capacity).
+//
 // Invariants: enqueue - dequeue is the depth (0..capacity); a handle is read only by the
 // consumer that claimed its position, so each message is delivered at most once, and
 // positions are claimed in order, so the queue is FIFO per channel.
@@ -28,7 +33,7 @@
 // waiting for room (full policy 'wait') use `space` / `sparked` the same way, signalled by pop.
 
 import {
-  BLOCK_HDR, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_PARKED, R_RING, R_SPACE, R_SPARKED, R_WAKE,
+  BLOCK_HDR, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_PARKED, R_RING, R_RSIZE, R_SPACE, R_SPARKED, R_WAKE,
 } from './layout';
 import { releaseBlock } from './arena';
 
@@ -72,13 +77,20 @@ export function initRing(ring: u32, cap: u32): void {
   }
 }
 
+/** Ring slots for a channel of capacity `cap`. */
+export function ringSlots(cap: u32): u32 {
+  return cap < 2 ? 2 : cap;
+}
+
 /** Enqueue handle `h` on pinned channel `r`: true, or false when full. */
 export function push(r: u32, h: u32): bool {
   const rec = <usize>r;
-  const cap = <u64>load<u32>(rec, R_CAP);
+  const cap = <u64>load<u32>(rec, R_RSIZE);
+  const small = load<u32>(rec, R_CAP) < 2;
   const base = <usize>load<u32>(rec, R_RING) + BLOCK_HDR;
   while (true) {
     const pos = atomic.load<u64>(rec + R_ENQ);
+    if (small && pos - atomic.load<u64>(rec + R_DEQ) >= 1) return false;
     const slot = base + <usize>(pos % cap) * 8;
     const dif = <i32>(atomic.load<u32>(slot) - <u32>pos);
     if (dif == 0) {
@@ -102,7 +114,7 @@ export function push(r: u32, h: u32): bool {
 /** Dequeue the oldest handle of pinned channel `r`, expired or not; 0 when empty. */
 export function popRaw(r: u32): u32 {
   const rec = <usize>r;
-  const cap = <u64>load<u32>(rec, R_CAP);
+  const cap = <u64>load<u32>(rec, R_RSIZE);
   const base = <usize>load<u32>(rec, R_RING) + BLOCK_HDR;
   while (true) {
     const pos = atomic.load<u64>(rec + R_DEQ);
@@ -153,7 +165,7 @@ export function popLive(r: u32, cutoff: f64): u32 {
  */
 export function dropExpiredHead(r: u32, cutoff: f64): void {
   const rec = <usize>r;
-  const cap = <u64>load<u32>(rec, R_CAP);
+  const cap = <u64>load<u32>(rec, R_RSIZE);
   const base = <usize>load<u32>(rec, R_RING) + BLOCK_HDR;
   while (true) {
     const pos = atomic.load<u64>(rec + R_DEQ);
@@ -179,9 +191,4 @@ export function depthOf(r: u32): u32 {
   const d = <i64>(atomic.load<u64>(rec + R_ENQ) - atomic.load<u64>(rec + R_DEQ));
   const cap = <i64>load<u32>(rec, R_CAP);
   return <u32>(d < 0 ? 0 : d > cap ? cap : d);
-}
-
-/** Ring bytes for a capacity (payload of the ring block). */
-export function ringBytes(cap: u32): u32 {
-  return cap * 8;
 }

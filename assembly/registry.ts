@@ -33,9 +33,9 @@ import { allocBlock, popTagged, pushTagged, releaseBlock } from './arena';
 import {
   BLOCK_HDR, H_BUCKETS, H_RECFREE, H_RECPOOL, H_RECTOTAL, H_REG, H_SWEEP, KIND_CHANNEL,
   KIND_GROUP, MAX_NAME, RECORD_SIZE, R_CAP, R_CTL, R_ENQ, R_DEQ, R_FULL, R_HASH, R_KIND,
-  R_MEMB, R_MEMBERS, R_NAME, R_NLEN, R_PARKED, R_RING, R_SLOT, R_SPACE, R_SPARKED, R_WAKE, hdr,
+  R_MEMB, R_MEMBERS, R_NAME, R_NLEN, R_PARKED, R_RING, R_RSIZE, R_SLOT, R_SPACE, R_SPARKED, R_WAKE, hdr,
 } from './layout';
-import { DEAD, GEN_MASK, GEN_SHIFT, PINS_MASK, genOf, initRing, pin, unpin } from './queue';
+import { DEAD, GEN_MASK, GEN_SHIFT, PINS_MASK, genOf, initRing, pin, ringSlots, unpin } from './queue';
 
 export const SLOTS_PER_BUCKET: u32 = 7;
 
@@ -112,9 +112,10 @@ function freeSlot(b: usize): usize {
 function newRecord(kind: u32, p: usize, len: u32, hash: u32, cap: u32, full: u32): u32 {
   let ring: u32 = 0;
   if (kind == KIND_CHANNEL) {
-    ring = allocBlock(cap * 8);
+    if (cap == 0 || cap > 0x08000000) return 0;
+    ring = allocBlock(ringSlots(cap) * 8);
     if (ring == 0) return 0;
-    initRing(ring, cap);
+    initRing(ring, ringSlots(cap));
   }
   let r = popTagged(hdr(H_RECPOOL));
   let gen: u32 = 1;
@@ -138,6 +139,7 @@ function newRecord(kind: u32, p: usize, len: u32, hash: u32, cap: u32, full: u32
   if (kind == KIND_CHANNEL) {
     store<u32>(a, cap, R_CAP);
     store<u32>(a, ring, R_RING);
+    store<u32>(a, ringSlots(cap), R_RSIZE);
     store<u32>(a, full, R_FULL);
   }
   atomic.store<u64>(a + R_CTL, (<u64>gen << GEN_SHIFT) | 1);
