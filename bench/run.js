@@ -50,7 +50,7 @@ export async function main(argv, { suites = SUITES, stdout = process.stdout, std
 
   if (opts.json) stdout.write(JSON.stringify(result, null, 2) + '\n');
   else stdout.write(`${renderTable(result)}\n\nwrote ${jsonPath}\n      ${htmlPath}\n`);
-  if (result.cases.length === 0) stderr.write('bench: no case matched the filter\n');
+  if (result.suites.length === 0) stderr.write(`bench: no suite matched the filter ${opts.filters.join(', ')}\n`);
   return result.cases.some((c) => c.error !== null) ? 1 : 0;
 }
 

@@ -4,7 +4,8 @@
 // delivery, or for value probes the value itself). A latency is read as the median of those
 // samples; a rate is 1000 / median (the median commutes with that monotone transform, so the
 // median rate and the rate of the median are the same number). Samples from every round are
-// pooled for the headline figure, and each round's own median is kept so that a ratio can be
+// pooled for the p99 and the spread; the headline median is the median of the rounds' medians,
+// and each round's own median is kept so that a ratio can be
 // computed round by round, from two sides measured next to each other: a ratio is the median of
 // its round-by-round values, and its spread their range.
 
@@ -57,12 +58,23 @@ export function summarize(samples) {
 
 /**
  * Summarise one case from its rounds: `rounds` is an array of sample arrays (one per round, in
- * run order). Returns the pooled summary plus each round's median.
+ * run order). Returns the pooled summary (count, p99, mean, spread over all samples), each
+ * round's median, and as `median` the median of the round medians (`pooledMedian` is the
+ * median of all samples).
  */
 export function summarizeRounds(rounds) {
   const pooled = summarize(rounds.flat());
   const roundMedians = rounds.map((r) => summarize(r).median);
-  return { ...pooled, rounds: rounds.length, roundMedians };
+  const finite = roundMedians.filter((m) => Number.isFinite(m));
+  // The headline median weighs every round alike: a round in which the operation happened to
+  // be fast yields more samples in the same budget, and pooling would let it outvote the others.
+  return {
+    ...pooled,
+    pooledMedian: pooled.median,
+    median: finite.length > 0 ? median(finite) : pooled.median,
+    rounds: rounds.length,
+    roundMedians,
+  };
 }
 
 /** Operations per second for a per-operation time in milliseconds. */
@@ -73,7 +85,7 @@ export function ratePerSecond(msPerOp) {
 /**
  * The baseline of a ratio as a time per operation: the sum of its terms, each a case's median
  * time times its weight (e.g. spin floor + 2 x codec pack+unpack). `pick(summary)` selects the
- * number used from each summary (the pooled median, or one round's median).
+ * number used from each summary (the case median, or one round's median).
  */
 function baselineTime(terms, summaries, pick) {
   let total = 0;
@@ -94,18 +106,18 @@ function baselineTime(terms, summaries, pick) {
  *
  * `perRound` pairs the two sides round by round (both sides
  * ran in the same round, next to each other); `value` is the median of those, `low`/`high`
- * their range, `pooled` the ratio of the pooled medians. A side that is
+ * their range, `ofMedians` the ratio of the two figures' medians. A side that is
  * missing from the run makes the ratio unavailable, with the reason in `missing`.
  */
 export function computeRatio(def, summaries) {
   const terms = normalizeTerms(def.over);
   const missing = [def.of, ...terms.map((t) => t.id)].filter((id) => !summaries.has(id) || summaries.get(id).n === 0);
   if (missing.length > 0) {
-    return { ...describe(def, terms), value: NaN, pooled: NaN, low: NaN, high: NaN, perRound: [], missing };
+    return { ...describe(def, terms), value: NaN, ofMedians: NaN, low: NaN, high: NaN, perRound: [], missing };
   }
   const figure = summaries.get(def.of);
   const ratioOf = (figureTime, base) => (def.kind === 'rate' ? base / figureTime : figureTime / base);
-  const pooled = ratioOf(figure.median, baselineTime(terms, summaries, (s) => s.median));
+  const ofMedians = ratioOf(figure.median, baselineTime(terms, summaries, (s) => s.median));
   const rounds = Math.min(figure.roundMedians.length, ...terms.map((t) => summaries.get(t.id).roundMedians.length));
   const perRound = [];
   for (let r = 0; r < rounds; r++) {
@@ -113,11 +125,11 @@ export function computeRatio(def, summaries) {
     if (Number.isFinite(v)) perRound.push(v);
   }
   // The headline is the median of the paired, round-by-round ratios (each pair measured next to
-  // each other); the ratio of the pooled medians is kept too, for whoever checks the table.
+  // each other); the ratio of the two printed medians is kept too, for whoever checks the table.
   return {
     ...describe(def, terms),
-    value: perRound.length ? median(perRound) : pooled,
-    pooled,
+    value: perRound.length ? median(perRound) : ofMedians,
+    ofMedians,
     low: perRound.length ? Math.min(...perRound) : NaN,
     high: perRound.length ? Math.max(...perRound) : NaN,
     perRound,

@@ -18,12 +18,23 @@ export function figureCells(c) {
   if (c.kind === 'value') {
     return { median: formatBytes(s.median), p99: '', rate: '', samples: `${s.n}`, spread: `range ${formatBytes(s.min)}–${formatBytes(s.max)}` };
   }
-  const spread = `±${formatPercent(s.rsd)} MAD, ${s.rounds} rounds`;
   const samples = c.batch > 1 ? `${s.n}×${c.batch}` : `${s.n}`;
+  const finite = (s.roundMedians ?? []).filter((m) => Number.isFinite(m));
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const range = (fmt, a = lo, b = hi) => (finite.length > 1 ? `, ${finite.length} rounds ${fmt(a)}–${fmt(b)}` : `, ${finite.length} round`);
   if (c.kind === 'latency') {
-    return { median: formatTime(s.median), p99: formatTime(s.p99), rate: '', samples, spread };
+    return { median: formatTime(s.median), p99: formatTime(s.p99), rate: '', samples, spread: `±${formatPercent(s.rsd)} MAD${range(formatTime)}` };
   }
-  return { median: `${formatTime(s.median)}/${shortUnit(c.unit)}`, p99: '', rate: formatRate(ratePerSecond(s.median), shortUnit(c.unit)), samples, spread };
+  const unit = shortUnit(c.unit);
+  return {
+    median: `${formatTime(s.median)}/${unit}`,
+    p99: '',
+    rate: formatRate(ratePerSecond(s.median), unit),
+    samples,
+    // slowest round first: the rate of the longest median
+    spread: `±${formatPercent(s.rsd)} MAD${range((m) => formatRate(ratePerSecond(m), '').replace('/s', '').trim(), hi, lo)}`,
+  };
 }
 
 /** Render the whole table as a string. */

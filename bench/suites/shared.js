@@ -13,6 +13,8 @@ const COUNT = 0;
 const TARGET = 1;
 const FAN_MEMBERS = 1000;
 const LIVE_COUNTS = [10, 100_000];
+const LIVE_MEMORY = 256 * 1024 * 1024;
+const LIVE_NAMES = 1 << 18;
 
 /** Options every throughput case uses: senders wait for room instead of failing (see docs/bench.md). */
 const FLOW = { capacity: 1000, full: 'wait' };
@@ -175,7 +177,11 @@ function liveCase(live, layers) {
     async open() {
       let layer = layers.get(live);
       if (layer === undefined) {
-        layer = await createLayer({ expiry: 86_400 });
+        // Both layers get the same options: room for 100 000 channels of the default capacity
+        // (the default 64 MiB region holds about 50 000, and the default maxNames about
+        // 90 000), and messages that do not expire during the run (an expired message would
+        // free its channel).
+        layer = await createLayer({ expiry: 86_400, memory: LIVE_MEMORY, maxNames: LIVE_NAMES });
         layers.set(live, layer);
         for (let i = 0; i < live; i++) await layer.send(`bench.live.${i}`, makeMessage('chat', i));
       }

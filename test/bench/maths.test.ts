@@ -32,15 +32,19 @@ describe('stats', () => {
     expect(s.p99).toBeCloseTo(4.96);
   });
 
-  it('pools rounds and keeps each round median', () => {
+  it('pools rounds for counts and tails, and weighs rounds alike for the median', () => {
     const s = summarizeRounds([
-      [1, 2, 3],
-      [10, 20, 30],
+      [1, 1, 1, 1, 1, 1, 1, 1],
+      [10, 10],
+      [20, 30, 25],
     ]);
-    expect(s.n).toBe(6);
-    expect(s.rounds).toBe(2);
-    expect(s.roundMedians).toEqual([2, 20]);
-    expect(s.median).toBe(6.5);
+    expect(s.n).toBe(13);
+    expect(s.rounds).toBe(3);
+    expect(s.roundMedians).toEqual([1, 10, 25]);
+    // A fast round yields more samples in the same budget; it must not outvote the others.
+    expect(s.median).toBe(10);
+    expect(s.pooledMedian).toBe(1);
+    expect(s.max).toBe(30);
   });
 
   const summaries = new Map([
@@ -55,7 +59,7 @@ describe('stats', () => {
     expect(r.value).toBe(5); // the median of the paired ratios
     expect(r.low).toBe(4);
     expect(r.high).toBe(6);
-    expect(r.pooled).toBe(12 / 3);
+    expect(r.ofMedians).toBe(12 / 3);
     expect(r.better).toBe('lower');
     expect(r.missing).toEqual([]);
   });
@@ -159,8 +163,8 @@ describe('table and report', () => {
 
   it('prints figures, their ratios, and skipped suites with the reason', () => {
     const text = renderTable(result);
-    expect(text).toMatch(/spin round trip\s+1\.05 µs\s+1\.20 µs\s+4×10/);
-    expect(text).toMatch(/ring\s+1\.05 µs\/rec\s+952 krec\/s/);
+    expect(text).toMatch(/spin round trip\s+1\.07 µs\s+1\.20 µs\s+4×10  ±4\.8% MAD, 2 rounds 1\.05 µs–1\.10 µs/);
+    expect(text).toMatch(/ring\s+1\.07 µs\/rec\s+930 krec\/s\s+4×100  ±4\.8% MAD, 2 rounds 909 k–952 k/);
     expect(text).toMatch(/↳ \/ spin round trip\s+1\.00×\s+rounds 0\.900×–1\.10×, lower is better/);
     expect(text).toContain('skipped: not there <yet>');
   });
