@@ -51,6 +51,9 @@ interface Inbox {
   buffer: Buffered[];
 }
 
+/** Most members one pop takes from this instance's own `!` key. */
+const OWNER_BATCH = 64;
+
 /** Escape the glob characters of Redis' MATCH so that the prefix matches itself only. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\^]/g, '\\$&');
@@ -277,6 +280,8 @@ export class RedisLayer extends LayerBase {
   private plainReader(index: number, channel: string): ReaderOwner {
     return {
       demand: () => (this.inboxes.get(channel)?.waiters.length ?? 0) > 0,
+      // As many as are waiting: what is popped for nobody has to be put back.
+      batch: () => this.inboxes.get(channel)?.waiters.length ?? 1,
       closed: () => this.closed,
       deliver: (member, score) => this.deliverPlain(index, channel, member, score),
       report: (err) => this.warn('receive', err),
@@ -286,6 +291,8 @@ export class RedisLayer extends LayerBase {
   private ownerKeyReader(index: number, owner: string): ReaderOwner {
     return {
       demand: () => (this.specificDemand.get(owner) ?? 0) > 0,
+      // The key is this instance's alone: take a batch, buffer what nobody waits for yet.
+      batch: () => OWNER_BATCH,
       closed: () => this.closed,
       deliver: (member, score) => this.deliverSpecific(owner, member, score),
       report: (err) => this.warn('receive', err),
@@ -343,8 +350,9 @@ export class RedisLayer extends LayerBase {
       return;
     }
     targets.forEach((channel, i) => {
-      // Several local members of one group share a stored message: each gets its own copy.
-      const message = i === 0 ? unpacked.message : unpackMember(member, this.options.crypter, this.tokenTtl).message;
+      // Several local members of one group share a stored message: each gets its own copy
+      // (structuredClone keeps Uint8Array, bigint and plain objects as they are).
+      const message = i === targets.length - 1 ? unpacked.message : structuredClone(unpacked.message);
       this.seenPop(channel);
       this.deliverLocal(channel, message, score);
     });

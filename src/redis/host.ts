@@ -78,6 +78,8 @@ export class RedisServer {
   readonly label: string;
   /** The command connection. */
   readonly client: ScriptedRedis;
+  /** False once the server refused BZMPOP (Redis < 7). */
+  hasBzmpop = true;
   private readonly idle: BlockingConnection[] = [];
   private readonly blocking = new Set<BlockingConnection>();
   private lastError: Error | null = null;

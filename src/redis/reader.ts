@@ -1,7 +1,10 @@
 /**
- * A reader pops one sorted-set key of one server with BZPOPMIN (BZPOPMAX for LIFO) for as
- * long as someone in this process waits for what that key holds, and hands every popped
- * member to its owner's callback. One reader per (server, key), whatever the number of
+ * A reader pops one sorted-set key of one server with BZMPOP (Redis >= 7; BZPOPMIN /
+ * BZPOPMAX before that) for as long as someone in this process waits for what that key
+ * holds, and hands every popped member to its owner's callback. BZMPOP takes up to
+ * `batch()` members in one round trip: the number of local receivers waiting on a plain
+ * channel, more for the key of this instance's own `!` channels (nobody else may read it,
+ * so what is not wanted yet is buffered in this process). One reader per (server, key), whatever the number of
  * local receivers: they queue in the layer, not on Redis connections.
  *
  * Demand-driven life: `kick()` starts the loop when a receiver arrives; the loop ends when
@@ -43,6 +46,8 @@ function whenReady(conn: BlockingConnection, ms: number): Promise<void> {
 export interface ReaderOwner {
   /** True while someone waits for this key's messages. */
   demand(): boolean;
+  /** How many members one pop may take (>= 1). */
+  batch(): number;
   /** True once the layer is closed. */
   closed(): boolean;
   /** A popped member and its score (the sender's time, epoch seconds). */
@@ -111,16 +116,18 @@ export class Reader {
           if (this.owner.closed() || !this.owner.demand()) break;
           const closed = conn.closed;
           this.blockedOn = conn;
-          const pop = this.newestFirst
-            ? conn.client.bzpopmaxBuffer(this.key, BLOCK_SECONDS)
-            : conn.client.bzpopminBuffer(this.key, BLOCK_SECONDS);
+          const pop = this.pop(conn);
           pop.catch(() => undefined); // may settle after the race below was decided by `closed`
-          const reply = await Promise.race([pop, closed]);
+          const popped = await Promise.race([pop, closed]);
           this.blockedOn = null;
-          if (reply) this.owner.deliver(reply[1], Number(reply[2].toString()));
+          if (popped) for (const [member, score] of popped) this.owner.deliver(member, score);
         } catch (err) {
           this.blockedOn = null;
           if (this.owner.closed()) break;
+          if (this.server.hasBzmpop && /unknown command/i.test(String((err as Error)?.message))) {
+            this.server.hasBzmpop = false; // Redis < 7: pop one at a time from now on
+            continue;
+          }
           if (conn.client.status === 'ready') {
             this.owner.report(err);
             await sleep(100);
@@ -134,5 +141,21 @@ export class Reader {
     }
     // Demand may have returned between the last check and the release.
     if (!this.owner.closed() && this.owner.demand()) this.kick();
+  }
+
+  /** One blocking pop: [member, score] pairs, or null when it timed out or was unblocked. */
+  private async pop(conn: BlockingConnection): Promise<Array<[Buffer, number]> | null> {
+    const end = this.newestFirst ? 'MAX' : 'MIN';
+    if (this.server.hasBzmpop) {
+      // Reply: [key, [[member, score], ...]] or null.
+      const reply = (await conn.client.callBuffer(
+        'BZMPOP', BLOCK_SECONDS, 1, this.key, end, 'COUNT', Math.max(1, this.owner.batch()),
+      )) as [Buffer, Array<[Buffer, Buffer]>] | null;
+      return reply === null ? null : reply[1].map(([member, score]) => [member, Number(score.toString())]);
+    }
+    const reply = this.newestFirst
+      ? await conn.client.bzpopmaxBuffer(this.key, BLOCK_SECONDS)
+      : await conn.client.bzpopminBuffer(this.key, BLOCK_SECONDS);
+    return reply === null ? null : [[reply[1], Number(reply[2].toString())]];
   }
 }
