@@ -10,8 +10,9 @@
  * - no `$inflight` backup keys: a popped message is handed over once (a receiver that
  *   leaves before it arrives puts it back at its original place), so nothing is
  *   delivered twice;
- * - a group send costs one round trip to read the group, then one script call per shard,
- *   with capacity checked per member key.
+ * - a group send is one script call on a single server (it reads the group and stores for
+ *   every member key), else one call to read the group and one per shard, with capacity
+ *   checked per member key.
  *
  * Receiving: one {@link Reader} per (server, key) pops for every local receiver of that
  * key. Plain channels are read on every server (senders spread them round-robin);
@@ -29,7 +30,7 @@ import { shardIndex } from '../redis/crc32.js';
 import { RedisServer } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
 import { Reader, type ReaderOwner } from '../redis/reader.js';
-import { encodeBody, makeMember, nextScore, nowSeconds, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
+import { encodeBody, makeMember, mapHeader, nextScore, nowSeconds, randomPrefix, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
 import { WaitScope } from '../wait.js';
 import { LayerBase } from './base.js';
 
@@ -431,6 +432,9 @@ export class RedisLayer extends LayerBase {
     const body = this.encode(message);
     const what = `groupSend('${group}')`;
     const cutoff = nowSeconds() - this.options.common.groupExpiryMs / 1000;
+    if (this.servers.length === 1 && this.options.crypter === null && this.options.uniformChannels) {
+      return this.groupSendLocal(group, body, cutoff, what);
+    }
     const members = await this.server(shardIndex(group, this.servers.length)).run(what, (c) =>
       c.rbGroupMembers(this.groupKey(group), cutoff),
     );
@@ -474,6 +478,31 @@ export class RedisLayer extends LayerBase {
         this.counters.expired += statuses[entries.length] ?? 0;
       }),
     );
+  }
+
+  /** One round trip: the GROUP_SEND_LOCAL script reads the group and stores for every key. */
+  private async groupSendLocal(group: string, body: Buffer, groupCutoff: number, what: string): Promise<void> {
+    const [count, headerLength] = mapHeader(body);
+    const score = nextScore();
+    const { common, tradeoffs, prefix } = this.options;
+    const [delivered, missed, evicted, expired] = await this.server(0).run(what, (c) =>
+      c.rbGroupSendLocal(
+        this.groupKey(group),
+        prefix,
+        groupCutoff,
+        score,
+        score - common.expiryMs / 1000,
+        this.ttlMs(),
+        common.capacity,
+        tradeoffs.fullOf(group), // uniformChannels: the same policy for every name
+        randomPrefix(),
+        body.subarray(headerLength),
+        count,
+      ),
+    );
+    this.counters.sent += delivered;
+    this.counters.dropped += missed + evicted;
+    this.counters.expired += expired;
   }
 
   // -------------------------------------------------------------------------------------

@@ -21,11 +21,12 @@
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
 import type { HostConfig } from './options.js';
-import { FLUSH, GROUP_ADD, GROUP_DELIVER, GROUP_MEMBERS, SEND, UNPOP, type ScriptDefinition } from './scripts.js';
+import { FLUSH, GROUP_ADD, GROUP_DELIVER, GROUP_MEMBERS, GROUP_SEND_LOCAL, SEND, UNPOP, type ScriptDefinition } from './scripts.js';
 
 const SCRIPTS: Record<string, ScriptDefinition> = {
   rbSend: SEND,
   rbGroupDeliver: GROUP_DELIVER,
+  rbGroupSendLocal: GROUP_SEND_LOCAL,
   rbGroupMembers: GROUP_MEMBERS,
   rbGroupAdd: GROUP_ADD,
   rbUnpop: UNPOP,
@@ -38,6 +39,7 @@ type Arg = string | number | Buffer;
 export interface ScriptedRedis extends Redis {
   rbSend(key: string, member: Buffer, score: number, cutoff: number, capacity: number, ttlMs: number, policy: string): Promise<[number, number, number]>;
   rbGroupDeliver(numKeys: number, ...args: Arg[]): Promise<number[]>;
+  rbGroupSendLocal(key: string, ...args: Arg[]): Promise<[number, number, number, number]>;
   rbGroupMembers(key: string, cutoff: number): Promise<string[]>;
   rbGroupAdd(key: string, channel: string, score: number, ttlMs: number): Promise<number>;
   rbUnpop(key: string, member: Buffer, score: number, ttlMs: number): Promise<number>;

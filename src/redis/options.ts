@@ -83,6 +83,8 @@ export interface ResolvedRedisOptions {
   crypter: MultiFernet | null;
   maxMessageSize: number;
   operationTimeout: number;
+  /** True when no channelCapacity / channelFull patterns exist: every key has the same capacity and policy. */
+  uniformChannels: boolean;
 }
 
 /** How to build the ioredis client of one host. */
@@ -154,7 +156,8 @@ export function resolveRedisOptions(options: RedisLayerOptions): ResolvedRedisOp
   if (options.tls !== undefined) shared.tls = options.tls;
   const hosts = hostList.map((entry, i) => hostConfig(entry, i, shared));
 
-  return { common, tradeoffs, hosts, prefix, crypter, maxMessageSize, operationTimeout };
+  const uniformChannels = options.channelCapacity === undefined && options.channelFull === undefined;
+  return { common, tradeoffs, hosts, prefix, crypter, maxMessageSize, operationTimeout, uniformChannels };
 }
 
 function hasPolicy(patterns: unknown, policy: string): boolean {

@@ -84,6 +84,80 @@ return result
 `,
 };
 
+/**
+ * group send in one round trip, for a layer on one server without encryption and without
+ * per-channel capacity or policy patterns (then everything the send needs is on that
+ * server, and every key has the same capacity). KEYS[1] = group key. ARGV = key prefix,
+ * group cutoff, score, expiry cutoff, ttl ms, capacity, full policy, the 12 random bytes,
+ * the encoded message map without its header, its entry count.
+ *
+ * It does in Lua what the two-step path does in Node: read the live members, group them
+ * by key (`<prefix><name up to !>`), and store for each key the message with
+ * `__asgi_channel__` = the list of its members, written as msgpack byte for byte as
+ * msgpackr writes it (map header count + 1, fixstr/str8 names, fixarray/array16 list).
+ * The member keys are not declared in KEYS, which Redis accepts outside cluster mode
+ * (channels_redis' flush script does the same; neither supports Redis Cluster).
+ * Returns `{delivered members, missed members, evicted, expired}`.
+ */
+export const GROUP_SEND_LOCAL: ScriptDefinition = {
+  numberOfKeys: 1,
+  lua: `
+local function container(n, fix, b16, b32)
+  if n < 16 then return string.char(fix + n) end
+  if n < 65536 then return string.char(b16, math.floor(n / 256), n % 256) end
+  return string.char(b32, math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+end
+local function str(s)
+  local n = #s
+  if n < 32 then return string.char(0xa0 + n) .. s end
+  if n < 256 then return string.char(0xd9, n) .. s end
+  return string.char(0xda, math.floor(n / 256), n % 256) .. s
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local order, routes = {}, {}
+for _, channel in ipairs(members) do
+  local bang = string.find(channel, '!', 1, true)
+  local key = ARGV[1] .. (bang and string.sub(channel, 1, bang) or channel)
+  local list = routes[key]
+  if list == nil then
+    list = {}
+    routes[key] = list
+    order[#order + 1] = key
+  end
+  list[#list + 1] = channel
+end
+local head = ARGV[8] .. container(tonumber(ARGV[10]) + 1, 0x80, 0xde, 0xdf) .. ARGV[9] .. str('__asgi_channel__')
+local capacity = tonumber(ARGV[6])
+local delivered, missed, evicted, expired = 0, 0, 0, 0
+for _, key in ipairs(order) do
+  local list = routes[key]
+  expired = expired + redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[4])
+  local depth = redis.call('ZCARD', key)
+  local room = true
+  if depth >= capacity then
+    if ARGV[7] == 'drop-oldest' then
+      local n = depth - capacity + 1
+      redis.call('ZPOPMIN', key, n)
+      evicted = evicted + n
+    else
+      room = false
+    end
+  end
+  if room then
+    local parts = { head, container(#list, 0x90, 0xdc, 0xdd) }
+    for _, channel in ipairs(list) do parts[#parts + 1] = str(channel) end
+    redis.call('ZADD', key, ARGV[3], table.concat(parts))
+    redis.call('PEXPIRE', key, ARGV[5])
+    delivered = delivered + #list
+  else
+    missed = missed + #list
+  end
+end
+return {delivered, missed, evicted, expired}
+`,
+};
+
 /** group members. KEYS[1] = group key, ARGV[1] = cutoff. Drops expired members, returns the rest. */
 export const GROUP_MEMBERS: ScriptDefinition = {
   numberOfKeys: 1,

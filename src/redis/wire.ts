@@ -29,13 +29,15 @@ const POOL_SIZE = PREFIX_BYTES * 256;
 let pool = Buffer.alloc(0);
 let poolOffset = POOL_SIZE;
 
-function randomPrefix(target: Buffer): void {
+/** Write 12 fresh random bytes at the start of `target`; returns `target`. */
+export function randomPrefix(target: Buffer = Buffer.allocUnsafe(PREFIX_BYTES)): Buffer {
   if (poolOffset >= POOL_SIZE) {
     pool = randomFillSync(Buffer.allocUnsafe(POOL_SIZE));
     poolOffset = 0;
   }
   pool.copy(target, 0, poolOffset, poolOffset + PREFIX_BYTES);
   poolOffset += PREFIX_BYTES;
+  return target;
 }
 
 /** Encode a validated message into a standalone buffer (the codec reuses its own). */
@@ -44,7 +46,7 @@ export function encodeBody(message: Message): Buffer {
 }
 
 /** [count, header length] of the msgpack map at the start of `body`. */
-function mapHeader(body: Uint8Array): [number, number] {
+export function mapHeader(body: Uint8Array): [number, number] {
   const b0 = body[0] as number;
   if (b0 >= 0x80 && b0 <= 0x8f) return [b0 & 0x0f, 1];
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
