@@ -63,11 +63,10 @@ export function ratioChart(ratios, { title, note }) {
       parts.push(`<line x1="${x(r.low)}" x2="${x(r.low)}" y1="${my - 5}" y2="${my + 5}" class="whisker"/>`);
       parts.push(`<line x1="${x(r.high)}" x2="${x(r.high)}" y1="${my - 5}" y2="${my + 5}" class="whisker"/>`);
     }
-    // The value sits beyond the bar and its whisker, never on them.
-    const right = Math.max(b, Number.isFinite(r.high) ? x(r.high) : b);
-    const left = Math.min(a, Number.isFinite(r.low) ? x(r.low) : a);
-    const tx = r.value >= 1 ? right + 6 : left - 6;
-    parts.push(`<text x="${tx}" y="${y + 15}" class="value" text-anchor="${r.value >= 1 ? 'start' : 'end'}">${esc(formatRatio(r.value))}</text>`);
+    // The value sits right of the bar, its whisker and the 1x line: never on them, and never
+    // over the labels on the left.
+    const tx = Math.max(b, Number.isFinite(r.high) ? x(r.high) : b) + 6;
+    parts.push(`<text x="${tx}" y="${y + 15}" class="value">${esc(formatRatio(r.value))}</text>`);
   });
   const width = labelW + plotW + 60;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg>`;
