@@ -14,7 +14,7 @@
 
 import { allocBlock, freeBytes, releaseBlock, totalBytes } from './arena';
 import {
-  B_TIME, H_ARENA, H_BUCKETS, H_BUMP, H_END, H_MAGIC, H_MAXMSG, H_REG, H_SIZE, H_VERSION,
+  B_TIME, H_ARENA, H_BUCKETS, H_BUMP, H_END, H_MAGIC, H_MAXMSG, H_RECFREE, H_REG, H_SIZE, H_VERSION,
   HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_KIND, R_NAME,
   R_NLEN, hdr,
 } from './layout';
@@ -325,6 +325,10 @@ export function arenaCarved(): f64 {
 /** Records (channels + groups) in use. */
 export function recordsInUse(): i32 {
   return recUsed();
+}
+/** Reclaimed records waiting in the record pool for reuse. */
+export function recordsPooled(): i32 {
+  return atomic.load<i32>(hdr(H_RECFREE));
 }
 /** Live records in the registry (a scan). */
 export function registryCount(): u32 {

@@ -15,7 +15,7 @@
 import { decode, encode } from '../codec.js';
 import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
 import type { Message, ReceiveOptions, SendOptions } from '../layer.js';
-import { BLOCK_HEADER, Core, FULL_CODES, KIND_CHANNEL, KIND_GROUP, MEMBER_ENTRY, STATUS, coreModule } from '../wasm/core.js';
+import { BLOCK_HEADER, Core, FULL_CODES, KIND_CHANNEL, KIND_GROUP, MEMBER_ENTRY, RECORD_BYTES, STATUS, coreModule } from '../wasm/core.js';
 import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
 import { resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions } from './shared/options.js';
@@ -44,6 +44,10 @@ export interface SharedMemoryStats {
   carvedBytes: number;
   /** Channel and group records in use. */
   records: number;
+  /** Reclaimed records kept for reuse (each {@link SharedMemoryStats.recordBytes} bytes). */
+  pooledRecords: number;
+  /** Bytes of one record. */
+  recordBytes: number;
   /** Names in the registry. */
   names: number;
 }
@@ -128,6 +132,8 @@ export class SharedLayer extends LayerBase {
       freeBytes: x.arenaFree(),
       carvedBytes: x.arenaCarved(),
       records: x.recordsInUse(),
+      pooledRecords: x.recordsPooled(),
+      recordBytes: RECORD_BYTES,
       names: x.registryCount(),
     };
   }

@@ -56,6 +56,7 @@ export interface CoreExports {
   arenaTotal(): number;
   arenaCarved(): number;
   recordsInUse(): number;
+  recordsPooled(): number;
   registryCount(): number;
   OFF_WAKE: WasmGlobal;
   OFF_PARKED: WasmGlobal;
@@ -75,6 +76,8 @@ export const STATUS = { ok: 0, registryFull: 1, arenaFull: 2, notFound: 3 } as c
 export const BLOCK_HEADER = 16;
 /** Bytes of one group member entry in a snapshot. */
 export const MEMBER_ENTRY = 16;
+/** Bytes of a channel or group record (a type-stable arena block). */
+export const RECORD_BYTES = 256;
 
 let compiled: WasmModule | undefined;
 
