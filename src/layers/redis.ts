@@ -30,7 +30,7 @@ import { shardIndex } from '../redis/crc32.js';
 import { RedisServer } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
 import { Reader, type ReaderOwner } from '../redis/reader.js';
-import { encodeBody, makeMember, mapHeader, nextScore, nowSeconds, randomPrefix, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
+import { copyMessage, encodeBody, makeMember, mapHeader, nextScore, nowSeconds, randomPrefix, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
 import { WaitScope } from '../wait.js';
 import { LayerBase } from './base.js';
 
@@ -351,9 +351,8 @@ export class RedisLayer extends LayerBase {
       return;
     }
     targets.forEach((channel, i) => {
-      // Several local members of one group share a stored message: each gets its own copy
-      // (structuredClone keeps Uint8Array, bigint and plain objects as they are).
-      const message = i === targets.length - 1 ? unpacked.message : structuredClone(unpacked.message);
+      // Several local members of one group share a stored message: each gets its own copy.
+      const message = i === targets.length - 1 ? unpacked.message : copyMessage(unpacked.message);
       this.seenPop(channel);
       this.deliverLocal(channel, message, score);
     });

@@ -126,6 +126,24 @@ export function unpackMember(member: Uint8Array, crypter: MultiFernet | null, tt
 }
 
 /**
+ * A deep copy of a decoded message, for the second and further local receivers of one
+ * stored group message. Decoded messages hold only plain objects, arrays, Uint8Array and
+ * primitives, so a direct walk does it (several times faster than structuredClone).
+ */
+export function copyMessage(message: Message): Message {
+  return copyValue(message) as Message;
+}
+
+function copyValue(value: MessageValue): MessageValue {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Uint8Array) return value.slice();
+  if (Array.isArray(value)) return value.map(copyValue);
+  const copy: Record<string, MessageValue> = {};
+  for (const key of Object.keys(value)) copy[key] = copyValue(value[key] as MessageValue);
+  return copy;
+}
+
+/**
  * Sorted-set scores: the sender's wall clock in epoch seconds with sub-millisecond digits,
  * as Python's `time.time()`. `Date.now()` keeps it on the wall clock (a monotonic clock
  * drifts away from it over days, and scores are compared with other machines' clocks);
