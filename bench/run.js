@@ -105,5 +105,7 @@ export async function assemble(run, opts, startedAt, durationMs, suites) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  // Ctrl-C: exit through the 'exit' handlers, which stop the redis-server the Redis suite started.
+  process.once('SIGINT', () => process.exit(130));
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -49,6 +49,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
         process.stderr.write(`ringbus bench: ${(err as Error).message}\nInstall the benchmark's dependency with 'npm install tinybench' (or run 'npm run bench' in a clone of ringbus).\n`);
         return 2;
       }
+      // Ctrl-C: exit through the 'exit' handlers, which stop a redis-server the bench started.
+      process.once('SIGINT', () => process.exit(130));
       return bench.main([...rest]);
     }
     case '--version':

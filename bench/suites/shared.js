@@ -222,7 +222,7 @@ function arenaInUse(layer) {
  * memory layer (which has no arena).
  */
 function idleMemoryCase(backend, quick) {
-  const count = quick ? 5000 : 20000;
+  const count = quick ? 5000 : 10000;
   return {
     id: `idle-memory-${backend}`,
     name: `memory per idle channel, ${backend} layer (${count.toLocaleString('en-US')} channels)`,
