@@ -23,7 +23,7 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
    * allocated once and never grows. Default 64 MiB.
    */
   memory?: number;
-  /** Largest encoded message accepted, in bytes. Default 1 MiB. */
+  /** Largest encoded message accepted, in bytes: at most a quarter of `memory`. Default 1 MiB (or that quarter). */
   maxMessageSize?: number;
   /**
    * How many channel and group names can exist at the same time (empty, unused channels
@@ -90,7 +90,7 @@ export function resolveSharedOptions(options: SharedLayerOptions): ResolvedShare
   }
   const maxMessageSize = integerOption(
     'maxMessageSize',
-    options.maxMessageSize ?? MiB,
+    options.maxMessageSize ?? Math.min(MiB, Math.floor(memoryBytes / 4)),
     1,
     Math.floor(memoryBytes / 4),
     ' (a quarter of the memory option)',

@@ -1,0 +1,156 @@
+/**
+ * Running out of shared memory is an error the caller sees, never corruption or a hang, and
+ * the bus keeps serving everybody else: arena exhaustion (with the exact return of free
+ * space once drained), registry exhaustion, MessageTooLarge, and attaching to a region
+ * that is not (or no longer) what this build reads.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  LayoutMismatch,
+  MessageTooLarge,
+  OutOfSharedMemory,
+  attachLayer,
+  createLayer,
+  type SharedLayer,
+} from '../../dist/index.js';
+
+const MiB = 1024 * 1024;
+
+async function rejection(p: Promise<unknown>): Promise<Error & { code?: string; region?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('arena exhaustion', () => {
+  it('fails the sender with OutOfSharedMemory, keeps serving others, and returns every byte when drained', async () => {
+    const layer: SharedLayer = await createLayer({ memory: 4 * MiB, capacity: 20_000 });
+    const peer = attachLayer(layer.handle);
+    await layer.send('fill', { warm: 1 });
+    await layer.receive('fill');
+    await layer.send('other', { warm: 1 });
+    await layer.receive('other');
+    const start = layer.memoryStats();
+
+    const payload = new Uint8Array(1000);
+    let sent = 0;
+    let err: Error & { code?: string; region?: string };
+    for (;;) {
+      try {
+        await peer.send('fill', { i: sent, payload });
+        sent++;
+      } catch (e) {
+        err = e as Error;
+        break;
+      }
+    }
+    expect(err).toBeInstanceOf(OutOfSharedMemory);
+    expect(err.code).toBe('ERR_RINGBUS_OUT_OF_MEMORY');
+    expect(err.region).toBe('arena');
+    expect(err.message).toMatch(/arena/);
+    expect(sent).toBeGreaterThan(1000);
+    // The failed send left nothing behind, and the bus still works for everybody:
+    expect(layer.stats().depths.fill).toBe(sent);
+    expect(await layer.receive('fill')).toEqual({ i: 0, payload });
+    await peer.send('other', { small: true }); // the freed block serves a small message
+    expect(await layer.receive('other')).toEqual({ small: true });
+    // Drain: the free space returns to exactly what it was.
+    for (let i = 1; i < sent; i++) expect((await layer.receive('fill', { timeout: 0 })).i).toBe(i);
+    const end = layer.memoryStats();
+    expect(end.freeBytes).toBe(start.freeBytes);
+    expect(end.records).toBe(start.records);
+    await peer.close();
+    await layer.close();
+  });
+
+  it('fails a groupSend that finds no room without touching any member', async () => {
+    const layer: SharedLayer = await createLayer({ memory: 2 * MiB, capacity: 1000 });
+    await layer.groupAdd('g', 'member');
+    await layer.groupSend('g', { warm: 1 }); // allocates this instance's group snapshot buffer
+    await layer.receive('member');
+    const start = layer.memoryStats().freeBytes;
+    const big = new Uint8Array(200_000);
+    let n = 0;
+    let err: Error | undefined;
+    for (; n < 100; n++) {
+      try {
+        await layer.groupSend('g', { big });
+      } catch (e) {
+        err = e as Error;
+        break;
+      }
+    }
+    expect(err).toBeInstanceOf(OutOfSharedMemory);
+    expect(layer.stats().depths.member).toBe(n);
+    for (let i = 0; i < n; i++) await layer.receive('member', { timeout: 0 });
+    expect(layer.memoryStats().freeBytes).toBe(start);
+    await layer.close();
+  });
+});
+
+describe('registry exhaustion', () => {
+  it('refuses a new name with OutOfSharedMemory (registry) while existing channels keep working', async () => {
+    const layer: SharedLayer = await createLayer({ memory: 4 * MiB, maxNames: 16 });
+    const names: string[] = [];
+    let err: (Error & { code?: string; region?: string }) | undefined;
+    for (let i = 0; i < 1000 && err === undefined; i++) {
+      try {
+        // A queued message keeps the channel from being reclaimed.
+        await layer.send(`name.${i}`, { i });
+        names.push(`name.${i}`);
+      } catch (e) {
+        err = e as Error;
+      }
+    }
+    expect(err).toBeInstanceOf(OutOfSharedMemory);
+    expect(err!.region).toBe('registry');
+    expect(err!.message).toContain('maxNames');
+    expect(names.length).toBeGreaterThanOrEqual(16);
+    for (const name of names) expect(await layer.receive(name, { timeout: 0 })).toEqual({ i: Number(name.slice(5)) });
+    // Emptied channels are reclaimed on demand, so new names fit again.
+    await layer.send('a.new.name', { ok: true });
+    expect(await layer.receive('a.new.name')).toEqual({ ok: true });
+    await layer.close();
+  });
+});
+
+describe('limits and mismatches', () => {
+  it('rejects a message over maxMessageSize with MessageTooLarge', async () => {
+    const layer = await createLayer({ memory: 4 * MiB, maxMessageSize: 1000 });
+    const err = await rejection(layer.send('x', { d: new Uint8Array(2000) }));
+    expect(err).toBeInstanceOf(MessageTooLarge);
+    expect(err.code).toBe('ERR_RINGBUS_MESSAGE_TOO_LARGE');
+    await layer.close();
+  });
+
+  it('refuses to attach to a region of another layout version or a foreign memory', async () => {
+    const layer: SharedLayer = await createLayer({ memory: 4 * MiB });
+    const { handle } = layer;
+    // Corrupt the layout version in the header (magic at 65536, version at 65540).
+    const view = new DataView(handle.memory.buffer as SharedArrayBuffer);
+    const version = view.getUint32(65540, true);
+    view.setUint32(65540, version + 1, true);
+    expect(() => attachLayer(handle)).toThrow(LayoutMismatch);
+    expect(() => attachLayer(handle)).toThrow(/layout version/);
+    view.setUint32(65540, version, true);
+    expect(() => attachLayer(handle).close()).not.toThrow();
+    const foreign = new (globalThis as any).WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
+    expect(() => attachLayer({ ...handle, memory: foreign })).toThrow(/magic/);
+    expect(() => attachLayer({ ...handle, memory: new (globalThis as any).WebAssembly.Memory({ initial: 1 }) })).toThrow(
+      LayoutMismatch,
+    );
+    await layer.close();
+  });
+
+  it('rejects bad shared options with a TypeError naming them', async () => {
+    await expect(createLayer({ memory: 1000 })).rejects.toThrow(/memory/);
+    await expect(createLayer({ memory: 3 * MiB + 1 })).rejects.toThrow(/memory/);
+    await expect(createLayer({ maxMessageSize: 0 })).rejects.toThrow(/maxMessageSize/);
+    await expect(createLayer({ maxNames: 1 })).rejects.toThrow(/maxNames/);
+    await expect(createLayer({ order: 'lifo' })).rejects.toMatchObject({ code: 'ERR_RINGBUS_UNSUPPORTED' });
+    await expect(createLayer({ delivery: 'at-least-once' })).rejects.toMatchObject({ code: 'ERR_RINGBUS_UNSUPPORTED' });
+  });
+});
