@@ -107,9 +107,9 @@ export function renderReport(result) {
       continue;
     }
     const ratios = result.ratios.filter((r) => r.suite === suite.name);
-    const times = ratios.filter((r) => r.kind === 'time');
+    const lower = ratios.filter((r) => r.kind !== 'rate');
     const rates = ratios.filter((r) => r.kind === 'rate');
-    out.push(ratioChart(times, { title: 'time relative to the baseline', note: 'lower is better' }));
+    out.push(ratioChart(lower, { title: 'time (or memory) relative to the baseline', note: 'lower is better' }));
     out.push(ratioChart(rates, { title: 'rate relative to the baseline', note: 'higher is better' }));
     const missing = ratios.filter((r) => r.missing.length > 0);
     if (missing.length) {

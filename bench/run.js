@@ -34,6 +34,7 @@ export async function main(argv, { suites = SUITES, stdout = process.stdout, std
   const outDir = path.resolve(opts.out ?? path.join(here, 'results'));
   const progress = createProgress({ stream: stderr });
   const startedAt = new Date();
+  const loadAtStart = machineInfo().loadAverage;
   let run;
   try {
     run = await runSuites(suites, { ...opts, progress });
@@ -41,6 +42,8 @@ export async function main(argv, { suites = SUITES, stdout = process.stdout, std
     progress.done();
   }
   const result = await assemble(run, opts, startedAt, progress.elapsed(), suites);
+  // Load average before and after: other processes share these cores and move the figures.
+  result.machine.loadAverageAtStart = loadAtStart;
 
   await mkdir(outDir, { recursive: true });
   const jsonPath = path.join(outDir, 'latest.json');

@@ -101,7 +101,7 @@ function baselineTime(terms, summaries, pick) {
  * Compute one ratio from the summaries of a run.
  *
  * - kind 'time': figure time / baseline time ("x the floor": 1 means as fast as the floor,
- *   higher is slower);
+ *   higher is slower); kind 'value' (bytes, ...): figure / baseline the same way;
  * - kind 'rate': figure rate / baseline rate = baseline time / figure time (higher is better).
  *
  * `perRound` pairs the two sides round by round (both sides

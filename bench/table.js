@@ -45,7 +45,9 @@ export function renderTable(result) {
   const W = { name: Math.min(longest, 80), median: 14, p99: 12, rate: 17, samples: 11 };
   const header =
     pad('  figure', W.name) + pad('median', W.median, true) + pad('p99', W.p99, true) + pad('rate', W.rate, true) + pad('samples', W.samples, true) + '  spread';
-  lines.push(`ringbus bench · ${result.machine.cpuModel} × ${result.machine.cpuCount} · Node ${result.machine.node} · ${result.options.quick ? 'quick' : 'full'} run, ${result.options.rounds} interleaved rounds`);
+  const m = result.machine;
+  const load = Array.isArray(m.loadAverageAtStart) && Array.isArray(m.loadAverage) ? ` · load ${m.loadAverageAtStart[0].toFixed(2)} -> ${m.loadAverage[0].toFixed(2)}` : '';
+  lines.push(`ringbus bench · ${m.cpuModel} × ${m.cpuCount} · Node ${m.node} · ${result.options.quick ? 'quick' : 'full'} run, ${result.options.rounds} interleaved rounds, ${(result.durationMs / 1000).toFixed(0)} s${load}`);
   for (const suite of result.suites) {
     lines.push('');
     lines.push(suite.title);
@@ -73,7 +75,7 @@ export function renderTable(result) {
   lines.push('');
   lines.push('Ratios: figure / baseline, both measured in this run. The value is the median of the round-by-round');
   lines.push('ratios (in each round the two sides ran next to each other); the range is their spread over the rounds.');
-  lines.push('Time ratios: 1× is the baseline, lower is better. Rate ratios: higher is better.');
+  lines.push('Time and memory ratios: 1× is the baseline, lower is better. Rate ratios: higher is better.');
   return lines.join('\n');
 }
 

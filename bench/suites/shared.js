@@ -285,7 +285,7 @@ export default {
     { label: 'fan-out deliveries / 1 -> 1 messages', of: 'shared/fanout-1000', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: 'send+receive, 100 000 live channels / 10 live channels', of: 'shared/sendrecv-live-100000', over: 'shared/sendrecv-live-10', kind: 'time' },
     { label: 'send+receive, 10 live channels / memory layer', of: 'shared/sendrecv-live-10', over: 'peers/memory-sendrecv-chat', kind: 'time' },
-    { label: 'idle channel memory / memory layer', of: 'shared/idle-memory-shared', over: 'shared/idle-memory-memory', kind: 'time' },
+    { label: 'idle channel memory / memory layer', of: 'shared/idle-memory-shared', over: 'shared/idle-memory-memory', kind: 'value' },
   ],
   async open({ quick }) {
     try {
