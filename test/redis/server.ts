@@ -6,7 +6,16 @@
  * enable them, unless `RINGBUS_REQUIRE_REDIS=1` (CI), where its absence is a failure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
+
+/** How a test server runs: plain (default), TLS only, or as a Sentinel. */
+export interface ServerMode {
+  /** PEM files: serve TLS only, on the server's port. */
+  tls?: { cert: string; key: string };
+  /** Run as a Sentinel with this config (written to `file`, which Sentinel rewrites). */
+  sentinelConfig?: { file: string; text: string };
+}
 
 const INSTALL_HINT = 'apt-get install redis-server python3-channels-redis';
 
@@ -67,6 +76,7 @@ export class RedisProcess {
     /** Its loopback port. */
     readonly port: number,
     private readonly extraArgs: string[],
+    private readonly mode: ServerMode,
   ) {}
 
   /** `redis://127.0.0.1:<port>` */
@@ -74,10 +84,14 @@ export class RedisProcess {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** Start a server on a free port. `extraArgs`: more redis-server options (e.g. `--requirepass x`). */
-  static async start(extraArgs: string[] = []): Promise<RedisProcess> {
+  /**
+   * Start a server on a free port. `extraArgs`: more redis-server options (e.g.
+   * `--requirepass x`). `mode`: TLS only on that port (with these PEM files), or a Sentinel
+   * whose config file is `mode.sentinelConfig` (the port line is added).
+   */
+  static async start(extraArgs: string[] = [], mode: ServerMode = {}): Promise<RedisProcess> {
     for (let attempt = 0; ; attempt++) {
-      const server = new RedisProcess(await freePort(), extraArgs);
+      const server = new RedisProcess(await freePort(), extraArgs, mode);
       try {
         await server.restart();
         return server;
@@ -90,11 +104,17 @@ export class RedisProcess {
   /** (Re)start on the same port; resolves once it accepts connections. */
   async restart(): Promise<void> {
     if (this.child !== null) throw new Error('redis-server is already running');
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...this.extraArgs],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const port = String(this.port);
+    const args = ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+    if (this.mode.tls) {
+      const { cert, key } = this.mode.tls;
+      args.push('--port', '0', '--tls-port', port, '--tls-cert-file', cert, '--tls-key-file', key, '--tls-auth-clients', 'no');
+    }
+    if (this.mode.sentinelConfig) {
+      writeFileSync(this.mode.sentinelConfig.file, `port ${port}\nbind 127.0.0.1\n${this.mode.sentinelConfig.text}\n`);
+      args.splice(0, args.length, this.mode.sentinelConfig.file, '--sentinel');
+    }
+    const child = spawn('redis-server', [...args, ...this.extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     let exited = false;
     child.once('exit', () => {
