@@ -195,6 +195,11 @@ export function lastExpired(): i32 {
   return expiredCount;
 }
 
+/** Messages this instance dropped as expired since it started. */
+export function expiredSoFar(): f64 {
+  return queue.expiredEver;
+}
+
 /** Messages queued on pinned channel `r`. */
 export function depth(r: u32): u32 {
   return depthOf(r);

@@ -139,6 +139,8 @@ export function popRaw(r: u32): u32 {
 
 /** Messages dropped as expired by the last `popLive` / `dropExpiredHead` of this instance. */
 export let expiredCount: i32 = 0;
+/** Messages dropped as expired by this instance since it started (for stats). */
+export let expiredEver: f64 = 0;
 
 /**
  * Dequeue the oldest message sent after `cutoff` (ms); older ones are released and counted
@@ -150,6 +152,7 @@ export function popLive(r: u32, cutoff: f64): u32 {
     if (h == 0) return 0;
     if (load<f64>(<usize>h, B_TIME) <= cutoff) {
       expiredCount++;
+      expiredEver += 1;
       releaseBlock(h);
       continue;
     }
@@ -176,6 +179,7 @@ export function dropExpiredHead(r: u32, cutoff: f64): void {
     if (atomic.cmpxchg<u64>(rec + R_DEQ, pos, pos + 1) == pos) {
       atomic.store<u32>(slot, <u32>(pos + cap));
       expiredCount++;
+      expiredEver += 1;
       releaseBlock(h);
       if (atomic.load<i32>(rec + R_SPARKED) > 0) {
         atomic.add<i32>(rec + R_SPACE, 1);

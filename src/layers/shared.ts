@@ -14,7 +14,7 @@
 
 import { decode, encode } from '../codec.js';
 import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
-import type { Message, ReceiveOptions, SendOptions } from '../layer.js';
+import type { LayerStats, Message, ReceiveOptions, SendOptions } from '../layer.js';
 import { BLOCK_HEADER, Core, FULL_CODES, KIND_CHANNEL, KIND_GROUP, MEMBER_ENTRY, RECORD_BYTES, STATUS, coreModule } from '../wasm/core.js';
 import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
@@ -170,7 +170,7 @@ export class SharedLayer extends LayerBase {
         return;
       }
       // Full. Expired messages do not count against the capacity: drop them first.
-      this.counters.expired += x.dropExpired(rec, this.cutoff());
+      x.dropExpired(rec, this.cutoff());
       if (x.pushPinned(rec, h) === 1) {
         this.counters.sent++;
         return;
@@ -197,7 +197,7 @@ export class SharedLayer extends LayerBase {
             this.strategy,
             () => {
               if (x.pushPinned(rec, h) === 1) return 1;
-              this.counters.expired += x.dropExpired(rec, this.cutoff());
+              x.dropExpired(rec, this.cutoff());
               return x.pushPinned(rec, h);
             },
           );
@@ -220,17 +220,18 @@ export class SharedLayer extends LayerBase {
     const cached = this.channels.get(channel);
     if (cached !== undefined) {
       const h = x.recv(cached.rec, cached.gen, this.cutoff());
-      this.counters.expired += x.lastExpired();
       if (h > 1) return this.take(h);
     }
     const rec = this.pinChannel(channel);
     try {
-      const attempt = (): number => {
-        const h = x.popPinned(rec, this.cutoff());
-        this.counters.expired += x.lastExpired();
-        return h;
-      };
+      const attempt = (): number => x.popPinned(rec, this.cutoff());
       let h = attempt();
+      if (h === 0 && this.strategy.wait === 'adaptive' && options?.timeout !== 0) {
+        // Spin first, synchronously: a message that arrives within microseconds is taken
+        // without building a wait scope or a promise. The cutoff is fixed for the spin.
+        const cutoff = this.cutoff();
+        for (let i = this.strategy.spinBudget; h === 0 && i > 0; i--) h = x.popPinned(rec, cutoff);
+      }
       if (h === 0) {
         const off = this.core.off;
         h = await parkUntil(
@@ -323,6 +324,12 @@ export class SharedLayer extends LayerBase {
 
   // ---- whole bus -----------------------------------------------------------------------
 
+  /** Counters of this instance (expired ones are counted by its core instance) and bus depths. */
+  override stats(): LayerStats {
+    const depths = this.depths();
+    return { ...this.counters, expired: this.core.x.expiredSoFar(), depths };
+  }
+
   protected async doFlush(): Promise<void> {
     this.core.x.flushAll();
   }
@@ -334,7 +341,6 @@ export class SharedLayer extends LayerBase {
     const cutoff = this.cutoff();
     for (let from = 0; ; ) {
       const slot = x.nextDepth(from, cutoff, this.nameBuf + BLOCK_HEADER);
-      this.counters.expired += x.lastExpiredTotal();
       if (slot < 0) break;
       depths[this.readName(x.lastNameLength())] = x.lastDepth();
       from = slot + 1;
@@ -384,7 +390,7 @@ export class SharedLayer extends LayerBase {
   /** Copy message `h` out of the shared memory, release it, decode the copy. */
   private take(h: number): Message {
     const x = this.core.x;
-    const len = x.blockLength(h);
+    const len = this.core.u32[(h + 4) >>> 2] as number;
     if (this.inbox.length < len) this.inbox = new Uint8Array(Math.max(len, this.inbox.length * 2));
     const start = h + BLOCK_HEADER;
     this.inbox.set(this.core.u8.subarray(start, start + len));

@@ -37,6 +37,7 @@ export interface CoreExports {
   dropOldest(r: number): number;
   dropExpired(r: number, cutoff: number): number;
   lastExpired(): number;
+  expiredSoFar(): number;
   depth(r: number): number;
   blockLength(h: number): number;
   groupAdd(g: number, c: number, now: number, cutoff: number): number;
@@ -106,6 +107,8 @@ export class Core {
   readonly u8: Uint8Array;
   /** Int32 view of the whole shared memory, for Atomics.wait / waitAsync / notify. */
   readonly i32: Int32Array;
+  /** Uint32 view of the whole shared memory (block lengths). */
+  readonly u32: Uint32Array;
   /** Offsets of the wake words inside a channel record. */
   readonly off: { wake: number; parked: number; space: number; sparked: number };
 
@@ -125,6 +128,7 @@ export class Core {
     this.x = instance.exports as unknown as CoreExports;
     this.u8 = new Uint8Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
+    this.u32 = new Uint32Array(memory.buffer);
     this.off = {
       wake: this.x.OFF_WAKE.value as number,
       parked: this.x.OFF_PARKED.value as number,

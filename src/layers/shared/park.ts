@@ -8,9 +8,10 @@
  * and in a worker a blocking `Atomics.wait` would stop timers and AbortSignals (the event
  * loop) for as long as it waits.
  *
- * The `wait` trade-off: `'park'` waits at once, `'adaptive'` polls `spinBudget` times first
- * (a message that arrives within microseconds is taken without a round through the event
- * loop), `'spin'` never parks: it polls, yielding to the event loop every `spinBudget` polls.
+ * The `wait` trade-off: `'park'` waits at once; `'adaptive'` polls `spinBudget` times first
+ * (the caller does that synchronously before calling {@link parkUntil}: a message that arrives
+ * within microseconds is taken without a round through the event loop); `'spin'` never parks:
+ * it polls, yielding to the event loop every `spinBudget` polls.
  *
  * @module
  */
@@ -65,13 +66,12 @@ export async function parkUntil(
   const scope = new WaitScope(what, options, closeSignal);
   const deadline = options?.timeout !== undefined ? Date.now() + options.timeout : Infinity;
   try {
-    if (strategy.wait !== 'park') {
+    if (strategy.wait === 'spin') {
       for (;;) {
         for (let i = 0; i < strategy.spinBudget; i++) {
           const r = attempt();
           if (r !== 0) return r;
         }
-        if (strategy.wait === 'adaptive') break;
         await yieldToLoop();
         if (scope.ended) throw scope.error();
       }
