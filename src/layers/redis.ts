@@ -52,6 +52,9 @@ interface Inbox {
   buffer: Buffered[];
 }
 
+/** Channels whose last seen depth `stats()` remembers (a bound for services that send to many). */
+const MAX_DEPTHS_SEEN = 10_000;
+
 /** Most members one pop takes from this instance's own `!` key. */
 const OWNER_BATCH = 64;
 
@@ -156,7 +159,16 @@ export class RedisLayer extends LayerBase {
     if (status < 0) throw new ChannelFull(channel, capacity);
     this.counters.dropped += status;
     this.counters.sent++;
+    this.rememberDepth(channel, depth);
+  }
+
+  /** Keep the depth seen for `channel`; the oldest entries go beyond 10 000 channels. */
+  private rememberDepth(channel: string, depth: number): void {
+    this.depthSeen.delete(channel); // re-inserting moves it to the young end
     this.depthSeen.set(channel, depth);
+    if (this.depthSeen.size > MAX_DEPTHS_SEEN) {
+      this.depthSeen.delete(this.depthSeen.keys().next().value as string);
+    }
   }
 
   /**
@@ -234,11 +246,11 @@ export class RedisLayer extends LayerBase {
           this.forgetIfIdle(channel, inbox);
           scope.dispose();
           reject(scope.error());
-          for (const reader of this.readersOf(channel)) reader.release();
+          for (const reader of this.readersOf(channel, false)) reader.release();
         },
         { once: true },
       );
-      for (const reader of this.readersOf(channel)) reader.kick();
+      for (const reader of this.readersOf(channel, true)) reader.kick();
     });
   }
 
@@ -256,21 +268,31 @@ export class RedisLayer extends LayerBase {
     else this.specificDemand.set(owner, n);
   }
 
-  /** The readers that serve `channel`, created on first use. */
-  private readersOf(channel: string): Reader[] {
+  /**
+   * The readers that serve `channel` (created when `create`). A reader leaves the map when
+   * its loop ends for want of demand, so channels received once do not pile up readers.
+   */
+  private readersOf(channel: string, create: boolean): Reader[] {
     const key = this.key(channel);
     const specific = isProcessSpecific(channel);
     const indexes = specific ? [this.shardOf(channel)] : this.servers.map((_, i) => i);
-    return indexes.map((index) => {
+    const readers: Reader[] = [];
+    for (const index of indexes) {
       const id = `${index}\n${key}`;
       let reader = this.readers.get(id);
-      if (reader === undefined) {
+      if (reader === undefined && create) {
         const owner = specific ? this.ownerKeyReader(index, ownerPart(channel)) : this.plainReader(index, channel);
-        reader = new Reader(this.server(index), key, this.newestFirst(channel), owner);
-        this.readers.set(id, reader);
+        const made = new Reader(this.server(index), key, this.newestFirst(channel), {
+          ...owner,
+          idle: () => {
+            if (this.readers.get(id) === made) this.readers.delete(id);
+          },
+        });
+        this.readers.set(id, (reader = made));
       }
-      return reader;
-    });
+      if (reader !== undefined) readers.push(reader);
+    }
+    return readers;
   }
 
   private newestFirst(channel: string): boolean {
@@ -278,7 +300,7 @@ export class RedisLayer extends LayerBase {
     return this.options.tradeoffs.orderOf(isProcessSpecific(channel) ? ownerPart(channel) : channel) === 'lifo';
   }
 
-  private plainReader(index: number, channel: string): ReaderOwner {
+  private plainReader(index: number, channel: string): Omit<ReaderOwner, 'idle'> {
     return {
       demand: () => (this.inboxes.get(channel)?.waiters.length ?? 0) > 0,
       // As many as are waiting: what is popped for nobody has to be put back.
@@ -289,7 +311,7 @@ export class RedisLayer extends LayerBase {
     };
   }
 
-  private ownerKeyReader(index: number, owner: string): ReaderOwner {
+  private ownerKeyReader(index: number, owner: string): Omit<ReaderOwner, 'idle'> {
     return {
       demand: () => (this.specificDemand.get(owner) ?? 0) > 0,
       // The key is this instance's alone: take a batch, buffer what nobody waits for yet.

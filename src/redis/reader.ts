@@ -54,6 +54,8 @@ export interface ReaderOwner {
   deliver(member: Buffer, score: number): void;
   /** Something went wrong that is not an outage (e.g. a server error reply). */
   report(err: unknown): void;
+  /** The loop ended for want of demand (the owner may forget this reader). */
+  idle(): void;
 }
 
 /** The reader of one key on one server; see the module comment. */
@@ -140,7 +142,9 @@ export class Reader {
       this.server.releaseBlocking(conn);
     }
     // Demand may have returned between the last check and the release.
-    if (!this.owner.closed() && this.owner.demand()) this.kick();
+    if (this.owner.closed()) return;
+    if (this.owner.demand()) this.kick();
+    else this.owner.idle();
   }
 
   /** One blocking pop: [member, score] pairs, or null when it timed out or was unblocked. */
