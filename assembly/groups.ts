@@ -188,6 +188,16 @@ export function groupSend(g: u32, h: u32, cutoff: f64, scratch: usize, scratchCa
   return delivered;
 }
 
+/** True when group `g` (pinned or not: a racy read is only a hint) has a member added at or before `cutoff`. */
+export function hasExpiredMembers(g: u32, cutoff: f64): bool {
+  const arr = <u32>atomic.load<u64>(<usize>g + R_MEMBERS);
+  const n = clampCount(arr, countOf(arr));
+  for (let i: u32 = 0; i < n; i++) {
+    if (load<f64>(<usize>arr + ARR_HDR + <usize>i * ENTRY, 8) <= cutoff) return true;
+  }
+  return false;
+}
+
 /** Members of pinned group `g` (live or expired). */
 export function memberCount(g: u32): u32 {
   const arr = <u32>atomic.load<u64>(<usize>g + R_MEMBERS);

@@ -137,9 +137,12 @@ export function unpinRecord(r: u32): void {
   unpin(r);
 }
 
-/** Reclaim unused records among the next `n` registry slots; returns how many. */
-export function sweep(n: u32): u32 {
-  return registrySweep(n);
+/**
+ * Among the next `n` registry slots, drop group members added at or before `groupCutoff`
+ * and reclaim unused records; returns how many records were reclaimed.
+ */
+export function sweep(n: u32, groupCutoff: f64): u32 {
+  return registrySweep(n, groupCutoff);
 }
 
 // ---- channels --------------------------------------------------------------------------

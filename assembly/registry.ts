@@ -26,6 +26,10 @@
 //    since c was read changed the epoch, so a successful CAS proves nobody touched the record
 //    in between and the checks still hold. Then unlink it from its slot, free its ring and
 //    push it to the pool; its next life gets generation + 1, so stale pins fail.
+// A record is born DEAD (pinned once by its creator) and becomes alive only in the
+// bucket-taken window where it is published, so nobody can pin a record that is not in the
+// registry, and discarding an unpublished record (another thread inserted the name first) is
+// safe. The sweep also drops expired group members, which lets their channels be reclaimed.
 // A DEAD record still in a slot is skipped by lookups (a new record for the same name may
 // be inserted next to it); only its reclaimer unlinks and frees it.
 
@@ -35,6 +39,7 @@ import {
   KIND_GROUP, MAX_NAME, RECORD_SIZE, R_CAP, R_CTL, R_ENQ, R_DEQ, R_FULL, R_HASH, R_KIND,
   R_MEMB, R_MEMBERS, R_NAME, R_NLEN, R_PARKED, R_RING, R_RSIZE, R_SLOT, R_SPACE, R_SPARKED, R_WAKE, hdr,
 } from './layout';
+import { hasExpiredMembers, rewriteMembers } from './groups';
 import { DEAD, GEN_MASK, GEN_SHIFT, PINS_MASK, genOf, initRing, pin, ringSlots, unpin } from './queue';
 
 export const SLOTS_PER_BUCKET: u32 = 7;
@@ -142,7 +147,9 @@ function newRecord(kind: u32, p: usize, len: u32, hash: u32, cap: u32, full: u32
     store<u32>(a, ringSlots(cap), R_RSIZE);
     store<u32>(a, full, R_FULL);
   }
-  atomic.store<u64>(a + R_CTL, (<u64>gen << GEN_SHIFT) | 1);
+  // DEAD until published: nobody can pin a record that is not in the registry yet (a stale
+  // slot read by another thread may reach it), so discarding an unpublished record is safe.
+  atomic.store<u64>(a + R_CTL, (<u64>gen << GEN_SHIFT) | DEAD | 1);
   lookupGen = gen;
   return r;
 }
@@ -220,6 +227,7 @@ export function lookup(kind: u32, p: usize, len: u32, create: bool, cap: u32, fu
     }
     store<u32>(<usize>mine, <u32>slot, R_SLOT);
     atomic.store<u32>(slot, mine);
+    atomic.store<u64>(<usize>mine + R_CTL, atomic.load<u64>(<usize>mine + R_CTL) & ~DEAD); // alive, still pinned by us
     atomic.store<u32>(b2, v2 + 2);
     atomic.store<u32>(b1, v1 + 2);
     lookupGen = genOf(atomic.load<u64>(<usize>mine + R_CTL));
@@ -301,14 +309,25 @@ export function pinSlot(i: u32): u32 {
   }
 }
 
-/** Visit `n` slots from the shared sweep cursor and reclaim unused records; returns how many. */
-export function sweep(n: u32): u32 {
+/**
+ * Visit `n` slots from the shared sweep cursor: drop group members added at or before
+ * `groupCutoff` (ms), then reclaim unused records. Returns how many were reclaimed.
+ */
+export function sweep(n: u32, groupCutoff: f64): u32 {
   const total = slotCount();
-  let start = atomic.add<u32>(hdr(H_SWEEP), n) % total;
+  const start = atomic.add<u32>(hdr(H_SWEEP), n) % total;
   let done: u32 = 0;
   for (let k: u32 = 0; k < n && k < total; k++) {
-    const r = slotRecord((start + k) % total);
-    if (r != 0 && tryReclaim(r)) done++;
+    const i = (start + k) % total;
+    let r = slotRecord(i);
+    if (r == 0) continue;
+    if (load<u32>(<usize>r, R_KIND) == KIND_GROUP && hasExpiredMembers(r, groupCutoff)) {
+      r = pinSlot(i);
+      if (r == 0) continue;
+      if (load<u32>(<usize>r, R_KIND) == KIND_GROUP) rewriteMembers(r, 0, 0, 0, groupCutoff);
+      unpin(r);
+    }
+    if (tryReclaim(r)) done++;
   }
   return done;
 }

@@ -144,7 +144,7 @@ export class SharedLayer extends LayerBase {
    * Returns how many were reclaimed.
    */
   reclaim(): number {
-    return this.core.x.sweep(this.core.x.slots());
+    return this.core.x.sweep(this.core.x.slots(), Date.now() - this.opts.common.groupExpiryMs);
   }
 
   // ---- send / receive ------------------------------------------------------------------
@@ -464,7 +464,7 @@ export class SharedLayer extends LayerBase {
       }
     }
     const gen = x.lastGen();
-    if (x.lastCreated() === 1) x.sweep(SWEEP_STEP);
+    if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs);
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
     if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(name, { rec, gen });
