@@ -151,6 +151,7 @@ export function resolveRedisOptions(options: RedisLayerOptions): ResolvedRedisOp
     throw new TypeError(`invalid option hosts: ${describe(hostList)}; it must be a non-empty array of URLs or host objects`);
   }
   const shared: RedisOptions = { ...(options.redisOptions ?? {}) };
+  refuseKeyPrefix('redisOptions', shared);
   if (options.password !== undefined) shared.password = options.password;
   if (options.username !== undefined) shared.username = options.username;
   if (options.tls !== undefined) shared.tls = options.tls;
@@ -164,6 +165,17 @@ function hasPolicy(patterns: unknown, policy: string): boolean {
   if (patterns === undefined || patterns === null || typeof patterns !== 'object') return false;
   const values = patterns instanceof Map ? [...patterns.values()] : Array.isArray(patterns) ? patterns.map((p) => (p as unknown[])[1]) : Object.values(patterns);
   return values.includes(policy);
+}
+
+/**
+ * ioredis' `keyPrefix` would prefix the keys a command names but not the keys the scripts
+ * compute (group members), splitting one channel over two keys: the layer's `prefix` does
+ * the job for every key.
+ */
+function refuseKeyPrefix(where: string, options: RedisOptions): void {
+  if (options.keyPrefix !== undefined) {
+    throw new TypeError(`invalid option ${where}.keyPrefix: use the layer option 'prefix' instead (it applies to every key, as channels_redis' prefix)`);
+  }
 }
 
 function hostConfig(entry: RedisHost, index: number, shared: RedisOptions): HostConfig {
@@ -187,6 +199,7 @@ function hostConfig(entry: RedisHost, index: number, shared: RedisOptions): Host
   if (entry === null || typeof entry !== 'object') {
     throw new TypeError(`invalid option hosts[${index}]: ${describe(entry)}; expected a URL string or an object`);
   }
+  refuseKeyPrefix(`hosts[${index}]`, entry);
   if ('sentinels' in entry) {
     const s = entry as RedisSentinelHost;
     if (!Array.isArray(s.sentinels) || s.sentinels.length === 0 || typeof s.name !== 'string' || s.name.length === 0) {

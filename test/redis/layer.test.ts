@@ -51,6 +51,8 @@ describe.runIf(enabled)('redis layer', () => {
         [{ operationTimeout: 0 }, 'operationTimeout'],
         [{ maxMessageSize: 1.5 }, 'maxMessageSize'],
         [{ capacity: -1 }, 'capacity'],
+        [{ redisOptions: { keyPrefix: 'x' } }, 'redisOptions.keyPrefix'],
+        [{ hosts: [{ port: 6379, keyPrefix: 'x' }] }, 'hosts[0].keyPrefix'],
       ];
       for (const [options, name] of bad) {
         const err = await createLayer({ backend: 'redis', ...options } as never).catch((e: unknown) => e);
