@@ -17,10 +17,18 @@ import {
 } from '../layer.js';
 import { Fernet, MultiFernet } from './fernet.js';
 
+/** Where a Sentinel listens. */
+export interface SentinelAddress {
+  /** Host name or address of the sentinel. */
+  host: string;
+  /** Its port (Sentinel's default is 26379). */
+  port: number;
+}
+
 /** A Redis Sentinel deployment: ioredis asks the sentinels for the current master `name`. */
 export interface RedisSentinelHost extends RedisOptions {
   /** The sentinels to ask, e.g. `[{ host: 'sentinel-1', port: 26379 }]`. */
-  sentinels: Array<{ host: string; port: number }>;
+  sentinels: SentinelAddress[];
   /** The master's name as the sentinels know it. */
   name: string;
 }
