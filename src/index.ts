@@ -41,7 +41,7 @@ export type {
 export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 export { encode, decode } from './codec.js';
 export { RedisLayer } from './layers/redis.js';
-export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost } from './redis/options.js';
+export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost, SentinelAddress } from './redis/options.js';
 export { SharedLayer, attachLayer } from './layers/shared.js';
 export type { SharedLayerHandle, SharedLayerOptions, SharedMemoryStats } from './layers/shared.js';
 
