@@ -105,6 +105,21 @@ export class RedisLayer extends LayerBase {
     this.servers = this.options.hosts.map((h) => new RedisServer(h, this.options.operationTimeout));
   }
 
+  /**
+   * A new process-specific channel name, `<prefix>.<client>!<random>`, whose random part is
+   * drawn until the full name hashes to the same server as its owner part. channels_redis
+   * sends directly to a `!` channel on the server of its *full* name (its issue #221) while
+   * the owner reads the server of the owner part; with names chosen this way both are the
+   * same server, so Python processes reach this layer's channels on a ring too. (About
+   * `hosts.length` draws on average; one for a single server.)
+   */
+  override async newChannel(prefix = 'specific'): Promise<string> {
+    for (;;) {
+      const name = await super.newChannel(prefix);
+      if (this.servers.length === 1 || shardIndex(name, this.servers.length) === this.shardOf(name)) return name;
+    }
+  }
+
   // -------------------------------------------------------------------------------------
   // Keys and shards
 

@@ -240,6 +240,16 @@ describe.runIf(enabled)('interop with Python channels_redis', () => {
       expect((await python.receive(theirs)).sampleDiff).toBeNull();
     });
 
+    it('Python reaches a Node process-specific channel directly on the ring (names chosen to hash where they are read)', async () => {
+      for (let i = 0; i < 8; i++) {
+        const mine = await node.newChannel();
+        const owner = mine.slice(0, mine.indexOf('!') + 1);
+        expect(shardIndex(mine, 2)).toBe(shardIndex(owner, 2));
+        await python.send(mine, { direct: i });
+        expect(await node.receive(mine, { timeout: 5000 })).toEqual({ direct: i });
+      }
+    });
+
     it('Python reaches a Node process-specific channel through a group on the ring', async () => {
       const group = fresh('group');
       const mine = await node.newChannel();
