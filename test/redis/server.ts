@@ -7,6 +7,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, createConnection } from 'node:net';
 
 /** How a test server runs: plain (default), TLS only, or as a Sentinel. */
@@ -29,6 +31,19 @@ export const havePythonChannelsRedis: boolean =
 let announced = false;
 
 /**
+ * True for the first test file of this vitest run to ask (files run in child processes of
+ * one vitest process, whose pid names a marker file), so the skip line is printed once.
+ */
+function firstInThisRun(): boolean {
+  try {
+    writeFileSync(join(tmpdir(), `ringbus-redis-skip-notice-${process.ppid}`), '', { flag: 'wx' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether the Redis tests of this file run. Prints the loud skip line once per file, and
  * throws when CI requires Redis and it is missing.
  */
@@ -38,10 +53,10 @@ export function redisTestsEnabled(needPython = false): boolean {
   if (process.env.RINGBUS_REQUIRE_REDIS === '1') {
     throw new Error(`RINGBUS_REQUIRE_REDIS=1 but ${missing.join(' and ')} is missing: ${INSTALL_HINT}`);
   }
-  if (!announced) {
-    announced = true;
+  if (!announced && firstInThisRun()) {
     console.warn(`\n*** SKIPPING Redis tests: ${missing.join(' and ')} not found. Enable them with: ${INSTALL_HINT} ***\n`);
   }
+  announced = true;
   return false;
 }
 
