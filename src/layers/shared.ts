@@ -14,7 +14,7 @@
 
 import { decode, encode } from '../codec.js';
 import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
-import type { LayerStats, Message, ReceiveOptions, SendOptions } from '../layer.js';
+import { assertMessage, type LayerStats, type Message, type ReceiveOptions, type SendOptions } from '../layer.js';
 import { BLOCK_HEADER, Core, FULL_CODES, KIND_CHANNEL, KIND_GROUP, MEMBER_ENTRY, RECORD_BYTES, STATUS, coreModule } from '../wasm/core.js';
 import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
@@ -28,6 +28,7 @@ const SWEEP_STEP = 64;
 /** Cached names per instance before the cache is cleared (it is only a cache). */
 const CACHE_LIMIT = 50_000;
 const NAME_BYTES = 128;
+const RESOLVED: Promise<void> = Promise.resolve();
 
 interface Ref {
   rec: number;
@@ -149,6 +150,51 @@ export class SharedLayer extends LayerBase {
 
   // ---- send / receive ------------------------------------------------------------------
 
+  /**
+   * Fast path: a channel this instance already resolved, no wait options. Everything happens
+   * synchronously and the returned promise is already settled, which saves the two promise
+   * hops of the generic path (validation is the same: a name is cached only after it was
+   * checked, and the message is checked here).
+   */
+  override send(channel: string, message: Message, options?: SendOptions): Promise<void> {
+    if (options === undefined && !this.closed) {
+      const cached = this.channels.get(channel);
+      if (cached !== undefined) {
+        let h: number;
+        try {
+          assertMessage(message);
+          h = this.store(message);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        if (this.core.x.send(cached.rec, cached.gen, h) === 1) {
+          this.counters.sent++;
+          return RESOLVED;
+        }
+        return this.enqueue(channel, h, undefined);
+      }
+    }
+    return super.send(channel, message, options);
+  }
+
+  /** Fast path: a message is waiting on a channel this instance already resolved and owns. */
+  override receive(channel: string, options?: ReceiveOptions): Promise<Message> {
+    if (options === undefined && !this.closed) {
+      const cached = this.channels.get(channel);
+      if (cached !== undefined && this.owns(channel)) {
+        const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
+        if (h > 1) {
+          try {
+            return Promise.resolve(this.take(h));
+          } catch (err) {
+            return Promise.reject(err);
+          }
+        }
+      }
+    }
+    return super.receive(channel, options);
+  }
+
   protected async doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void> {
     const x = this.core.x;
     const h = this.store(message);
@@ -157,6 +203,12 @@ export class SharedLayer extends LayerBase {
       this.counters.sent++;
       return;
     }
+    return this.enqueue(channel, h, options);
+  }
+
+  /** Enqueue stored message `h` (owned by the caller until queued) the slow way: resolve, full policies. */
+  private async enqueue(channel: string, h: number, options: SendOptions | undefined): Promise<void> {
+    const x = this.core.x;
     let rec: number;
     try {
       rec = this.pinChannel(channel);
