@@ -158,7 +158,7 @@ export class RedisLayer extends LayerBase {
     return body;
   }
 
-  protected async doSend(channel: string, message: Message, _options: SendOptions | undefined): Promise<void> {
+  protected async doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void> {
     const body = this.encode(message);
     const specific = isProcessSpecific(channel);
     const member = makeMember(specific ? withRouting(body, channel) : body, this.options.crypter);
@@ -166,15 +166,50 @@ export class RedisLayer extends LayerBase {
     const index = specific ? this.shardOf(channel) : n === 1 ? 0 : this.sendCursor++ % n;
     const capacity = this.options.common.capacityOf(channel);
     const policy = this.options.tradeoffs.fullOf(channel);
-    const score = nextScore();
-    const [status, expired, depth] = await this.server(index).run(`send('${channel}')`, (c) =>
-      c.rbSend(this.key(channel), member, score, score - this.options.common.expiryMs / 1000, capacity, this.ttlMs(), policy),
-    );
-    this.counters.expired += expired;
-    if (status < 0) throw new ChannelFull(channel, capacity);
-    this.counters.dropped += status;
-    this.counters.sent++;
-    this.rememberDepth(channel, depth);
+    const what = `send('${channel}')`;
+    const attempt = async (): Promise<boolean> => {
+      const score = nextScore();
+      const [status, expired, depth] = await this.server(index).run(what, (c) =>
+        c.rbSend(this.key(channel), member, score, score - this.options.common.expiryMs / 1000, capacity, this.ttlMs(), policy),
+      );
+      this.counters.expired += expired;
+      if (status < 0) return false;
+      this.counters.dropped += status;
+      this.counters.sent++;
+      this.rememberDepth(channel, depth);
+      return true;
+    };
+    if (await attempt()) return;
+    if (policy !== 'wait') throw new ChannelFull(channel, capacity);
+    await this.waitForRoom(what, options, attempt);
+  }
+
+  /**
+   * `full: 'wait'`: try again until there is room, the caller's timeout or signal ends the
+   * wait, or the layer closes. Redis cannot wake a sender when a receiver makes room, so
+   * the retries back off from 2 ms to 50 ms (a waiting sender costs at most 20 small
+   * scripts a second).
+   */
+  private async waitForRoom(what: string, options: SendOptions | undefined, attempt: () => Promise<boolean>): Promise<void> {
+    if (options?.timeout === 0) throw new TimeoutError(what, 0);
+    const scope = new WaitScope(what, options, this.closeSignal);
+    try {
+      for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, delay);
+          function done() {
+            clearTimeout(timer);
+            scope.signal.removeEventListener('abort', done);
+            resolve();
+          }
+          scope.signal.addEventListener('abort', done, { once: true });
+        });
+        if (scope.ended) throw scope.error();
+        if (await attempt()) return;
+      }
+    } finally {
+      scope.dispose();
+    }
   }
 
   /** Keep the depth seen for `channel`; the oldest entries go beyond 10 000 channels. */
@@ -188,10 +223,9 @@ export class RedisLayer extends LayerBase {
 
   /**
    * TTL of a channel key: `expiry` plus the larger of `expiry` and 10 s (channels_redis:
-   * `expiry`). Messages never outlive
-   * `expiry` either way (their score is checked on send and on receive); the longer TTL
-   * lets the next send or receive find stale messages and count them in `stats().expired`
-   * instead of Redis dropping them unseen.
+   * `expiry`). Messages never outlive `expiry` either way (their score is checked on send
+   * and on receive); the longer TTL lets the next send or receive find stale messages and
+   * count them in `stats().expired` instead of Redis dropping them unseen.
    */
   private ttlMs(): number {
     const expiryMs = this.options.common.expiryMs;
@@ -401,6 +435,10 @@ export class RedisLayer extends LayerBase {
     if (waiter !== undefined) {
       waiter.deliver(message);
       return;
+    }
+    while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
+      inbox.buffer.shift();
+      this.counters.expired++;
     }
     inbox.buffer.push({ message, score });
     const capacity = this.options.common.capacityOf(channel);

@@ -119,10 +119,6 @@ export function resolveRedisOptions(options: RedisLayerOptions): ResolvedRedisOp
         "use the memory or shared backend for 'at-least-once'",
     );
   }
-  if (options.full === 'wait' || hasPolicy(options.channelFull, 'wait')) {
-    throw new Unsupported("the redis backend does not offer full: 'wait'; use 'reject' or 'drop-oldest'");
-  }
-
   const prefix = options.prefix ?? 'asgi';
   if (typeof prefix !== 'string' || prefix.length === 0) {
     throw new TypeError(`invalid option prefix: ${describe(prefix)}; it must be a non-empty string (flush deletes '<prefix>*')`);
@@ -167,12 +163,6 @@ export function resolveRedisOptions(options: RedisLayerOptions): ResolvedRedisOp
 
   const uniformChannels = options.channelCapacity === undefined && options.channelFull === undefined;
   return { common, tradeoffs, hosts, prefix, crypter, maxMessageSize, operationTimeout, uniformChannels };
-}
-
-function hasPolicy(patterns: unknown, policy: string): boolean {
-  if (patterns === undefined || patterns === null || typeof patterns !== 'object') return false;
-  const values = patterns instanceof Map ? [...patterns.values()] : Array.isArray(patterns) ? patterns.map((p) => (p as unknown[])[1]) : Object.values(patterns);
-  return values.includes(policy);
 }
 
 /**

@@ -62,7 +62,7 @@ describe.runIf(enabled)('redis layer', () => {
     });
 
     it('refuses the trade-offs it cannot honour with Unsupported', async () => {
-      for (const options of [{ delivery: 'at-least-once' }, { full: 'wait' }, { channelFull: { 'a.*': 'wait' } }]) {
+      for (const options of [{ delivery: 'at-least-once' }, { delivery: 'at-least-once', channelFull: { 'a.*': 'wait' } }]) {
         const err = await createLayer({ backend: 'redis', hosts: [server.url], ...options } as never).catch((e: unknown) => e);
         expect((err as { code?: string }).code).toBe('ERR_RINGBUS_UNSUPPORTED');
       }
