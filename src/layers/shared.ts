@@ -55,6 +55,7 @@ export interface SharedMemoryStats {
 
 /** The shared-memory layer. Create it with `createLayer()`; attach with `attachLayer(handle)`. */
 export class SharedLayer extends LayerBase {
+  /** `groups` and `flush`. */
   readonly extensions = ['groups', 'flush'] as const;
   /** Pass this to another thread (workerData / postMessage) and call `attachLayer` there. */
   readonly handle: SharedLayerHandle;
