@@ -100,9 +100,13 @@ export class RedisServer {
     for (const [name, definition] of Object.entries(SCRIPTS)) this.client.defineCommand(name, definition);
   }
 
-  /** Wait until the command connection is ready, at most `operationTimeout` ms. */
+  /**
+   * Wait until the command connection is ready, at most `operationTimeout` ms; then open
+   * one blocking connection ahead of the first receive (it joins the idle pool).
+   */
   async connect(what = 'connect'): Promise<void> {
     await this.whenReady(this.client, what);
+    if (this.idle.length === 0 && this.blocking.size === 0) this.releaseBlocking(this.takeBlocking());
   }
 
   /**

@@ -103,6 +103,32 @@ describe.runIf(enabled)('redis layer', () => {
     });
   });
 
+  describe('a server without BZMPOP (Redis < 7)', () => {
+    let old: RedisProcess;
+    beforeAll(async () => {
+      old = await RedisProcess.start(['--rename-command', 'BZMPOP', '']);
+    });
+    afterAll(async () => {
+      await old?.stop();
+    });
+
+    it('falls back to BZPOPMIN / BZPOPMAX, one message per pop', async () => {
+      const layer = await createLayer({ backend: 'redis', hosts: [old.url], channelOrder: { 'stack.*': 'lifo' } });
+      open.push(layer);
+      const [plain, stack, mine] = [fresh(), fresh('stack'), await layer.newChannel()];
+      const pending = layer.receive(plain);
+      await sleep(20);
+      await layer.send(plain, { n: 0 });
+      expect(await pending).toEqual({ n: 0 });
+      for (let i = 0; i < 3; i++) {
+        await layer.send(stack, { i });
+        await layer.send(mine, { i });
+      }
+      for (const i of [2, 1, 0]) expect(await layer.receive(stack, { timeout: 5000 })).toEqual({ i });
+      for (const i of [0, 1, 2]) expect(await layer.receive(mine, { timeout: 5000 })).toEqual({ i });
+    });
+  });
+
   describe('keys on the server', () => {
     it('writes channels_redis key names with TTLs, and no $inflight keys', async () => {
       const prefix = `keys${process.pid}`;
