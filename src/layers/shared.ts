@@ -146,7 +146,15 @@ export class SharedLayer extends LayerBase {
    * Returns how many were reclaimed.
    */
   reclaim(): number {
-    return this.core.x.sweep(this.core.x.slots(), Date.now() - this.opts.common.groupExpiryMs);
+    // Repeat while it finds something: a channel visited before its group dropped it as an
+    // expired member becomes reclaimable only on the next pass.
+    const x = this.core.x;
+    let total = 0;
+    for (;;) {
+      const n = x.sweep(x.slots(), Date.now() - this.opts.common.groupExpiryMs);
+      total += n;
+      if (n === 0) return total;
+    }
   }
 
   // ---- send / receive ------------------------------------------------------------------

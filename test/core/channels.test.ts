@@ -40,4 +40,19 @@ describe('many channels', () => {
     await peer.close();
     await layer.close();
   }, 120_000);
+
+  it('reclaims groups and their member channels once the members expire (groupExpiry)', async () => {
+    const layer: SharedLayer = await createLayer({ memory: 8 * 1024 * 1024, groupExpiry: 0.05 });
+    const before = layer.memoryStats();
+    for (let i = 0; i < 50; i++) await layer.groupAdd(`room.${i % 5}`, `member.${i}`);
+    expect(layer.memoryStats().records).toBe(55);
+    layer.reclaim(); // members are fresh: nothing to reclaim
+    expect(layer.memoryStats().records).toBe(55);
+    await new Promise((r) => setTimeout(r, 120));
+    layer.reclaim(); // the sweep drops the expired members, then the now unused records
+    const after = layer.memoryStats();
+    expect(after.records).toBe(0);
+    expect(after.freeBytes + after.pooledRecords * after.recordBytes).toBe(before.freeBytes);
+    await layer.close();
+  });
 });

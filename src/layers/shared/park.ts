@@ -35,14 +35,15 @@ let parkedHere = 0;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
 function holdLoop(): void {
-  if (parkedHere++ === 0) keepAlive = setInterval(() => {}, 1 << 30);
+  if (parkedHere++ === 0) {
+    // One timer per thread, created once; ref()/unref() are much cheaper than re-creating it.
+    if (keepAlive === undefined) keepAlive = setInterval(() => {}, 1 << 30);
+    else keepAlive.ref();
+  }
 }
 
 function releaseLoop(): void {
-  if (--parkedHere === 0 && keepAlive !== undefined) {
-    clearInterval(keepAlive);
-    keepAlive = undefined;
-  }
+  if (--parkedHere === 0) keepAlive?.unref();
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
