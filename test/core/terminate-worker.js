@@ -12,6 +12,16 @@ const seen = new Uint8Array(seenBuffer);
 if (role === 'victim') {
   await layer.groupAdd('terminate.group', 'victim.inbox');
   parentPort.postMessage({ ready: true });
+  // A second, CPU-hot loop, so that the kill also lands inside the core's functions: a send and
+  // a receive on a private channel, and group membership churn (copy-on-write CASes).
+  (async () => {
+    for (let i = 0; ; i++) {
+      await layer.send('victim.hot', { i });
+      await layer.receive('victim.hot');
+      await layer.groupAdd('terminate.group', `victim.churn.${i % 4}`);
+      await layer.groupDiscard('terminate.group', `victim.churn.${(i + 2) % 4}`);
+    }
+  })();
   for (let i = 0; ; i++) {
     const m = await layer.receive('work');
     if (m.end) break;

@@ -55,6 +55,10 @@ describe('a terminated worker', () => {
       // The bus is fully usable afterwards: whole-bus operations, new channels, groups.
       expect(layer.stats().depths).toBeTypeOf('object');
       await layer.groupSend('terminate.group', { after: true });
+      await layer.groupAdd('terminate.group', 'after.member');
+      await layer.groupDiscard('terminate.group', 'victim.churn.1');
+      await layer.send('victim.hot', { after: true }); // the victim's own channel is still usable
+      expect(await layer.receive('victim.hot', { timeout: 5000 })).toBeTypeOf('object');
       await layer.send('fresh', { ok: 1 });
       expect(await layer.receive('fresh', { timeout: 5000 })).toEqual({ ok: 1 });
       await layer.flush();
