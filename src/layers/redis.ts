@@ -14,6 +14,9 @@
  *   every member key), else one call to read the group and one per shard, with capacity
  *   checked per member key.
  *
+ * At-least-once delivery (plain channels): leases live on the server next to the channel
+ * key, taken, settled and reclaimed by atomic scripts (src/redis/leases.ts).
+ *
  * Receiving: one {@link Reader} per (server, key) pops for every local receiver of that
  * key. Plain channels are read on every server (senders spread them round-robin);
  * process-specific channels of this instance are read from their owner key on its shard,
@@ -24,15 +27,16 @@
  * @module
  */
 
-import { ChannelFull, MessageTooLarge, TimeoutError } from '../errors.js';
-import { isProcessSpecific, ownerPart, type Message, type ReceiveOptions, type SendOptions } from '../layer.js';
+import { ChannelFull, MessageTooLarge, TimeoutError, Unsupported } from '../errors.js';
+import { isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveOptions, type SendOptions, type WaitOptions } from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
 import { RedisServer } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
+import { leaseKeys, RedisLease } from '../redis/leases.js';
 import { Reader, type ReaderOwner } from '../redis/reader.js';
 import { copyMessage, encodeBody, makeMember, mapHeader, nextScore, nowSeconds, randomPrefix, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
 import { WaitScope } from '../wait.js';
-import { LayerBase } from './base.js';
+import { LayerBase, randomHex } from './base.js';
 
 /** A local receiver waiting for a message. */
 interface Waiter {
@@ -65,8 +69,8 @@ function escapeGlob(text: string): string {
 
 /** The Redis layer. Create it with `createLayer({ backend: 'redis', hosts: [...] })`. */
 export class RedisLayer extends LayerBase {
-  /** `groups` and `flush` (the ASGI extensions channels_redis offers). */
-  readonly extensions = ['groups', 'flush'] as const;
+  /** `groups` and `flush` (the ASGI extensions channels_redis offers), and `leases` under at-least-once delivery. */
+  readonly extensions: readonly string[];
   private readonly options: ResolvedRedisOptions;
   private readonly servers: RedisServer[];
   private readonly inboxes = new Map<string, Inbox>();
@@ -103,6 +107,11 @@ export class RedisLayer extends LayerBase {
     }
     this.options = resolveRedisOptions(options);
     this.servers = this.options.hosts.map((h) => new RedisServer(h, this.options.operationTimeout));
+    this.extensions = this.leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
+  }
+
+  protected override get leases(): boolean {
+    return this.options.tradeoffs.delivery === 'at-least-once';
   }
 
   /**
@@ -186,11 +195,19 @@ export class RedisLayer extends LayerBase {
 
   /**
    * `full: 'wait'`: try again until there is room, the caller's timeout or signal ends the
-   * wait, or the layer closes. Redis cannot wake a sender when a receiver makes room, so
-   * the retries back off from 2 ms to 50 ms (a waiting sender costs at most 20 small
-   * scripts a second).
+   * wait, or the layer closes.
    */
   private async waitForRoom(what: string, options: SendOptions | undefined, attempt: () => Promise<boolean>): Promise<void> {
+    await this.pollUntil(what, options, async () => ((await attempt()) ? true : undefined));
+  }
+
+  /**
+   * Call `attempt` until it gives a value, the caller's timeout or signal ends the wait, or
+   * the layer closes. For the waits Redis cannot wake (a sender waiting for room, a lease
+   * taker waiting for a message): the retries back off from 2 ms to 50 ms, so a waiter
+   * costs at most 20 small scripts a second.
+   */
+  private async pollUntil<T>(what: string, options: WaitOptions | undefined, attempt: () => Promise<T | undefined>): Promise<T> {
     if (options?.timeout === 0) throw new TimeoutError(what, 0);
     const scope = new WaitScope(what, options, this.closeSignal);
     try {
@@ -205,11 +222,79 @@ export class RedisLayer extends LayerBase {
           scope.signal.addEventListener('abort', done, { once: true });
         });
         if (scope.ended) throw scope.error();
-        if (await attempt()) return;
+        const value = await attempt();
+        if (value !== undefined) return value;
       }
     } finally {
       scope.dispose();
     }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // at-least-once (leases)
+
+  /**
+   * Take the next message of a plain channel under a lease, from any server of the ring;
+   * wait (polling, see pollUntil) when there is none. Process-specific channels are not
+   * offered: their messages share their owner's key and would have to be leased by route.
+   */
+  protected override async doReceiveLease(channel: string, options: ReceiveOptions | undefined): Promise<Lease> {
+    if (isProcessSpecific(channel)) {
+      throw new Unsupported(
+        `receiveLease('${channel}'): the redis backend leases plain channels only (the messages of '!' ` +
+          `channels share their owner's key); use receive() there`,
+      );
+    }
+    const what = `receiveLease('${channel}')`;
+    const lease = await this.takeLease(channel, what);
+    return lease ?? this.pollUntil(what, options, () => this.takeLease(channel, what));
+  }
+
+  /** One pass over the servers: a lease on the first message found, or undefined. */
+  private async takeLease(channel: string, what: string): Promise<Lease | undefined> {
+    const { common, tradeoffs, prefix } = this.options;
+    const n = this.servers.length;
+    const start = this.pollCursor++ % n;
+    for (let k = 0; k < n; k++) {
+      const server = this.server((start + k) % n);
+      const keys = leaseKeys(this.key(channel), prefix + tradeoffs.deadLetterChannel);
+      const maxDeliveries = Number.isFinite(tradeoffs.maxDeliveries) ? tradeoffs.maxDeliveries : 0;
+      const ttl = this.ttlMs() + tradeoffs.leaseTimeoutMs;
+      for (;;) {
+        const now = nowSeconds();
+        const deadlineMs = Date.now() + tradeoffs.leaseTimeoutMs;
+        const token = randomHex(8);
+        const [member, , deliveries, expired] = await server.run(what, (c) =>
+          c.rbLeaseTakeBuffer(
+            keys.queue, keys.leases, keys.meta, keys.dead,
+            now, now + tradeoffs.leaseTimeoutMs / 1000, now - common.expiryMs / 1000, maxDeliveries, token,
+            this.newestFirst(channel) ? 'max' : 'min', ttl,
+          ),
+        );
+        this.counters.expired += expired;
+        if (member === null || deliveries === null) break;
+        const settle = (mode: 'ack' | 'nack') =>
+          server
+            .run(`lease.${mode}('${channel}')`, (c) =>
+              c.rbLeaseSettle(keys.queue, keys.leases, keys.meta, keys.dead, member, token, mode, maxDeliveries, nowSeconds(), ttl),
+            )
+            .then((held) => held === 1);
+        let message: Message;
+        try {
+          message = unpackMember(member, this.options.crypter, this.tokenTtl).message;
+        } catch (err) {
+          // Unreadable (no key opens it, bad bytes): settle it away rather than redeliver it forever.
+          this.counters.dropped++;
+          this.warn('decode', err);
+          await settle('ack');
+          continue;
+        }
+        this.seenPop(channel);
+        this.counters.received++;
+        return new RedisLease(message, deliveries, deadlineMs, settle);
+      }
+    }
+    return undefined;
   }
 
   /** Keep the depth seen for `channel`; the oldest entries go beyond 10 000 channels. */

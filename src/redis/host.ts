@@ -21,7 +21,18 @@
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { ConnectionError } from '../errors.js';
 import type { HostConfig } from './options.js';
-import { FLUSH, GROUP_ADD, GROUP_DELIVER, GROUP_MEMBERS, GROUP_SEND_LOCAL, SEND, UNPOP, type ScriptDefinition } from './scripts.js';
+import {
+  FLUSH,
+  GROUP_ADD,
+  GROUP_DELIVER,
+  GROUP_MEMBERS,
+  GROUP_SEND_LOCAL,
+  LEASE_SETTLE,
+  LEASE_TAKE,
+  SEND,
+  UNPOP,
+  type ScriptDefinition,
+} from './scripts.js';
 
 const SCRIPTS: Record<string, ScriptDefinition> = {
   rbSend: SEND,
@@ -31,6 +42,8 @@ const SCRIPTS: Record<string, ScriptDefinition> = {
   rbGroupAdd: GROUP_ADD,
   rbUnpop: UNPOP,
   rbFlush: FLUSH,
+  rbLeaseTake: LEASE_TAKE,
+  rbLeaseSettle: LEASE_SETTLE,
 };
 
 type Arg = string | number | Buffer;
@@ -44,6 +57,8 @@ export interface ScriptedRedis extends Redis {
   rbGroupAdd(key: string, channel: string, score: number, ttlMs: number): Promise<number>;
   rbUnpop(key: string, member: Buffer, score: number, ttlMs: number): Promise<number>;
   rbFlush(pattern: string): Promise<number>;
+  rbLeaseTakeBuffer(...args: Arg[]): Promise<[Buffer | null, Buffer | null, number | null, number]>;
+  rbLeaseSettle(...args: Arg[]): Promise<number>;
 }
 
 /** Idle blocking connections kept per server; more are closed when released. */

@@ -6,7 +6,6 @@
  */
 
 import type { RedisOptions } from 'ioredis';
-import { Unsupported } from '../errors.js';
 import {
   resolveCommonOptions,
   resolveTradeoffs,
@@ -113,12 +112,6 @@ function describe(value: unknown): string {
 export function resolveRedisOptions(options: RedisLayerOptions): ResolvedRedisOptions {
   const common = resolveCommonOptions(options);
   const tradeoffs = resolveTradeoffs(options);
-  if (tradeoffs.delivery !== 'at-most-once') {
-    throw new Unsupported(
-      "the redis backend offers delivery: 'at-most-once' only (as channels_redis); " +
-        "use the memory or shared backend for 'at-least-once'",
-    );
-  }
   const prefix = options.prefix ?? 'asgi';
   if (typeof prefix !== 'string' || prefix.length === 0) {
     throw new TypeError(`invalid option prefix: ${describe(prefix)}; it must be a non-empty string (flush deletes '<prefix>*')`);

@@ -214,3 +214,98 @@ until cursor == '0'
 return deleted
 `,
 };
+
+/**
+ * Shared Lua helpers of the lease scripts. A lease's bookkeeping lives next to its channel
+ * key K: `K$ringbus-leases` (sorted set: member -> lease deadline, epoch seconds) and
+ * `K$ringbus-lease-meta` (hash: member -> "token|deliveries|original score"). The token
+ * names one delivery, so that settling a lease that expired and was handed out again does
+ * nothing. Requeued members go back to K with their original score (the head of the
+ * queue); members at `maxDeliveries` go to the dead-letter key instead.
+ */
+const LEASE_LUA_HELPERS = `
+local function parse(meta)
+  local token, deliveries, score = string.match(meta, '^([^|]*)|([^|]*)|(.*)$')
+  return token, tonumber(deliveries), score
+end
+local function requeue(queue, leases, meta, dead, member, deliveries, score, maxDeliveries, deadScore, ttl)
+  redis.call('ZREM', leases, member)
+  if maxDeliveries > 0 and deliveries >= maxDeliveries then
+    redis.call('HDEL', meta, member)
+    redis.call('ZADD', dead, deadScore, member)
+    redis.call('PEXPIRE', dead, ttl)
+    return
+  end
+  redis.call('ZADD', queue, score, member)
+  redis.call('PEXPIRE', queue, ttl)
+  redis.call('HSET', meta, member, '|' .. deliveries .. '|' .. score)
+end
+`;
+
+/**
+ * Take a message under a lease. KEYS = queue, leases, meta, dead-letter queue.
+ * ARGV = now, lease deadline, expiry cutoff, maxDeliveries (0 = unlimited), token,
+ * 'min' | 'max' (order), ttl ms. First puts back every lease past its deadline (so a dead
+ * holder's messages return without anyone's help), then pops the next fresh message,
+ * records the lease and returns `{member, original score, deliveries, expired}`; or
+ * `{false, false, false, expired}` when the queue is empty.
+ */
+export const LEASE_TAKE: ScriptDefinition = {
+  numberOfKeys: 4,
+  lua: `${LEASE_LUA_HELPERS}
+local now, maxDeliveries, ttl = ARGV[1], tonumber(ARGV[4]), ARGV[7]
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)) do
+  local meta = redis.call('HGET', KEYS[3], member)
+  if meta then
+    local _, deliveries, score = parse(meta)
+    requeue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], member, deliveries, score, maxDeliveries, now, ttl)
+  else
+    redis.call('ZREM', KEYS[2], member)
+  end
+end
+local expired = 0
+while true do
+  local popped
+  if ARGV[6] == 'max' then popped = redis.call('ZPOPMAX', KEYS[1]) else popped = redis.call('ZPOPMIN', KEYS[1]) end
+  if #popped == 0 then return {false, false, false, expired} end
+  local member, score = popped[1], popped[2]
+  local meta = redis.call('HGET', KEYS[3], member)
+  if tonumber(score) > tonumber(ARGV[3]) then
+    local deliveries = 1
+    if meta then
+      local _, before = parse(meta)
+      deliveries = before + 1
+    end
+    redis.call('HSET', KEYS[3], member, ARGV[5] .. '|' .. deliveries .. '|' .. score)
+    redis.call('ZADD', KEYS[2], ARGV[2], member)
+    redis.call('PEXPIRE', KEYS[2], ttl)
+    redis.call('PEXPIRE', KEYS[3], ttl)
+    return {member, score, deliveries, expired}
+  end
+  if meta then redis.call('HDEL', KEYS[3], member) end
+  expired = expired + 1
+end
+`,
+};
+
+/**
+ * Settle a lease. KEYS = queue, leases, meta, dead-letter queue. ARGV = member, token,
+ * 'ack' | 'nack', maxDeliveries (0 = unlimited), now, ttl ms. Returns 1 when the lease
+ * was still held (its token matches), else 0 and nothing changes.
+ */
+export const LEASE_SETTLE: ScriptDefinition = {
+  numberOfKeys: 4,
+  lua: `${LEASE_LUA_HELPERS}
+local meta = redis.call('HGET', KEYS[3], ARGV[1])
+if not meta then return 0 end
+local token, deliveries, score = parse(meta)
+if token ~= ARGV[2] or not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+if ARGV[3] == 'ack' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+else
+  requeue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], deliveries, score, tonumber(ARGV[4]), ARGV[5], ARGV[6])
+end
+return 1
+`,
+};

@@ -31,7 +31,7 @@ describe.runIf(enabled)('redis backend', () => {
       return layer;
     },
     peer: (layer) => createLayer({ backend: 'redis', ...(optionsOf.get(layer) ?? {}) }),
-    tradeoffs: { delivery: ['at-most-once'], order: ['fifo', 'lifo'], full: ['reject', 'drop-oldest', 'wait'] },
+    tradeoffs: { delivery: ['at-most-once', 'at-least-once'], order: ['fifo', 'lifo'], full: ['reject', 'drop-oldest', 'wait'] },
     slackMs: 100,
   });
 });

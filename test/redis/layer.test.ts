@@ -61,11 +61,11 @@ describe.runIf(enabled)('redis layer', () => {
       }
     });
 
-    it('refuses the trade-offs it cannot honour with Unsupported', async () => {
-      for (const options of [{ delivery: 'at-least-once' }, { delivery: 'at-least-once', channelFull: { 'a.*': 'wait' } }]) {
-        const err = await createLayer({ backend: 'redis', hosts: [server.url], ...options } as never).catch((e: unknown) => e);
-        expect((err as { code?: string }).code).toBe('ERR_RINGBUS_UNSUPPORTED');
-      }
+    it('leases plain channels only: receiveLease on a ! channel is Unsupported', async () => {
+      const layer = await make({ delivery: 'at-least-once', prefix: fresh('lease') });
+      expect(layer.extensions).toContain('leases');
+      const err = await layer.receiveLease(await layer.newChannel()).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('ERR_RINGBUS_UNSUPPORTED');
     });
   });
 
@@ -208,6 +208,52 @@ describe.runIf(enabled)('redis layer', () => {
         expect(await owner.receive(ch, { timeout: 5000 })).toEqual(message);
         expect(await owner.receive(ch, { timeout: 5000 })).toEqual(message);
       }
+    });
+  });
+
+  describe('leases (at-least-once)', () => {
+    it("gives a dead holder's message to another process after leaseTimeout", async () => {
+      const prefix = fresh('dead');
+      const holder = await createLayer({ backend: 'redis', hosts: [server.url], prefix, delivery: 'at-least-once', leaseTimeout: 200 });
+      const other = await make({ prefix, delivery: 'at-least-once', leaseTimeout: 200 });
+      const ch = fresh();
+      await other.send(ch, { job: 1 });
+      const first = await holder.receiveLease(ch);
+      expect(first.deliveries).toBe(1);
+      await holder.close(); // dies without settling
+      const again = await other.receiveLease(ch, { timeout: 5000 });
+      expect(again.message).toEqual({ job: 1 });
+      expect(again.deliveries).toBe(2);
+      expect(await again.ack()).toBe(true);
+      expect(await raw.exists(`${prefix}${ch}$ringbus-leases`, `${prefix}${ch}$ringbus-lease-meta`)).toBe(0);
+    });
+
+    it('leases each message to one holder at a time, across layers', async () => {
+      const prefix = fresh('leases');
+      const takers = await Promise.all([1, 2, 3].map(() => make({ prefix, delivery: 'at-least-once', capacity: 1000 })));
+      const ch = fresh();
+      const total = 150;
+      for (let i = 0; i < total; i++) await takers[0]!.send(ch, { i });
+      const got: number[] = [];
+      await Promise.all(
+        takers.flatMap((t) =>
+          [1, 2].map(async () => {
+            for (;;) {
+              let lease;
+              try {
+                lease = await t.receiveLease(ch, { timeout: 300 });
+              } catch (err) {
+                if (err instanceof TimeoutError) return;
+                throw err;
+              }
+              got.push(lease.message.i as number);
+              expect(await lease.ack()).toBe(true);
+            }
+          }),
+        ),
+      );
+      expect(got.length).toBe(total);
+      expect(new Set(got).size).toBe(total);
     });
   });
 
