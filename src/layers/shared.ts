@@ -14,7 +14,7 @@
 
 import { decode, encode } from '../codec.js';
 import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
-import { assertMessage, type LayerStats, type Message, type ReceiveOptions, type SendOptions } from '../layer.js';
+import { assertMessage, assertWaitOptions, type LayerStats, type Message, type ReceiveOptions, type SendOptions } from '../layer.js';
 import { BLOCK_HEADER, Core, FULL_CODES, KIND_CHANNEL, KIND_GROUP, MEMBER_ENTRY, RECORD_BYTES, STATUS, coreModule } from '../wasm/core.js';
 import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
@@ -160,18 +160,19 @@ export class SharedLayer extends LayerBase {
   // ---- send / receive ------------------------------------------------------------------
 
   /**
-   * Fast path: a channel this instance already resolved, no wait options. Everything happens
+   * Fast path: a channel this instance already resolved. Everything happens
    * synchronously and the returned promise is already settled, which saves the two promise
    * hops of the generic path (validation is the same: a name is cached only after it was
    * checked, and the message is checked here).
    */
   override send(channel: string, message: Message, options?: SendOptions): Promise<void> {
-    if (options === undefined && !this.closed) {
+    if (!this.closed) {
       const cached = this.channels.get(channel);
       if (cached !== undefined) {
         let h: number;
         try {
           assertMessage(message);
+          if (options !== undefined) assertWaitOptions('send', options);
           h = this.store(message);
         } catch (err) {
           return Promise.reject(err);
@@ -180,17 +181,28 @@ export class SharedLayer extends LayerBase {
           this.counters.sent++;
           return RESOLVED;
         }
-        return this.enqueue(channel, h, undefined);
+        return this.enqueue(channel, h, options);
       }
     }
     return super.send(channel, message, options);
   }
 
-  /** Fast path: a message is waiting on a channel this instance already resolved and owns. */
+  /**
+   * Fast path: a message is waiting on a channel this instance already resolved and owns (it
+   * is taken whatever the wait options say, as a wait would end at once; `listen` loops get
+   * here too).
+   */
   override receive(channel: string, options?: ReceiveOptions): Promise<Message> {
-    if (options === undefined && !this.closed) {
+    if (!this.closed) {
       const cached = this.channels.get(channel);
       if (cached !== undefined && this.owns(channel)) {
+        if (options !== undefined) {
+          try {
+            assertWaitOptions('receive', options);
+          } catch (err) {
+            return Promise.reject(err);
+          }
+        }
         const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
         if (h > 1) {
           try {
