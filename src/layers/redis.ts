@@ -27,7 +27,7 @@
  * @module
  */
 
-import { ChannelFull, MessageTooLarge, TimeoutError, Unsupported } from '../errors.js';
+import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, Unsupported } from '../errors.js';
 import { isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveOptions, type SendOptions, type WaitOptions } from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
 import { RedisServer } from '../redis/host.js';
@@ -246,8 +246,14 @@ export class RedisLayer extends LayerBase {
       );
     }
     const what = `receiveLease('${channel}')`;
-    const lease = await this.takeLease(channel, what);
-    return lease ?? this.pollUntil(what, options, () => this.takeLease(channel, what));
+    // Like a pending receive, a waiting lease taker rides out an outage: it keeps trying.
+    const attempt = () =>
+      this.takeLease(channel, what).catch((err: unknown) => {
+        if (err instanceof ConnectionError) return undefined;
+        throw err;
+      });
+    const lease = await attempt();
+    return lease ?? this.pollUntil(what, options, attempt);
   }
 
   /** One pass over the servers: a lease on the first message found, or undefined. */

@@ -90,6 +90,26 @@ describe.runIf(enabled)('redis outages', () => {
     await consumer.close();
   });
 
+  it('keeps a waiting lease taker through a restart', async () => {
+    const options = { backend: 'redis' as const, hosts: [server.url], prefix: `lease${process.pid}:`, operationTimeout: 300, delivery: 'at-least-once' as const };
+    const taker = await createLayer(options);
+    const producer = await createLayer(options);
+    const ch = 'outage.leases';
+    const waiting = taker.receiveLease(ch, { timeout: 20_000 });
+    await sleep(50);
+    await server.stop();
+    await sleep(400);
+    await server.restart();
+    for (let sent = false; !sent; ) {
+      sent = await producer.send(ch, { after: 'restart' }).then(() => true, () => sleep(100).then(() => false));
+    }
+    const lease = await waiting;
+    expect(lease.message).toEqual({ after: 'restart' });
+    expect(await lease.ack()).toBe(true);
+    await producer.close();
+    await taker.close();
+  });
+
   it('lets the process exit by itself after close()', () => {
     const child = fileURLToPath(new URL('./exit-child.js', import.meta.url));
     const result = spawnSync(process.execPath, [child, server.url], { timeout: 20_000, encoding: 'utf8' });
