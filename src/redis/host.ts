@@ -66,7 +66,7 @@ const MAX_IDLE_BLOCKING = 4;
 
 /** A connection that runs blocking pops, with what a reader needs to manage it. */
 export class BlockingConnection {
-  /** Redis' id of this connection (for CLIENT UNBLOCK); null until asked, reset on reconnect. */
+  /** Redis' id of this connection (for CLIENT UNBLOCK); null until asked, reset on reconnect, -1 if refused. */
   id: number | null = null;
   /** Resolves (with null) the next time the connection closes. */
   closed: Promise<null>;

@@ -4,12 +4,13 @@
  * holds, and hands every popped member to its owner's callback. BZMPOP takes up to
  * `batch()` members in one round trip: the number of local receivers waiting on a plain
  * channel, more for the key of this instance's own `!` channels (nobody else may read it,
- * so what is not wanted yet is buffered in this process). One reader per (server, key), whatever the number of
- * local receivers: they queue in the layer, not on Redis connections.
+ * so what is not wanted yet is buffered in this process). One reader per (server, key),
+ * whatever the number of local receivers: they queue in the layer, not on Redis
+ * connections.
  *
  * Demand-driven life: `kick()` starts the loop when a receiver arrives; the loop ends when
  * `demand()` is false. `release()` is called when a receiver leaves: if nobody is left and
- * the reader is parked in BZPOPMIN, it is woken with CLIENT UNBLOCK (the pop then returns
+ * the reader is parked in its pop, it is woken with CLIENT UNBLOCK (the pop then returns
  * nothing, so nothing is taken that nobody wants). A member that was popped anyway in that
  * race is given to the callback, which puts it back or buffers it.
  *
@@ -20,9 +21,10 @@
  * @module
  */
 
+import { ReplyError } from 'ioredis';
 import type { BlockingConnection, RedisServer } from './host.js';
 
-/** Seconds a BZPOPMIN blocks before the loop re-checks (a bound on stuck connections). */
+/** Seconds a blocking pop waits before the loop re-checks (a bound on stuck connections). */
 const BLOCK_SECONDS = 5;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -40,6 +42,19 @@ function whenReady(conn: BlockingConnection, ms: number): Promise<void> {
     conn.client.once('ready', done);
     conn.client.once('end', done);
   });
+}
+
+/**
+ * Redis' id of the connection, for CLIENT UNBLOCK; -1 when the server refuses to say
+ * (an ACL user without the CLIENT command): pops then end by their timeout instead.
+ */
+async function clientId(conn: BlockingConnection): Promise<number> {
+  try {
+    return Number(await conn.client.client('ID'));
+  } catch (err) {
+    if (err instanceof ReplyError) return -1;
+    throw err;
+  }
 }
 
 /** What a reader needs from the layer. */
@@ -85,7 +100,7 @@ export class Reader {
   /** Wake a parked pop when nobody waits any more (call after removing demand). */
   release(): void {
     const conn = this.blockedOn;
-    if (conn === null || conn.id === null || this.unblocking || this.owner.demand() || this.owner.closed()) return;
+    if (conn === null || conn.id === null || conn.id < 0 || this.unblocking || this.owner.demand() || this.owner.closed()) return;
     this.unblocking = true;
     const id = conn.id;
     this.server
@@ -114,7 +129,7 @@ export class Reader {
           continue;
         }
         try {
-          if (conn.id === null) conn.id = Number(await conn.client.client('ID'));
+          if (conn.id === null) conn.id = await clientId(conn);
           if (this.owner.closed() || !this.owner.demand()) break;
           const closed = conn.closed;
           this.blockedOn = conn;

@@ -72,7 +72,11 @@ describe.runIf(enabled)('redis layer', () => {
   describe('credentials', () => {
     let secured: RedisProcess;
     beforeAll(async () => {
-      secured = await RedisProcess.start(['--requirepass', 'hunter2', '--user', 'alice', 'on', '>wonderland', '~*', '&*', '+@all']);
+      secured = await RedisProcess.start([
+        '--requirepass', 'hunter2',
+        '--user', 'alice', 'on', '>wonderland', '~*', '&*', '+@all',
+        '--user', 'carol', 'on', '>lewis', '~*', '&*', '+@all', '-client',
+      ]);
     });
     afterAll(async () => {
       await secured?.stop();
@@ -90,6 +94,14 @@ describe.runIf(enabled)('redis layer', () => {
         await layer.send(ch, { ok: true });
         expect(await layer.receive(ch)).toEqual({ ok: true });
       }
+    });
+
+    it('works for an ACL user without the CLIENT command (pops end by their timeout instead of CLIENT UNBLOCK)', async () => {
+      const layer = await make({ hosts: [`redis://carol:lewis@127.0.0.1:${secured.port}`], prefix: fresh('carol') });
+      const ch = fresh();
+      await expect(layer.receive(ch, { timeout: 50 })).rejects.toBeInstanceOf(TimeoutError);
+      await layer.send(ch, { kept: true }); // may be popped by the abandoned pop, then put back
+      expect(await layer.receive(ch, { timeout: 5000 })).toEqual({ kept: true });
     });
 
     it('fails createLayer with ConnectionError carrying the server refusal for a wrong password', async () => {
