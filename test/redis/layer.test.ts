@@ -335,7 +335,7 @@ describe.runIf(enabled)('redis layer', () => {
       await Promise.all(impatient);
       for (;;) {
         try {
-          got.push((await receiver.receive(ch, { timeout: 200 })).i as number);
+          got.push((await receiver.receive(ch, { timeout: 1000 })).i as number);
         } catch {
           break;
         }
