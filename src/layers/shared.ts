@@ -33,7 +33,16 @@ const RESOLVED: Promise<void> = Promise.resolve();
 interface Ref {
   rec: number;
   gen: number;
+  /**
+   * Adaptive waiting: spin before parking on this channel? Turned off after a wait that
+   * lasted long (the channel is mostly idle: spinning would only burn CPU, and with many idle
+   * channels a lot of it), back on after a short one.
+   */
+  spin: boolean;
 }
+
+/** A park shorter than this (ms) means spinning a little longer could have caught the message. */
+const SHORT_WAIT_MS = 0.5;
 
 /** Accounting of the shared region (for tests, monitoring and the docs' numbers). */
 export interface SharedMemoryStats {
@@ -299,24 +308,30 @@ export class SharedLayer extends LayerBase {
     try {
       const attempt = (): number => x.popPinned(rec, this.cutoff());
       let h = attempt();
-      if (h === 0 && this.strategy.wait === 'adaptive' && options?.timeout !== 0) {
+      const ref = this.channels.get(channel);
+      if (h === 0 && this.strategy.wait === 'adaptive' && options?.timeout !== 0 && ref?.spin !== false) {
         // Spin first, synchronously: a message that arrives within microseconds is taken
         // without building a wait scope or a promise. The cutoff is fixed for the spin.
         const cutoff = this.cutoff();
         for (let i = this.strategy.spinBudget; h === 0 && i > 0; i--) h = x.popPinned(rec, cutoff);
       }
       if (h === 0) {
+        const parkedAt = performance.now();
         const off = this.core.off;
-        h = await parkUntil(
-          this.core.i32,
-          (rec + off.wake) >> 2,
-          (rec + off.parked) >> 2,
-          `receive('${channel}')`,
-          options,
-          this.closeSignal,
-          this.strategy,
-          attempt,
-        );
+        try {
+          h = await parkUntil(
+            this.core.i32,
+            (rec + off.wake) >> 2,
+            (rec + off.parked) >> 2,
+            `receive('${channel}')`,
+            options,
+            this.closeSignal,
+            this.strategy,
+            attempt,
+          );
+        } finally {
+          if (ref !== undefined) ref.spin = performance.now() - parkedAt < SHORT_WAIT_MS;
+        }
       }
       return this.take(h);
     } finally {
@@ -540,7 +555,7 @@ export class SharedLayer extends LayerBase {
     if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs);
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
     if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(name, { rec, gen });
+    cache.set(name, { rec, gen, spin: true });
     return rec;
   }
 
