@@ -269,6 +269,62 @@ describe.runIf(enabled)('redis layer', () => {
     });
   });
 
+  describe('a ring of two servers', () => {
+    let second: RedisProcess;
+    beforeAll(async () => {
+      second = await RedisProcess.start();
+    });
+    afterAll(async () => {
+      await second?.stop();
+    });
+
+    it('spreads plain channels over both servers, reads both, and leases from both', async () => {
+      const prefix = fresh('ring');
+      const hosts = [server.url, second.url];
+      const layer = await make({ hosts, prefix, delivery: 'at-least-once' });
+      const peer = await make({ hosts, prefix });
+      const ch = fresh();
+      for (let i = 0; i < 6; i++) await peer.send(ch, { i });
+      const direct = [raw, new Redis(second.url)];
+      try {
+        expect(await direct[0]!.zcard(`${prefix}${ch}`)).toBe(3);
+        expect(await direct[1]!.zcard(`${prefix}${ch}`)).toBe(3);
+      } finally {
+        direct[1]!.disconnect();
+      }
+      const got: number[] = [];
+      for (let i = 0; i < 3; i++) got.push((await layer.receive(ch, { timeout: 5000 })).i as number);
+      for (let i = 0; i < 3; i++) {
+        const lease = await layer.receiveLease(ch, { timeout: 5000 });
+        got.push(lease.message.i as number);
+        expect(await lease.ack()).toBe(true);
+      }
+      expect(got.sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+
+    it('sends to a group whose members live on both servers (one call per shard)', async () => {
+      const prefix = fresh('ringgroup');
+      const hosts = [server.url, second.url];
+      const layer = await make({ hosts, prefix, capacity: 1 });
+      const group = fresh('g');
+      const mine = await Promise.all([1, 2, 3].map(() => layer.newChannel()));
+      const plain = Array.from({ length: 6 }, (_, i) => fresh(`p${i}`));
+      for (const ch of [...mine, ...plain]) await layer.groupAdd(group, ch);
+      // Capacity is checked per member key on its shard: the second send finds every key full
+      // (the three `!` members share one key, so one stored message fills it).
+      const before = layer.stats();
+      await layer.groupSend(group, { n: 1 });
+      await layer.groupSend(group, { n: 2 });
+      const after = layer.stats();
+      expect(after.sent - before.sent).toBe(9);
+      expect(after.dropped - before.dropped).toBe(9);
+      for (const ch of [...mine, ...plain]) expect(await layer.receive(ch, { timeout: 5000 })).toEqual({ n: 1 });
+      await expect(layer.receive(plain[0]!, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+      await layer.flush();
+      expect(await raw.keys(`${prefix}*`)).toEqual([]);
+    });
+  });
+
   describe('hand-over', () => {
     it('gives every message to exactly one of many concurrent receivers in several layers', async () => {
       const prefix = fresh('many');
