@@ -147,7 +147,7 @@ export class RedisProcess {
     }
   }
 
-  /** Stop the server (SIGKILL-free: SIGTERM, then wait for exit). */
+  /** Stop the server: SIGTERM (it exits at once without persistence), then wait for the exit. */
   async stop(): Promise<void> {
     const child = this.child;
     if (child === null) return;
