@@ -30,6 +30,12 @@ export const havePythonChannelsRedis: boolean =
 
 let announced = false;
 
+/** Servers still running; killed if the test process exits without stopping them (a crash). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /**
  * True for the first test file of this vitest run to ask (files run in child processes of
  * one vitest process, whose pid names a marker file), so the skip line is printed once.
@@ -131,8 +137,10 @@ export class RedisProcess {
     }
     const child = spawn('redis-server', [...args, ...this.extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    running.add(child);
     let exited = false;
     child.once('exit', () => {
+      running.delete(child);
       exited = true;
       if (this.child === child) this.child = null;
     });
