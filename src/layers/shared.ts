@@ -34,15 +34,18 @@ interface Ref {
   rec: number;
   gen: number;
   /**
-   * Adaptive waiting: spin before parking on this channel? Turned off after a wait that
-   * lasted long (the channel is mostly idle: spinning would only burn CPU, and with many idle
-   * channels a lot of it), back on after a short one.
+   * Adaptive waiting on this channel: waits left that park at once without spinning, and the
+   * current back-off. A spin that catches a message resets the back-off; a spin that fails
+   * (the channel is idle, or the sender cannot run because spinning threads hold the cores)
+   * doubles it, up to {@link MAX_SPIN_BACKOFF} waits. So a busy ping-pong keeps spinning, while
+   * idle channels and oversubscribed cores mostly park.
    */
-  spin: boolean;
+  spinSkip: number;
+  spinBackoff: number;
 }
 
-/** A park shorter than this (ms) means spinning a little longer could have caught the message. */
-const SHORT_WAIT_MS = 0.5;
+/** Most waits in a row that skip spinning on a channel where spinning keeps failing. */
+const MAX_SPIN_BACKOFF = 64;
 
 /** Accounting of the shared region (for tests, monitoring and the docs' numbers). */
 export interface SharedMemoryStats {
@@ -309,29 +312,29 @@ export class SharedLayer extends LayerBase {
       const attempt = (): number => x.popPinned(rec, this.cutoff());
       let h = attempt();
       const ref = this.channels.get(channel);
-      if (h === 0 && this.strategy.wait === 'adaptive' && options?.timeout !== 0 && ref?.spin !== false) {
-        // Spin first, synchronously: a message that arrives within microseconds is taken
-        // without building a wait scope or a promise. The cutoff is fixed for the spin.
-        const cutoff = this.cutoff();
-        for (let i = this.strategy.spinBudget; h === 0 && i > 0; i--) h = x.popPinned(rec, cutoff);
+      if (h === 0 && this.strategy.wait === 'adaptive' && options?.timeout !== 0 && ref !== undefined) {
+        if (ref.spinSkip > 0) ref.spinSkip--;
+        else {
+          // Spin first, synchronously: a message that arrives within microseconds is taken
+          // without building a wait scope or a promise. The cutoff is fixed for the spin.
+          const cutoff = this.cutoff();
+          for (let i = this.strategy.spinBudget; h === 0 && i > 0; i--) h = x.popPinned(rec, cutoff);
+          ref.spinBackoff = h !== 0 ? 0 : Math.min(MAX_SPIN_BACKOFF, Math.max(1, ref.spinBackoff * 2));
+          ref.spinSkip = ref.spinBackoff;
+        }
       }
       if (h === 0) {
-        const parkedAt = performance.now();
         const off = this.core.off;
-        try {
-          h = await parkUntil(
-            this.core.i32,
-            (rec + off.wake) >> 2,
-            (rec + off.parked) >> 2,
-            `receive('${channel}')`,
-            options,
-            this.closeSignal,
-            this.strategy,
-            attempt,
-          );
-        } finally {
-          if (ref !== undefined) ref.spin = performance.now() - parkedAt < SHORT_WAIT_MS;
-        }
+        h = await parkUntil(
+          this.core.i32,
+          (rec + off.wake) >> 2,
+          (rec + off.parked) >> 2,
+          `receive('${channel}')`,
+          options,
+          this.closeSignal,
+          this.strategy,
+          attempt,
+        );
       }
       return this.take(h);
     } finally {
@@ -555,7 +558,7 @@ export class SharedLayer extends LayerBase {
     if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs);
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
     if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(name, { rec, gen, spin: true });
+    cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0 });
     return rec;
   }
 

@@ -10,9 +10,9 @@
  *
  * The `wait` trade-off: `'park'` waits at once; `'adaptive'` polls `spinBudget` times first
  * (the caller does that synchronously before calling {@link parkUntil}: a message that arrives
- * within microseconds is taken without a round through the event loop; the shared layer stops
- * spinning on a channel whose last wait was long, and resumes after a short one, so that many
- * idle channels cost no CPU); `'spin'` never parks:
+ * within microseconds is taken without a round through the event loop; per channel, the shared
+ * layer backs off from spinning while spins keep failing, so that idle channels and
+ * oversubscribed cores cost little CPU); `'spin'` never parks:
  * it polls, yielding to the event loop every `spinBudget` polls.
  *
  * @module
