@@ -103,7 +103,7 @@ export class SharedLayer extends LayerBase {
     const rc = core.x.init(opts.memoryBytes >>> 0, opts.buckets, opts.maxMessageSize);
     if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
     if (rc === 2) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes cannot hold the registry and an arena`);
-    return new SharedLayer({ module, memory, options: { ...options } }, opts, core);
+    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core);
   }
 
   /** Attach to the bus of `handle` (from `layer.handle`, possibly made in another thread). */
@@ -117,6 +117,9 @@ export class SharedLayer extends LayerBase {
     }
     if (!(memory.buffer instanceof SharedArrayBuffer)) {
       throw new LayoutMismatch('the handle\'s memory is not shared');
+    }
+    if (memory.buffer.byteLength < 2 * 65536) {
+      throw new LayoutMismatch(`the handle's memory (${memory.buffer.byteLength} bytes) is too small to hold a ringbus region`);
     }
     const exports = wasm.Module.exports(module).map((e) => e.name);
     if (!exports.includes('check') || !exports.includes('layoutVersion')) {
@@ -580,6 +583,18 @@ export class SharedLayer extends LayerBase {
     if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
     return this.lookup(KIND_GROUP, name, create);
   }
+}
+
+/** The options every attached instance needs, and nothing else (the handle must stay cloneable). */
+function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
+  const keys: Array<keyof SharedLayerOptions> = [
+    'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'memory', 'maxMessageSize', 'maxNames',
+    'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout',
+    'maxDeliveries', 'deadLetterChannel',
+  ];
+  const out: Record<string, unknown> = {};
+  for (const key of keys) if (options[key] !== undefined) out[key] = options[key];
+  return out as SharedLayerOptions;
 }
 
 /** Attach to the bus of a shared layer's `handle`, in this thread. */

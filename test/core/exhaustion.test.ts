@@ -142,6 +142,9 @@ describe('limits and mismatches', () => {
     expect(() => attachLayer({ ...handle, memory: new (globalThis as any).WebAssembly.Memory({ initial: 1 }) })).toThrow(
       LayoutMismatch,
     );
+    const tiny = new (globalThis as any).WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    expect(() => attachLayer({ ...handle, memory: tiny })).toThrow(/too small/);
+    expect(() => attachLayer({ ...handle, module: {} as never })).toThrow(LayoutMismatch);
     await layer.close();
   });
 
