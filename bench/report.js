@@ -2,7 +2,7 @@
 // Bar charts (inline SVG, logarithmic axis centred on 1×) of every ratio with its round-by-round
 // range as a whisker, then the table of figures with their sample counts and spread.
 
-import { figureCells } from './table.js';
+import { busyNote, figureCells } from './table.js';
 import { formatRatio } from './format.js';
 
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
@@ -96,6 +96,8 @@ export function renderReport(result) {
       `${result.options.quick ? 'quick' : 'full'} run: ${result.options.rounds} interleaved rounds of ${result.options.timeMsPerCaseRound} ms per case · took ${(result.durationMs / 1000).toFixed(0)} s` +
       `${result.options.filters.length ? ` · filter ${esc(result.options.filters.join(', '))}` : ''}</p>`,
   );
+  const busy = busyNote(m);
+  if (busy) out.push(`<p class="skipped">${esc(busy)}</p>`);
   out.push(
     `<p>Each bar is a ratio of two figures measured in this run, the median of their round-by-round ratios; the whisker spans the ratios of the individual rounds. ` +
       `The dashed line is 1×, the baseline. Green: on the good side of the baseline (faster for times, more for rates).</p>`,

@@ -37,6 +37,16 @@ export function figureCells(c) {
   };
 }
 
+/**
+ * A warning when other processes kept the cores busy during the run (a load average above
+ * half the cores at its start or end): cases that spin need a core each and suffer first.
+ */
+export function busyNote(m) {
+  const loads = [m.loadAverageAtStart?.[0], m.loadAverage?.[0]].filter((x) => Number.isFinite(x));
+  if (loads.length === 0 || Math.max(...loads) <= m.cpuCount / 2) return null;
+  return `note: the machine was busy (load average up to ${Math.max(...loads).toFixed(2)} on ${m.cpuCount} cores): figures that spin (spin floor, byte ring, wait 'spin') suffer first; see each figure's round range`;
+}
+
 /** Render the whole table as a string. */
 export function renderTable(result) {
   const lines = [];
@@ -48,6 +58,8 @@ export function renderTable(result) {
   const m = result.machine;
   const load = Array.isArray(m.loadAverageAtStart) && Array.isArray(m.loadAverage) ? ` · load ${m.loadAverageAtStart[0].toFixed(2)} -> ${m.loadAverage[0].toFixed(2)}` : '';
   lines.push(`ringbus bench · ${m.cpuModel} × ${m.cpuCount} · Node ${m.node} · ${result.options.quick ? 'quick' : 'full'} run, ${result.options.rounds} interleaved rounds, ${(result.durationMs / 1000).toFixed(0)} s${load}`);
+  const busy = busyNote(m);
+  if (busy) lines.push(busy);
   for (const suite of result.suites) {
     lines.push('');
     lines.push(suite.title);

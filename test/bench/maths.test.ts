@@ -8,7 +8,7 @@ import { parseArgs } from '../../bench/args.js';
 import { selectsCase, selectsSuite } from '../../bench/harness.js';
 import { logTicks, ratioChart, renderReport } from '../../bench/report.js';
 import { computeRatio, median, quantile, summarize, summarizeRounds } from '../../bench/stats.js';
-import { renderTable } from '../../bench/table.js';
+import { busyNote, renderTable } from '../../bench/table.js';
 
 describe('stats', () => {
   it('interpolates quantiles between order statistics', () => {
@@ -167,6 +167,12 @@ describe('table and report', () => {
     expect(text).toMatch(/ring\s+1\.07 µs\/rec\s+930 krec\/s\s+4×100  ±4\.8% MAD, 2 rounds 909 k–952 k/);
     expect(text).toMatch(/↳ \/ spin round trip\s+1\.00×\s+rounds 0\.900×–1\.10×, lower is better/);
     expect(text).toContain('skipped: not there <yet>');
+  });
+
+  it('warns when the load average exceeded half the cores, and only then', () => {
+    expect(busyNote({ cpuCount: 2, loadAverageAtStart: [0.4], loadAverage: [1.0] })).toBeNull();
+    expect(busyNote({ cpuCount: 2, loadAverageAtStart: [0.4], loadAverage: [1.5] })).toMatch(/busy \(load average up to 1\.50 on 2 cores\)/);
+    expect(busyNote({ cpuCount: 2 })).toBeNull();
   });
 
   it('writes a self-contained page with an SVG chart per kind of ratio, escaping text', () => {
