@@ -24,6 +24,7 @@ const NODE_SAMPLE: Message = {
   zero: 0,
   int32max: 2147483647,
   uint32: 4294967295,
+  timestamp: 1764471234567, // a safe integer beyond 32 bits: an int in Python, a number in Node
   big: 2n ** 62n + 1n,
   big_unsigned: 2n ** 64n - 1n,
   big_negative: -(2n ** 63n),
@@ -97,6 +98,7 @@ describe.runIf(enabled)('interop with Python channels_redis', () => {
       const got = await node.receive(ch, { timeout: 5000 });
       expect(got).toEqual({ ...NODE_SAMPLE, n: 1 });
       expect(typeof got.big).toBe('bigint');
+      expect(typeof got.timestamp).toBe('number');
       expect((got.bytes as Uint8Array).constructor).toBe(Uint8Array);
       expect(typeof got.float).toBe('number');
     });

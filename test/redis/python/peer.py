@@ -29,6 +29,7 @@ SAMPLE = {
     "zero": 0,
     "int32max": 2147483647,
     "uint32": 4294967295,
+    "timestamp": 1764471234567,
     "big": 2**62 + 1,
     "big_unsigned": 2**64 - 1,
     "big_negative": -(2**63),
