@@ -18,10 +18,11 @@ describe('registry under concurrent inserts and reclamation', () => {
     // A small registry, so that reclamation and slot reuse happen all the time.
     const layer: SharedLayer = await createLayer({ memory: 16 * 1024 * 1024, maxNames: 512 });
     const before = layer.memoryStats();
+    const barrier = new SharedArrayBuffer(4);
     const results = await Promise.all(
       Array.from({ length: THREADS }, (_, id) => {
         const worker = new Worker(new URL('./registry-worker.js', import.meta.url), {
-          workerData: { handle: layer.handle, id, rounds: ROUNDS, names: NAMES },
+          workerData: { handle: layer.handle, id, rounds: ROUNDS, names: NAMES, threads: THREADS, barrier },
         });
         return new Promise<{ got: number[] }>((resolve, reject) => {
           worker.once('message', resolve);
