@@ -12,9 +12,13 @@ const tick = () => Atomics.add(clock, 0, 1);
 
 if (role === 'sender') {
   const stamps = new Int32Array(count * 2);
+  // Padding of 40..220 bytes puts messages in the same size classes as the member arrays, so
+  // that a freed member array is soon reused for a message: a groupSend that acted on a
+  // snapshot it did not validate would then act on garbage, and miss or add members.
+  const pads = Array.from({ length: 16 }, (_, i) => 'x'.repeat(40 + i * 12));
   for (let seq = 0; seq < count; seq++) {
     stamps[seq * 2] = tick();
-    await layer.groupSend(group, { sender: id, seq });
+    await layer.groupSend(group, { sender: id, seq, pad: pads[seq % 16] });
     stamps[seq * 2 + 1] = tick();
   }
   Atomics.sub(clock, 1, 1);
