@@ -139,10 +139,11 @@ export function unpinRecord(r: u32): void {
 
 /**
  * Among the next `n` registry slots, drop group members added at or before `groupCutoff`
- * and reclaim unused records; returns how many records were reclaimed.
+ * and messages sent at or before `messageCutoff`, and reclaim unused records; returns how
+ * many records were reclaimed.
  */
-export function sweep(n: u32, groupCutoff: f64): u32 {
-  return registrySweep(n, groupCutoff);
+export function sweep(n: u32, groupCutoff: f64, messageCutoff: f64): u32 {
+  return registrySweep(n, groupCutoff, messageCutoff);
 }
 
 // ---- channels --------------------------------------------------------------------------

@@ -29,7 +29,8 @@
 // A record is born DEAD (pinned once by its creator) and becomes alive only in the
 // bucket-taken window where it is published, so nobody can pin a record that is not in the
 // registry, and discarding an unpublished record (another thread inserted the name first) is
-// safe. The sweep also drops expired group members, which lets their channels be reclaimed.
+// safe. The sweep also drops expired group members and expired messages, which lets the
+// channels of clients that went away be reclaimed.
 // A DEAD record still in a slot is skipped by lookups (a new record for the same name may
 // be inserted next to it); only its reclaimer unlinks and frees it.
 
@@ -40,7 +41,7 @@ import {
   R_MEMB, R_MEMBERS, R_NAME, R_NLEN, R_PARKED, R_RING, R_RSIZE, R_SLOT, R_SPACE, R_SPARKED, R_WAKE, hdr,
 } from './layout';
 import { hasExpiredMembers, rewriteMembers } from './groups';
-import { DEAD, GEN_MASK, GEN_SHIFT, PINS_MASK, genOf, initRing, pin, ringSlots, unpin } from './queue';
+import { DEAD, GEN_MASK, GEN_SHIFT, PINS_MASK, dropExpiredHead, genOf, initRing, pin, ringSlots, unpin } from './queue';
 
 export const SLOTS_PER_BUCKET: u32 = 7;
 
@@ -311,9 +312,11 @@ export function pinSlot(i: u32): u32 {
 
 /**
  * Visit `n` slots from the shared sweep cursor: drop group members added at or before
- * `groupCutoff` (ms), then reclaim unused records. Returns how many were reclaimed.
+ * `groupCutoff` (ms) and expired messages (sent at or before `messageCutoff`) at the head of
+ * channels, then reclaim unused records. So the channel of a client that went away is freed
+ * once its last messages expire. Returns how many records were reclaimed.
  */
-export function sweep(n: u32, groupCutoff: f64): u32 {
+export function sweep(n: u32, groupCutoff: f64, messageCutoff: f64): u32 {
   const total = slotCount();
   const start = atomic.add<u32>(hdr(H_SWEEP), n) % total;
   let done: u32 = 0;
@@ -321,10 +324,16 @@ export function sweep(n: u32, groupCutoff: f64): u32 {
     const i = (start + k) % total;
     let r = slotRecord(i);
     if (r == 0) continue;
-    if (load<u32>(<usize>r, R_KIND) == KIND_GROUP && hasExpiredMembers(r, groupCutoff)) {
+    const kind = load<u32>(<usize>r, R_KIND);
+    const stale = kind == KIND_GROUP
+      ? hasExpiredMembers(r, groupCutoff)
+      : atomic.load<u64>(<usize>r + R_ENQ) != atomic.load<u64>(<usize>r + R_DEQ); // a hint only
+    if (stale) {
       r = pinSlot(i);
       if (r == 0) continue;
-      if (load<u32>(<usize>r, R_KIND) == KIND_GROUP) rewriteMembers(r, 0, 0, 0, groupCutoff);
+      const pinnedKind = load<u32>(<usize>r, R_KIND);
+      if (pinnedKind == KIND_GROUP) rewriteMembers(r, 0, 0, 0, groupCutoff);
+      else if (pinnedKind == KIND_CHANNEL) dropExpiredHead(r, messageCutoff);
       unpin(r);
     }
     if (tryReclaim(r)) done++;

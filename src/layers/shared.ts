@@ -156,8 +156,9 @@ export class SharedLayer extends LayerBase {
   }
 
   /**
-   * Reclaim every empty, unused channel and every empty group of the bus now (this also
-   * happens incrementally as channels are created, and when the arena runs out).
+   * Reclaim every empty, unused channel and every empty group of the bus now, after dropping
+   * expired messages and expired group members (this also happens incrementally as channels
+   * are created, and when the arena or the registry runs out).
    * Returns how many were reclaimed.
    */
   reclaim(): number {
@@ -166,7 +167,7 @@ export class SharedLayer extends LayerBase {
     const x = this.core.x;
     let total = 0;
     for (;;) {
-      const n = x.sweep(x.slots(), Date.now() - this.opts.common.groupExpiryMs);
+      const n = x.sweep(x.slots(), Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
       total += n;
       if (n === 0) return total;
     }
@@ -558,7 +559,7 @@ export class SharedLayer extends LayerBase {
       }
     }
     const gen = x.lastGen();
-    if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs);
+    if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
     if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0 });

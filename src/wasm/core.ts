@@ -29,7 +29,7 @@ export interface CoreExports {
   lastCreated(): number;
   pinRecord(r: number, gen: number): number;
   unpinRecord(r: number): void;
-  sweep(n: number, groupCutoff: number): number;
+  sweep(n: number, groupCutoff: number, messageCutoff: number): number;
   send(r: number, gen: number, h: number): number;
   pushPinned(r: number, h: number): number;
   recv(r: number, gen: number, cutoff: number): number;

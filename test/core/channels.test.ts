@@ -55,4 +55,19 @@ describe('many channels', () => {
     expect(after.freeBytes + after.pooledRecords * after.recordBytes).toBe(before.freeBytes);
     await layer.close();
   });
+
+  it('frees the channel of a client that went away once its last messages expire', async () => {
+    const layer: SharedLayer = await createLayer({ memory: 8 * 1024 * 1024, expiry: 0.05 });
+    const before = layer.memoryStats();
+    for (let i = 0; i < 20; i++) await layer.send(`gone.${i}`, { i, pad: 'x'.repeat(100 * i) });
+    layer.reclaim(); // the messages are fresh: nothing goes
+    expect(layer.memoryStats().records).toBe(20);
+    await new Promise((r) => setTimeout(r, 100));
+    layer.reclaim();
+    const after = layer.memoryStats();
+    expect(after.records).toBe(0);
+    expect(after.freeBytes + after.pooledRecords * after.recordBytes).toBe(before.freeBytes);
+    expect(layer.stats().expired).toBe(20);
+    await layer.close();
+  });
 });
