@@ -23,9 +23,7 @@ import * as queue from './queue';
 import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
 
-export {
-  OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED, OFF_NAME, OFF_NLEN, OFF_KIND, OFF_FULL, OFF_CAP,
-} from './registry';
+export { OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED } from './registry';
 
 /** Layout version this build reads and writes. */
 export function layoutVersion(): u32 {
@@ -254,14 +252,15 @@ export function kindOf(r: u32): u32 {
   return load<u32>(<usize>r, R_KIND);
 }
 
-/**
- * Find the next channel at or after slot `from` with messages (expired ones at the head are
- * dropped first, counted in `lastExpired`); copy its name to `out` and return its slot, or
- * -1. Its depth is in `lastDepth`, its name length in `lastNameLength`.
- */
 let foundDepth: u32 = 0;
 let foundNameLen: u32 = 0;
 let expiredTotal: i32 = 0;
+
+/**
+ * Find the next channel at or after slot `from` with messages (expired ones at the head are
+ * dropped first, counted in `lastExpiredTotal`); copy its name to `out` and return its slot,
+ * or -1. Its depth is in `lastDepth`, its name length in `lastNameLength`.
+ */
 export function nextDepth(from: u32, cutoff: f64, out: u32): i32 {
   const total = slotCount();
   expiredTotal = 0;

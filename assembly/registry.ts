@@ -346,14 +346,9 @@ export function recordsInUse(): i32 {
   return atomic.load<i32>(hdr(H_RECTOTAL)) - atomic.load<i32>(hdr(H_RECFREE));
 }
 
-// Keep the wake-word offsets referenced for the JS side (exported from index.ts).
+// Offsets of the wake words in a channel record, for the JS side's Atomics.waitAsync
+// (exported from index.ts as wasm globals, so JS never hard-codes the layout).
 export const OFF_WAKE: u32 = <u32>R_WAKE;
 export const OFF_PARKED: u32 = <u32>R_PARKED;
 export const OFF_SPACE: u32 = <u32>R_SPACE;
 export const OFF_SPARKED: u32 = <u32>R_SPARKED;
-export const OFF_NAME: u32 = <u32>R_NAME;
-export const OFF_NLEN: u32 = <u32>R_NLEN;
-export const OFF_KIND: u32 = <u32>R_KIND;
-export const OFF_FULL: u32 = <u32>R_FULL;
-export const OFF_CAP: u32 = <u32>R_CAP;
-export const KIND_GROUP_: u32 = KIND_GROUP;
