@@ -7,6 +7,7 @@ const FILES = [
   './peers.js', // 3. postMessage, BroadcastChannel, the memory layer
   './shared.js', // 4. the ringbus shared layer
   './redis.js', // 5. the Redis backend against Python channels_redis
+  './tradeoffs.js', // 6. the price of each trade-off knob
 ];
 
 /** Every suite module, in run order. */
