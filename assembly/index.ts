@@ -14,7 +14,8 @@
 
 import { allocBlock, freeBytes, releaseBlock, totalBytes } from './arena';
 import {
-  B_TIME, H_ARENA, H_BUCKETS, H_BUMP, H_END, H_MAGIC, H_MAXMSG, H_RECFREE, H_REG, H_SIZE, H_VERSION,
+  B_TIME, H_ARENA, H_BUCKETS, H_BUMP, H_END, H_MAGIC, H_MAXMSG, H_NAMES, H_RECFREE, H_REG, H_SIZE, H_VERSION,
+  NAME_SLOT_DATA, NAME_SLOT_SIZE, NAME_SLOTS,
   HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_KIND, R_NAME,
   R_NLEN, hdr,
 } from './layout';
@@ -48,11 +49,14 @@ export function headerBase(): u32 {
  */
 export function init(size: u32, buckets: u32, maxMessageSize: u32): i32 {
   if (<usize>__heap_base > HEADER_BASE) return 1;
-  const reg = HEADER_BASE + HEADER_SIZE;
+  const names = HEADER_BASE + HEADER_SIZE;
+  const reg = names + <usize>NAME_SLOTS * <usize>NAME_SLOT_SIZE;
   const arena = (reg + <usize>buckets * 32 + 63) & ~(<usize>63);
   if (<u64>arena + 65536 > <u64>size) return 2;
   memory.fill(HEADER_BASE, 0, HEADER_SIZE);
+  memory.fill(names, 0, <usize>NAME_SLOTS * <usize>NAME_SLOT_SIZE);
   memory.fill(reg, 0, <usize>buckets * 32);
+  store<u32>(hdr(H_NAMES), <u32>names);
   store<u32>(hdr(H_SIZE), size);
   store<u32>(hdr(H_REG), <u32>reg);
   store<u32>(hdr(H_BUCKETS), buckets);
@@ -74,6 +78,23 @@ export function check(): i32 {
   if (atomic.load<u32>(hdr(H_MAGIC)) != MAGIC) return 2;
   if (load<u32>(hdr(H_VERSION)) != LAYOUT_VERSION) return 3;
   return 0;
+}
+
+/** Address of the first name slot (see layout.ts); JS claims slots with Atomics.compareExchange. */
+export function nameSlots(): u32 {
+  return load<u32>(hdr(H_NAMES));
+}
+/** Number of name slots. */
+export function nameSlotCount(): u32 {
+  return NAME_SLOTS;
+}
+/** Bytes per name slot. */
+export function nameSlotSize(): u32 {
+  return NAME_SLOT_SIZE;
+}
+/** Offset of the name bytes in a slot. */
+export function nameSlotData(): u32 {
+  return NAME_SLOT_DATA;
 }
 
 /** Layout version found in the header (for the mismatch error). */

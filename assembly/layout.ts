@@ -9,6 +9,11 @@
 //   0 .. HEADER_BASE            per-instance static data of the module (never shared state)
 //   HEADER_BASE (4 KiB)         layout header: magic, version, sizes and offsets of regions,
 //                               arena bump pointer, free-list heads, record pool head
+//   name slots (32 KiB)         NAME_SLOTS x 128 bytes: [owner word][pad][name bytes]; a thread
+//                               claims one (CAS 0 -> 1) for the length of one call that passes
+//                               a name to the core or gets one back, then frees it. Nothing is
+//                               held per instance, so attaching costs no shared memory and a
+//                               terminated thread leaks at most the slot of its call in flight.
 //   registry                    buckets * 32 bytes: name -> record table (registry.ts)
 //   arena .. end of memory      blocks: messages, channel/group records, rings, member arrays
 //
@@ -27,12 +32,16 @@
 //   group:   144 members word (u64: member-array address | version << 32)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
-export const LAYOUT_VERSION: u32 = 1;
+export const LAYOUT_VERSION: u32 = 2;
 /** 'RBUS' */
 export const MAGIC: u32 = 0x53554252;
 
 export const HEADER_BASE: usize = 65536;
 export const HEADER_SIZE: usize = 4096;
+export const NAME_SLOTS: u32 = 256;
+export const NAME_SLOT_SIZE: u32 = 128;
+/** Offset of the name bytes inside a name slot. */
+export const NAME_SLOT_DATA: u32 = 16;
 
 // Header fields (offsets from HEADER_BASE).
 export const H_MAGIC: usize = 0;
@@ -48,6 +57,7 @@ export const H_SWEEP: usize = 36; // sweep cursor (atomic)
 export const H_RECPOOL: usize = 40; // record pool head: u64 tag << 32 | address
 export const H_RECFREE: usize = 48; // records in the pool
 export const H_RECTOTAL: usize = 52; // records carved from the arena
+export const H_NAMES: usize = 56; // name slots address
 export const H_CLASSHEAD: usize = 64; // NUM_CLASSES x u64 tagged free-list heads
 export const NUM_CLASSES: usize = 128;
 export const H_CLASSFREE: usize = H_CLASSHEAD + NUM_CLASSES * 8; // NUM_CLASSES x i32 free counts

@@ -27,7 +27,6 @@ export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js'
 const SWEEP_STEP = 64;
 /** Cached names per instance before the cache is cleared (it is only a cache). */
 const CACHE_LIMIT = 50_000;
-const NAME_BYTES = 128;
 const RESOLVED: Promise<void> = Promise.resolve();
 
 interface Ref {
@@ -76,11 +75,10 @@ export class SharedLayer extends LayerBase {
   private readonly strategy: Strategy;
   private readonly channels = new Map<string, Ref>();
   private readonly groups = new Map<string, Ref>();
-  /** Scratch block in shared memory for names passed to the core. */
-  private nameBuf: number;
-  /** Scratch block in shared memory for group snapshots, and its capacity in entries. */
-  private groupBuf = 0;
-  private groupCap = 0;
+  /** The region's name slots (see assembly/layout.ts): address, count, size, data offset. */
+  private readonly names: { base: number; count: number; size: number; data: number };
+  /** Where this instance starts looking for a free name slot. */
+  private nameHint: number;
   /** Private (non-shared) buffer messages are copied into before decoding. */
   private inbox = new Uint8Array(4096);
 
@@ -90,7 +88,9 @@ export class SharedLayer extends LayerBase {
     this.opts = opts;
     this.core = core;
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget };
-    this.nameBuf = this.scratch(NAME_BYTES, 'a name buffer');
+    const x = core.x;
+    this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
+    this.nameHint = Math.floor(Math.random() * this.names.count);
   }
 
   /** Create a new bus in a fresh shared memory. */
@@ -401,18 +401,32 @@ export class SharedLayer extends LayerBase {
       x.release(h);
       return;
     }
+    // The snapshot of the members goes to a block of this call only (nothing is kept per
+    // instance); its size comes from a racy read of the member count, and the core says when
+    // the group grew meanwhile.
+    let snapshot = 0;
     try {
       const cutoff = Date.now() - this.opts.common.groupExpiryMs;
+      let cap = x.groupSize(g) + 8;
       for (;;) {
-        const n = x.groupSend(g, h, cutoff, this.groupBuf + BLOCK_HEADER, this.groupCap);
+        try {
+          snapshot = this.scratch(cap * MEMBER_ENTRY, 'a snapshot of the members of group ' + `'${group}'`);
+        } catch (err) {
+          x.release(h);
+          throw err;
+        }
+        const n = x.groupSend(g, h, cutoff, snapshot + BLOCK_HEADER, cap);
         if (n >= 0) {
           this.counters.sent += n;
           this.counters.dropped += x.lastDropped();
           return;
         }
-        this.growGroupBuffer(-n, h);
+        x.release(snapshot);
+        snapshot = 0;
+        cap = -n + 8;
       }
     } finally {
+      if (snapshot !== 0) x.release(snapshot);
       x.unpinRecord(g);
     }
   }
@@ -434,24 +448,24 @@ export class SharedLayer extends LayerBase {
     if (this.closed) return depths;
     const x = this.core.x;
     const cutoff = this.cutoff();
-    for (let from = 0; ; ) {
-      const slot = x.nextDepth(from, cutoff, this.nameBuf + BLOCK_HEADER);
-      if (slot < 0) break;
-      depths[this.readName(x.lastNameLength())] = x.lastDepth();
-      from = slot + 1;
+    const name = this.claimName();
+    try {
+      for (let from = 0; ; ) {
+        const slot = x.nextDepth(from, cutoff, name);
+        if (slot < 0) break;
+        depths[this.readName(name, x.lastNameLength())] = x.lastDepth();
+        from = slot + 1;
+      }
+    } finally {
+      this.releaseName(name);
     }
     return depths;
   }
 
   protected async doClose(): Promise<void> {
-    const x = this.core.x;
+    // Nothing of this instance lives in the shared memory (see claimName): only the caches go.
     this.channels.clear();
     this.groups.clear();
-    x.release(this.nameBuf);
-    if (this.groupBuf !== 0) x.release(this.groupBuf);
-    this.nameBuf = 0;
-    this.groupBuf = 0;
-    this.groupCap = 0;
   }
 
   // ---- internals -----------------------------------------------------------------------
@@ -505,45 +519,62 @@ export class SharedLayer extends LayerBase {
     return p;
   }
 
-  private growGroupBuffer(members: number, heldMessage: number): void {
-    let cap = Math.max(256, this.groupCap);
-    while (cap < members) cap *= 2;
-    let p: number;
-    try {
-      p = this.scratch(cap * MEMBER_ENTRY, 'a group snapshot');
-    } catch (err) {
-      this.core.x.release(heldMessage);
-      throw err;
+  /**
+   * Claim one of the region's name slots for the length of a call (a CAS on its owner word)
+   * and return the address of its name bytes. Slots are not kept per instance, so attaching
+   * costs no shared memory and lookups work even when the arena is full.
+   */
+  private claimName(): number {
+    const i32 = this.core.i32;
+    const { base, count, size, data } = this.names;
+    for (let round = 0; round < 1000; round++) {
+      for (let k = 0; k < count; k++) {
+        const i = (this.nameHint + k) % count;
+        const slot = base + i * size;
+        if (Atomics.compareExchange(i32, slot >> 2, 0, 1) === 0) {
+          this.nameHint = i;
+          return slot + data;
+        }
+      }
     }
-    if (this.groupBuf !== 0) this.core.x.release(this.groupBuf);
-    this.groupBuf = p;
-    this.groupCap = cap;
+    throw new OutOfSharedMemory('names', `all ${count} name slots are busy (as many concurrent name lookups)`);
   }
 
-  private writeName(name: string): number {
+  private releaseName(at: number): void {
+    Atomics.store(this.core.i32, (at - this.names.data) >> 2, 0);
+  }
+
+  private writeName(at: number, name: string): number {
     const u8 = this.core.u8;
-    const at = this.nameBuf + BLOCK_HEADER;
     for (let i = 0; i < name.length; i++) u8[at + i] = name.charCodeAt(i);
     return name.length;
   }
 
-  private readName(len: number): string {
-    const at = this.nameBuf + BLOCK_HEADER;
+  private readName(at: number, len: number): string {
     return String.fromCharCode(...this.core.u8.subarray(at, at + len));
   }
 
   /** Look `name` up in the registry (creating it when `create`); returns it pinned, or 0. */
   private lookup(kind: number, name: string, create: boolean): number {
+    const at = this.claimName();
+    try {
+      return this.lookupAt(at, kind, name, create);
+    } finally {
+      this.releaseName(at);
+    }
+  }
+
+  private lookupAt(at: number, kind: number, name: string, create: boolean): number {
     const x = this.core.x;
-    const len = this.writeName(name);
+    const len = this.writeName(at, name);
     const cap = kind === KIND_CHANNEL ? this.opts.common.capacityOf(name) : 0;
     const full = kind === KIND_CHANNEL ? FULL_CODES[this.opts.tradeoffs.fullOf(name)] : 0;
-    let rec = x.lookup(kind, this.nameBuf + BLOCK_HEADER, len, create ? 1 : 0, cap, full);
+    let rec = x.lookup(kind, at, len, create ? 1 : 0, cap, full);
     if (rec === 0) {
       let status = x.lastStatus();
       if (status === STATUS.notFound) return 0;
       this.reclaim();
-      rec = x.lookup(kind, this.nameBuf + BLOCK_HEADER, len, 1, cap, full);
+      rec = x.lookup(kind, at, len, 1, cap, full);
       status = x.lastStatus();
       if (rec === 0 && status === STATUS.registryFull) {
         throw new OutOfSharedMemory(

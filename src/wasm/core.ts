@@ -17,6 +17,10 @@ export interface CoreExports {
   init(size: number, buckets: number, maxMessageSize: number): number;
   check(): number;
   headerVersion(): number;
+  nameSlots(): number;
+  nameSlotCount(): number;
+  nameSlotSize(): number;
+  nameSlotData(): number;
   regionSize(): number;
   maxMessageSize(): number;
   registryBuckets(): number;

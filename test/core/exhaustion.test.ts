@@ -52,9 +52,12 @@ describe('arena exhaustion', () => {
     expect(err.region).toBe('arena');
     expect(err.message).toMatch(/arena/);
     expect(sent).toBeGreaterThan(1000);
-    // The failed send left nothing behind, and the bus still works for everybody:
+    // The failed send left nothing behind, and the bus still works for everybody, including
+    // an instance that attaches now and has to look the channel up (names need no arena):
     expect(layer.stats().depths.fill).toBe(sent);
-    expect(await layer.receive('fill')).toEqual({ i: 0, payload });
+    const late = attachLayer(layer.handle);
+    expect(await late.receive('fill')).toEqual({ i: 0, payload });
+    await late.close();
     await peer.send('other', { small: true }); // the freed block serves a small message
     expect(await layer.receive('other')).toEqual({ small: true });
     // Drain: the free space returns to exactly what it was.
@@ -69,8 +72,6 @@ describe('arena exhaustion', () => {
   it('fails a groupSend that finds no room without touching any member', async () => {
     const layer: SharedLayer = await createLayer({ memory: 2 * MiB, capacity: 1000 });
     await layer.groupAdd('g', 'member');
-    await layer.groupSend('g', { warm: 1 }); // allocates this instance's group snapshot buffer
-    await layer.receive('member');
     const start = layer.memoryStats().freeBytes;
     const big = new Uint8Array(200_000);
     let n = 0;
@@ -87,6 +88,28 @@ describe('arena exhaustion', () => {
     expect(layer.stats().depths.member).toBe(n);
     for (let i = 0; i < n; i++) await layer.receive('member', { timeout: 0 });
     expect(layer.memoryStats().freeBytes).toBe(start);
+    await layer.close();
+  });
+});
+
+describe('attaching', () => {
+  it('costs no shared memory: a thousand instances attach, work and go, and the arena is untouched', async () => {
+    const layer: SharedLayer = await createLayer({ memory: 4 * MiB });
+    await layer.groupAdd('g', 'c');
+    const start = layer.memoryStats();
+    for (let i = 0; i < 1000; i++) {
+      const other = attachLayer(layer.handle);
+      await other.groupSend('g', { i });
+      expect(await other.receive('c')).toEqual({ i });
+      if (i % 2 === 0) await other.close(); // the others are simply dropped, like a killed thread
+    }
+    const end = layer.memoryStats();
+    // (carvedBytes may grow: the first blocks of a size class are carved, then free-listed.)
+    expect({ free: end.freeBytes, records: end.records, names: end.names }).toEqual({
+      free: start.freeBytes,
+      records: start.records,
+      names: start.names,
+    });
     await layer.close();
   });
 });
