@@ -69,24 +69,12 @@ function widenIntegers(value: unknown): unknown {
 
 /**
  * Decode bytes written by {@link encode} (or by any msgpack writer). Byte strings in the
- * result are fresh copies, never views of `bytes`.
+ * result are fresh `Uint8Array` copies, never views of `bytes`.
  */
 export function decode(bytes: Uint8Array): Message {
-  const value = packr.unpack(bytes) as unknown;
-  return toPlain(value) as Message;
-}
-
-/** msgpackr hands out Node Buffers for `bin`; the contract promises Uint8Array. */
-function toPlain(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Uint8Array) {
-    return value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = toPlain(value[i]);
-    return value;
-  }
-  const obj = value as Record<string, unknown>;
-  for (const key in obj) obj[key] = toPlain(obj[key]);
-  return obj;
+  // msgpackr copies `bin` with the input's own species: a Buffer input would hand out
+  // Buffers, a plain Uint8Array input hands out plain Uint8Arrays (what the contract
+  // promises), with no second walk over the result.
+  const plain = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return packr.unpack(plain) as Message;
 }

@@ -253,7 +253,8 @@ export const RESERVED_FIELD = '__asgi_channel__';
  * Allowed: strings, finite numbers, bigints within 64 bits (signed or unsigned), booleans,
  * null, Uint8Array (Buffer included), arrays and plain objects of these. Rejected:
  * functions, symbols, undefined, NaN and infinities, class instances (Date, Map, Set,
- * RegExp, other typed arrays, ...), circular references, symbol keys.
+ * RegExp, other typed arrays, ...), circular references. Symbol-keyed properties are not
+ * part of a message: like `structuredClone` and `JSON.stringify`, ringbus ignores them.
  */
 export function assertMessage(message: unknown): asserts message is Message {
   if (!isPlainObject(message)) {
@@ -262,8 +263,13 @@ export function assertMessage(message: unknown): asserts message is Message {
   if (Object.prototype.hasOwnProperty.call(message, RESERVED_FIELD)) {
     throw new TypeError(`invalid message: the field message.${RESERVED_FIELD} is reserved for routing`);
   }
-  const problem = checkValue(message, 'message', []);
-  if (problem !== null) throw new TypeError(problem);
+  if (isValidFast(message, 0)) return;
+  // Refused by the fast pass (or nested very deep): the precise pass finds the path and the
+  // reason, and tells a deep but acyclic message from a circular one.
+  ancestors.length = 0;
+  const found = checkValue(message, ancestors);
+  ancestors.length = 0;
+  if (found !== null) throw new TypeError(found.describe('message' + found.segments.reverse().join('')));
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -272,54 +278,105 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function pathOf(base: string, key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
+/**
+ * A refused value. The path is collected on the way back up (segments innermost first), so
+ * that a valid message, the common case, costs no string building at all.
+ */
+interface Problem {
+  segments: string[];
+  describe: (path: string) => string;
 }
 
-/** Returns null when `value` is allowed, else the error text. `stack` holds the containers above it. */
-function checkValue(value: unknown, path: string, stack: object[]): string | null {
+const problem = (describe: (path: string) => string): Problem => ({ segments: [], describe });
+
+/** The containers above the value being checked (reused: validation is synchronous). */
+const ancestors: object[] = [];
+
+function keySegment(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+/** Nesting beyond which the fast pass hands over to the precise one (which detects cycles). */
+const FAST_DEPTH = 64;
+
+/**
+ * The fast pass, run on every message sent: no allocation, no path strings, cycles caught
+ * by a depth bound. True means valid; false means "ask the precise pass".
+ */
+function isValidFast(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'bigint':
+      return value >= INT64_MIN && value <= UINT64_MAX;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null || value instanceof Uint8Array) return true;
+  if (depth >= FAST_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isValidFast(value[i], depth + 1)) return false;
+    return true;
+  }
+  if (!isPlainObject(value)) return false;
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) return false;
+    if (!isValidFast((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
+/** Returns null when `value` is allowed, else the problem. `stack` holds the containers above it. */
+function checkValue(value: unknown, stack: object[]): Problem | null {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return null;
     case 'number':
-      return Number.isFinite(value) ? null : `invalid value ${value} at ${path}: numbers must be finite`;
+      return Number.isFinite(value) ? null : problem((at) => `invalid value ${value} at ${at}: numbers must be finite`);
     case 'bigint':
       return value >= INT64_MIN && value <= UINT64_MAX
         ? null
-        : `invalid value ${value}n at ${path}: integers must fit in 64 bits`;
+        : problem((at) => `invalid value ${value}n at ${at}: integers must fit in 64 bits`);
     case 'undefined':
-      return `invalid value undefined at ${path}: undefined is not allowed in a message (use null)`;
+      return problem((at) => `invalid value undefined at ${at}: undefined is not allowed in a message (use null)`);
     case 'function':
     case 'symbol':
-      return `invalid value ${quote(value)} at ${path}: ${typeof value}s are not allowed in a message`;
+      return problem((at) => `invalid value ${quote(value)} at ${at}: ${typeof value}s are not allowed in a message`);
   }
   if (value === null) return null;
   const obj = value as object;
   if (obj instanceof Uint8Array) return null;
-  if (stack.includes(obj)) return `invalid value at ${path}: circular reference`;
+  if (stack.includes(obj)) return problem((at) => `invalid value at ${at}: circular reference`);
   if (Array.isArray(obj)) {
     stack.push(obj);
     for (let i = 0; i < obj.length; i++) {
-      const p = checkValue(obj[i], `${path}[${i}]`, stack);
-      if (p !== null) return p;
+      const p = checkValue(obj[i], stack);
+      if (p !== null) {
+        p.segments.push(`[${i}]`);
+        return p;
+      }
     }
     stack.pop();
     return null;
   }
   if (!isPlainObject(obj)) {
-    return (
-      `invalid value ${quote(obj)} at ${path}: only plain objects, arrays and Uint8Array ` +
-      `may be nested in a message`
+    return problem(
+      (at) => `invalid value ${quote(obj)} at ${at}: only plain objects, arrays and Uint8Array may be nested in a message`,
     );
-  }
-  if (Object.getOwnPropertySymbols(obj).length > 0) {
-    return `invalid key at ${path}: symbol keys are not allowed in a message`;
   }
   stack.push(obj);
   for (const key of Object.keys(obj)) {
-    const p = checkValue((obj as Record<string, unknown>)[key], pathOf(path, key), stack);
-    if (p !== null) return p;
+    const p = checkValue((obj as Record<string, unknown>)[key], stack);
+    if (p !== null) {
+      p.segments.push(keySegment(key));
+      return p;
+    }
   }
   stack.pop();
   return null;

@@ -50,8 +50,19 @@ describe('message validation', () => {
     expect(() => assertMessage({ a: shared, b: shared, c: [shared, shared] })).not.toThrow();
   });
 
-  it('refuses symbol keys', () => {
-    expect(() => assertMessage({ [Symbol('k')]: 1 })).toThrow(/symbol keys/);
+  it('ignores symbol-keyed properties, as structuredClone does', () => {
+    expect(() => assertMessage({ a: 1, [Symbol('k')]: () => 1 })).not.toThrow();
+  });
+
+  it('accepts deep acyclic nesting and refuses cycles found deep down', () => {
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 200; i++) deep = { d: deep };
+    expect(() => assertMessage(deep)).not.toThrow();
+    const cycle: Record<string, unknown> = {};
+    let at = cycle;
+    for (let i = 0; i < 100; i++) at = (at.d = {}) as Record<string, unknown>;
+    at.back = cycle;
+    expect(() => assertMessage(cycle)).toThrow(/circular reference/);
   });
 
   it('bounds bigints to 64 bits', () => {
