@@ -28,7 +28,7 @@
 
 import { allocBlock, releaseBlock, retainBlock } from './arena';
 import { B_REFS, BLOCK_HDR, FULL_DROP_OLDEST, R_CTL, R_FULL, R_MEMB, R_MEMBERS, hdr, H_END } from './layout';
-import { genOf, pin, popRaw, push, unpin } from './queue';
+import { genOf, pin, push, ringPop, unpin } from './queue';
 
 const ENTRY: u32 = 16;
 const ARR_HDR: usize = BLOCK_HDR + 8;
@@ -170,7 +170,7 @@ export function groupSend(g: u32, h: u32, cutoff: f64, scratch: usize, scratchCa
     retainBlock(h, 1);
     let ok = push(rec, h);
     if (!ok && load<u32>(<usize>rec, R_FULL) == FULL_DROP_OLDEST) {
-      const old = popRaw(rec);
+      const old = ringPop(rec, 0); // the oldest: drop-oldest exists on FIFO channels only
       if (old != 0) {
         releaseBlock(old);
         groupDropped++;

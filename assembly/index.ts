@@ -19,7 +19,7 @@ import {
   HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_KIND, R_NAME,
   R_NLEN, hdr,
 } from './layout';
-import { depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, unpin } from './queue';
+import { depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, ringPop, unpin } from './queue';
 import * as queue from './queue';
 import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
@@ -201,7 +201,7 @@ export function popPinned(r: u32, cutoff: f64): u32 {
 
 /** Drop the oldest message of pinned channel `r` (full policy drop-oldest): 1 if one was dropped. */
 export function dropOldest(r: u32): i32 {
-  const h = popRaw(r);
+  const h = ringPop(r, 0); // the ring's oldest (drop-oldest is refused on LIFO channels)
   if (h == 0) return 0;
   releaseBlock(h);
   return 1;
@@ -372,3 +372,11 @@ export function registryCount(): u32 {
   }
   return n;
 }
+
+// ---- trade-offs: LIFO stacks, leases, instances (stack.ts, leases.ts) ----------------------
+
+export {
+  setupTables, instanceClaim, instanceOfThread, instancesLive, instanceFree, leaseTake,
+  lastLeaseSeq, lastLeaseHandle, lastLeaseDeliveries, leaseAck, leaseNack, leaseSweep, leaseFlush,
+  leasesHeld,
+} from './leases';

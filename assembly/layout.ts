@@ -29,10 +29,12 @@
 //   channel: 144 capacity  148 ring  152 wake  156 parked  160 memberships  164 full policy
 //            168 space (wake word of senders waiting for room)  172 parked senders
 //            176 enqueue position (u64)   184 ring slots   192 dequeue position (u64, own line)
+//            200 stack head (u64 tagged, stack.ts: the LIFO queue, or the FIFO redelivery lane)
+//            208 order (0 fifo, 1 lifo)
 //   group:   144 members word (u64: member-array address | version << 32)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
-export const LAYOUT_VERSION: u32 = 2;
+export const LAYOUT_VERSION: u32 = 3;
 /** 'RBUS' */
 export const MAGIC: u32 = 0x53554252;
 
@@ -61,6 +63,11 @@ export const H_NAMES: usize = 56; // name slots address
 export const H_CLASSHEAD: usize = 64; // NUM_CLASSES x u64 tagged free-list heads
 export const NUM_CLASSES: usize = 128;
 export const H_CLASSFREE: usize = H_CLASSHEAD + NUM_CLASSES * 8; // NUM_CLASSES x i32 free counts
+// Trade-off tables (leases.ts), allocated from the arena when the bus is created.
+export const H_LEASES: usize = 2048; // lease table address (0: at-most-once bus, no table)
+export const H_LEASECAP: usize = 2052; // lease slots
+export const H_INST: usize = 2056; // instance table address
+export const H_INSTCAP: usize = 2060; // instance slots
 
 export const BLOCK_HDR: usize = 16;
 export const B_REFS: usize = 0;
@@ -86,6 +93,8 @@ export const R_SPARKED: usize = 172;
 export const R_ENQ: usize = 176;
 export const R_RSIZE: usize = 184; // ring slots: max(capacity, 2) (Vyukov needs >= 2)
 export const R_DEQ: usize = 192;
+export const R_TOP: usize = 200;
+export const R_ORDER: usize = 208;
 export const R_MEMBERS: usize = 144;
 
 export const KIND_CHANNEL: u32 = 1;

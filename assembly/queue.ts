@@ -31,11 +31,55 @@
 // bump the wake word and notify. Wasm atomics are sequentially consistent, so either the
 // sender sees the receiver parked, or the receiver's re-check sees the message. Senders
 // waiting for room (full policy 'wait') use `space` / `sparked` the same way, signalled by pop.
+//
+// Order and redelivery: `push` / `popRaw` are the channel's queue whatever its order. A LIFO
+// channel keeps its messages in a Treiber stack instead of the ring (stack.ts); a FIFO channel
+// has one too, as its redelivery lane (messages given back by at-least-once delivery return
+// to the head of their channel), which `popRaw` drains before the ring.
 
 import {
-  BLOCK_HDR, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_PARKED, R_RING, R_RSIZE, R_SPACE, R_SPARKED, R_WAKE,
+  BLOCK_HDR, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_ORDER, R_PARKED, R_RING, R_RSIZE, R_SPACE, R_SPARKED, R_WAKE,
 } from './layout';
 import { releaseBlock } from './arena';
+import { nodeHandle, releaseNode, stackDepth, stackDropExpired, stackEmpty, stackPop, stackPush } from './stack';
+
+/** True for a LIFO channel (its queue is the stack). */
+@inline export function isLifo(r: u32): bool {
+  return load<u32>(<usize>r, R_ORDER) != 0;
+}
+
+/**
+ * Enqueue handle `h` on pinned channel `r` (the ring, or the stack of a LIFO channel): true,
+ * or false when full (or, for a LIFO channel, when the arena has no 32-byte node left).
+ */
+export function push(r: u32, h: u32): bool {
+  if (isLifo(r)) return stackPush(r, h, 0, load<u32>(<usize>r, R_CAP)) == 1;
+  return ringPush(r, h);
+}
+
+/**
+ * Dequeue the next handle of pinned channel `r`, expired or not (0 when empty): the top of
+ * the stack (a LIFO channel's newest message, or a FIFO channel's redelivered one), else the
+ * oldest of the ring.
+ */
+export function popRaw(r: u32): u32 {
+  if (!stackEmpty(r)) {
+    const n = stackPop(r);
+    if (n != 0) {
+      const h = nodeHandle(n);
+      releaseNode(n);
+      return h;
+    }
+  }
+  if (isLifo(r)) return 0;
+  return ringPop(r, 0);
+}
+
+/** Count one message dropped as expired (by this instance). */
+export function countExpired(): void {
+  expiredCount++;
+  expiredEver += 1;
+}
 
 // ctl word (u64) of every record: see registry.ts for the protocol.
 export const PINS_MASK: u64 = (1 << 20) - 1;
@@ -82,8 +126,8 @@ export function ringSlots(cap: u32): u32 {
   return cap < 2 ? 2 : cap;
 }
 
-/** Enqueue handle `h` on pinned channel `r`: true, or false when full. */
-export function push(r: u32, h: u32): bool {
+/** Enqueue handle `h` on the ring of pinned channel `r`: true, or false when full. */
+export function ringPush(r: u32, h: u32): bool {
   const rec = <usize>r;
   const cap = <u64>load<u32>(rec, R_RSIZE);
   const small = load<u32>(rec, R_CAP) < 2;
@@ -111,8 +155,13 @@ export function push(r: u32, h: u32): bool {
   return true;
 }
 
-/** Dequeue the oldest handle of pinned channel `r`, expired or not; 0 when empty. */
-export function popRaw(r: u32): u32 {
+/**
+ * Dequeue the oldest handle of the ring of pinned channel `r`, expired or not; 0 when empty.
+ * When `dst` is not 0 the handle is also stored there inside the claim window (before any
+ * call or loop back-edge): a lease slot that must own the message from the instant it
+ * leaves the ring (leases.ts).
+ */
+export function ringPop(r: u32, dst: usize): u32 {
   const rec = <usize>r;
   const cap = <u64>load<u32>(rec, R_RSIZE);
   const base = <usize>load<u32>(rec, R_RING) + BLOCK_HDR;
@@ -124,6 +173,7 @@ export function popRaw(r: u32): u32 {
       if (atomic.cmpxchg<u64>(rec + R_DEQ, pos, pos + 1) == pos) {
         // claimed: read and free the slot with no call and no loop in between
         const h = atomic.load<u32>(slot + 4);
+        if (dst != 0) atomic.store<u32>(dst, h);
         atomic.store<u32>(slot, <u32>(pos + cap));
         if (atomic.load<i32>(rec + R_SPARKED) > 0) {
           atomic.add<i32>(rec + R_SPACE, 1);
@@ -167,6 +217,13 @@ export function popLive(r: u32, cutoff: f64): u32 {
  * queue still owned that message and it was not freed.)
  */
 export function dropExpiredHead(r: u32, cutoff: f64): void {
+  // A stack's newest message is on top: once it expired, all below it did too.
+  if (isLifo(r)) {
+    const n = stackDropExpired(r, cutoff);
+    expiredCount += n;
+    expiredEver += <f64>n;
+    return;
+  }
   const rec = <usize>r;
   const cap = <u64>load<u32>(rec, R_RSIZE);
   const base = <usize>load<u32>(rec, R_RING) + BLOCK_HDR;
@@ -189,8 +246,14 @@ export function dropExpiredHead(r: u32, cutoff: f64): void {
   }
 }
 
-/** Messages queued on pinned channel `r`. */
+/** Messages queued on pinned channel `r` (redelivered ones included). */
 export function depthOf(r: u32): u32 {
+  if (isLifo(r)) return stackDepth(r);
+  return ringDepth(r) + stackDepth(r);
+}
+
+/** Messages in the ring of pinned channel `r`. */
+export function ringDepth(r: u32): u32 {
   const rec = <usize>r;
   const d = <i64>(atomic.load<u64>(rec + R_ENQ) - atomic.load<u64>(rec + R_DEQ));
   const cap = <i64>load<u32>(rec, R_CAP);

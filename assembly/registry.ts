@@ -38,10 +38,11 @@ import { allocBlock, popTagged, pushTagged, releaseBlock } from './arena';
 import {
   BLOCK_HDR, H_BUCKETS, H_RECFREE, H_RECPOOL, H_RECTOTAL, H_REG, H_SWEEP, KIND_CHANNEL,
   KIND_GROUP, MAX_NAME, RECORD_SIZE, R_CAP, R_CTL, R_ENQ, R_DEQ, R_FULL, R_HASH, R_KIND,
-  R_MEMB, R_MEMBERS, R_NAME, R_NLEN, R_PARKED, R_RING, R_RSIZE, R_SLOT, R_SPACE, R_SPARKED, R_WAKE, hdr,
+  R_MEMB, R_MEMBERS, R_NAME, R_NLEN, R_ORDER, R_PARKED, R_RING, R_RSIZE, R_SLOT, R_SPACE, R_SPARKED, R_WAKE, hdr,
 } from './layout';
 import { hasExpiredMembers, rewriteMembers } from './groups';
 import { DEAD, GEN_MASK, GEN_SHIFT, PINS_MASK, dropExpiredHead, genOf, initRing, pin, ringSlots, unpin } from './queue';
+import { stackEmpty } from './stack';
 
 export const SLOTS_PER_BUCKET: u32 = 7;
 
@@ -146,7 +147,8 @@ function newRecord(kind: u32, p: usize, len: u32, hash: u32, cap: u32, full: u32
     store<u32>(a, cap, R_CAP);
     store<u32>(a, ring, R_RING);
     store<u32>(a, ringSlots(cap), R_RSIZE);
-    store<u32>(a, full, R_FULL);
+    store<u32>(a, full & 0xff, R_FULL);
+    store<u32>(a, full >> 8, R_ORDER); // the caller passes the order in bit 8 (1: LIFO)
   }
   // DEAD until published: nobody can pin a record that is not in the registry yet (a stale
   // slot read by another thread may reach it), so discarding an unpublished record is safe.
@@ -256,7 +258,7 @@ function unused(r: u32): bool {
   const a = <usize>r;
   const kind = load<u32>(a, R_KIND);
   if (kind == KIND_CHANNEL) {
-    return atomic.load<u64>(a + R_ENQ) == atomic.load<u64>(a + R_DEQ) &&
+    return atomic.load<u64>(a + R_ENQ) == atomic.load<u64>(a + R_DEQ) && stackEmpty(r) &&
       atomic.load<i32>(a + R_MEMB) == 0 && atomic.load<i32>(a + R_PARKED) <= 0 &&
       atomic.load<i32>(a + R_SPARKED) <= 0;
   }
@@ -327,7 +329,7 @@ export function sweep(n: u32, groupCutoff: f64, messageCutoff: f64): u32 {
     const kind = load<u32>(<usize>r, R_KIND);
     const stale = kind == KIND_GROUP
       ? hasExpiredMembers(r, groupCutoff)
-      : atomic.load<u64>(<usize>r + R_ENQ) != atomic.load<u64>(<usize>r + R_DEQ); // a hint only
+      : atomic.load<u64>(<usize>r + R_ENQ) != atomic.load<u64>(<usize>r + R_DEQ) || !stackEmpty(r); // a hint only
     if (stale) {
       r = pinSlot(i);
       if (r == 0) continue;

@@ -9,19 +9,34 @@
  * cached as (record, generation); the core re-validates the generation on every use, so a
  * reclaimed channel is looked up again, never written through a stale address.
  *
+ * Trade-offs: a LIFO channel's queue is a lock-free stack in the core; under at-least-once
+ * delivery, `receiveLease` takes a message into the shared lease table (assembly/leases.ts),
+ * each instance sweeps that table for expired leases on a timer, and `watch(worker)` (or a
+ * pool, see src/pool.ts) hands a dead thread's leases back at once.
+ *
  * @module
  */
 
 import { decode, encode } from '../codec.js';
-import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
-import { assertMessage, assertWaitOptions, type LayerStats, type Message, type ReceiveOptions, type SendOptions } from '../layer.js';
-import { BLOCK_HEADER, Core, FULL_CODES, KIND_CHANNEL, KIND_GROUP, MEMBER_ENTRY, RECORD_BYTES, STATUS, coreModule } from '../wasm/core.js';
+import { threadId } from 'node:worker_threads';
+import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
+import {
+  assertMessage, assertWaitOptions, type LayerStats, type Lease, type Message, type ReceiveOptions, type SendOptions,
+} from '../layer.js';
+import {
+  BLOCK_HEADER, Core, FULL_CODES, INSTANCE_SLOTS, KIND_CHANNEL, KIND_GROUP, LIFO_FLAG, MEMBER_ENTRY, RECORD_BYTES, STATUS,
+  coreModule,
+} from '../wasm/core.js';
 import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
-import { resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions } from './shared/options.js';
+import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
+import {
+  LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
+} from './shared/options.js';
 import { parkUntil, type Strategy } from './shared/park.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
+export type { WatchableWorker } from './shared/leases.js';
 
 /** Registry slots visited (reclaiming unused records) each time this instance creates one. */
 const SWEEP_STEP = 64;
@@ -62,12 +77,16 @@ export interface SharedMemoryStats {
   recordBytes: number;
   /** Names in the registry. */
   names: number;
+  /** Leases out (at-least-once delivery), over the whole bus. */
+  leases: number;
+  /** Layer instances attached to the bus (not closed, not reaped), over all threads. */
+  instances: number;
 }
 
 /** The shared-memory layer. Create it with `createLayer()`; attach with `attachLayer(handle)`. */
-export class SharedLayer extends LayerBase {
-  /** `groups` and `flush`. */
-  readonly extensions = ['groups', 'flush'] as const;
+export class SharedLayer extends LayerBase implements LeaseSettler {
+  /** `groups` and `flush`, and `leases` under at-least-once delivery. */
+  readonly extensions: readonly string[];
   /** Pass this to another thread (workerData / postMessage) and call `attachLayer` there. */
   readonly handle: SharedLayerHandle;
   private readonly opts: ResolvedSharedOptions;
@@ -81,12 +100,28 @@ export class SharedLayer extends LayerBase {
   private nameHint: number;
   /** Private (non-shared) buffer messages are copied into before decoding. */
   private inbox = new Uint8Array(4096);
+  /** This instance's id in the instance table (the owner of its leases); 0: none. */
+  private readonly instance: number;
+  /** At-least-once: the timer that sweeps expired leases, and when to sweep next on a take. */
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private nextSweep = 0;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core) {
     super();
     this.handle = handle;
     this.opts = opts;
     this.core = core;
+    const leases = opts.tradeoffs.delivery === 'at-least-once';
+    this.extensions = leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
+    this.instance = core.x.instanceClaim(threadId);
+    if (this.instance === 0 && leases) {
+      throw new OutOfSharedMemory('arena', `no free instance slot: ${INSTANCE_SLOTS} layer instances are attached to this bus`);
+    }
+    if (leases) {
+      const every = sweepIntervalMs(opts.tradeoffs.leaseTimeoutMs);
+      this.sweeper = setInterval(() => this.sweepQuietly(), every);
+      this.sweeper.unref?.();
+    }
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget };
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
@@ -103,6 +138,9 @@ export class SharedLayer extends LayerBase {
     const rc = core.x.init(opts.memoryBytes >>> 0, opts.buckets, opts.maxMessageSize);
     if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
     if (rc === 2) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes cannot hold the registry and an arena`);
+    if (core.x.setupTables(opts.maxLeases, INSTANCE_SLOTS) === 0) {
+      throw new TypeError(`invalid option maxLeases: ${opts.maxLeases} lease slots do not fit in memory (${opts.memoryBytes} bytes)`);
+    }
     return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core);
   }
 
@@ -152,6 +190,8 @@ export class SharedLayer extends LayerBase {
       pooledRecords: x.recordsPooled(),
       recordBytes: RECORD_BYTES,
       names: x.registryCount(),
+      leases: x.leasesHeld(),
+      instances: x.instancesLive(),
     };
   }
 
@@ -346,6 +386,118 @@ export class SharedLayer extends LayerBase {
     }
   }
 
+  // ---- at-least-once delivery ---------------------------------------------------------
+
+  protected override get leases(): boolean {
+    return this.opts.tradeoffs.delivery === 'at-least-once';
+  }
+
+  protected override async doReceiveLease(channel: string, options: ReceiveOptions | undefined): Promise<Lease> {
+    const x = this.core.x;
+    const rec = this.pinChannel(channel);
+    try {
+      const gen = this.channels.get(channel)?.gen ?? x.lastGen();
+      let taken = { slot: 0, seq: 0, h: 0, deliveries: 0 };
+      const attempt = (): number => {
+        const rc = x.leaseTake(rec, gen, this.instance, this.cutoff(), Date.now() + this.opts.tradeoffs.leaseTimeoutMs);
+        if (rc === -1) {
+          throw new OutOfSharedMemory('arena', `no free lease slot: ${this.opts.maxLeases} leases are out (option maxLeases)`);
+        }
+        if (rc <= 0) return 0;
+        taken = { slot: rc - 1, seq: x.lastLeaseSeq(), h: x.lastLeaseHandle(), deliveries: x.lastLeaseDeliveries() };
+        return rc;
+      };
+      if (Date.now() >= this.nextSweep) this.sweepQuietly();
+      if (attempt() === 0) {
+        const off = this.core.off;
+        await parkUntil(
+          this.core.i32,
+          (rec + off.wake) >> 2,
+          (rec + off.parked) >> 2,
+          `receiveLease('${channel}')`,
+          options,
+          this.closeSignal,
+          this.strategy,
+          attempt,
+        );
+      }
+      // The message stays in the lease slot until it is settled: copy it out, do not release it.
+      let message: Message;
+      try {
+        message = this.copyOut(taken.h);
+      } catch (err) {
+        x.leaseAck(taken.slot, taken.seq, this.instance); // undecodable: redelivering cannot help
+        throw err;
+      }
+      this.counters.received++;
+      return new SharedLease(this, taken.slot, taken.seq, message, taken.deliveries);
+    } finally {
+      x.unpinRecord(rec);
+    }
+  }
+
+  /** Settle lease (slot, seq) of this bus; used by {@link SharedLease}. @internal */
+  settleLease(slot: number, seq: number, how: 'ack' | 'nack'): boolean {
+    const x = this.core.x;
+    if (how === 'ack') return x.leaseAck(slot, seq, this.instance) === 1;
+    return this.withDeadLetters((dead, max) => x.leaseNack(slot, seq, this.instance, dead, max)) !== 0;
+  }
+
+  /**
+   * Watch a worker thread attached to this bus: when it exits (ends, crashes or is
+   * terminated), the leases its instances held go back to the head of their channels at
+   * once, with their delivery count, instead of after `leaseTimeout`; and its instances are
+   * detached. `createPool` watches its workers by itself. Resolves, once the worker exited,
+   * with the number of messages given back (there is no need to wait for it).
+   */
+  watch(worker: WatchableWorker): Promise<number> {
+    if (!isWatchable(worker)) {
+      throw new TypeError(`invalid worker for watch: ${String(worker)}; expected a Worker of node:worker_threads`);
+    }
+    const thread = worker.threadId;
+    return new Promise<number>((resolve) => {
+      worker.once('exit', () => resolve(thread < 0 ? 0 : this.reapThread(thread)));
+    });
+  }
+
+  /**
+   * The thread with id `thread` (`worker.threadId`) is gone: give back the leases of its
+   * layer instances and detach them. Returns the number of messages given back. Only call
+   * it for a thread that has really exited: `watch` does it at the right moment.
+   */
+  reapThread(thread: number): number {
+    const x = this.core.x;
+    let n = 0;
+    for (let id = x.instanceOfThread(thread, 1); id !== 0; id = x.instanceOfThread(thread, id + 1)) {
+      if (id === this.instance) continue;
+      n += this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, id));
+      x.instanceFree(id);
+    }
+    return n;
+  }
+
+  /** Requeue expired leases (the sweep timer, and takes); a failure waits for the next sweep. */
+  private sweepQuietly(): void {
+    this.nextSweep = Date.now() + sweepIntervalMs(this.opts.tradeoffs.leaseTimeoutMs);
+    try {
+      this.withDeadLetters((dead, max) => this.core.x.leaseSweep(Date.now(), this.instance, dead, max, 0));
+    } catch {
+      // no room to create the dead-letter channel right now: the next sweep tries again
+    }
+  }
+
+  /** Run `fn` with the dead-letter channel pinned (0 when maxDeliveries is unlimited). */
+  private withDeadLetters(fn: (dead: number, maxDeliveries: number) => number): number {
+    const t = this.opts.tradeoffs;
+    if (!Number.isFinite(t.maxDeliveries)) return fn(0, 0);
+    const dead = this.pinChannel(t.deadLetterChannel);
+    try {
+      return fn(dead, t.maxDeliveries);
+    } finally {
+      this.core.x.unpinRecord(dead);
+    }
+  }
+
   // ---- groups --------------------------------------------------------------------------
 
   protected async doGroupAdd(group: string, channel: string): Promise<void> {
@@ -441,6 +593,7 @@ export class SharedLayer extends LayerBase {
 
   protected async doFlush(): Promise<void> {
     this.core.x.flushAll();
+    this.core.x.leaseFlush(this.instance);
   }
 
   protected depths(): Record<string, number> {
@@ -463,7 +616,18 @@ export class SharedLayer extends LayerBase {
   }
 
   protected async doClose(): Promise<void> {
-    // Nothing of this instance lives in the shared memory (see claimName): only the caches go.
+    // This instance's leases go back to their channels (a closed holder will not settle
+    // them), then its slot in the instance table is freed. Nothing else of it lives in the
+    // shared memory (see claimName): only the caches go.
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    if (this.instance !== 0) {
+      const x = this.core.x;
+      try {
+        this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, this.instance));
+      } finally {
+        x.instanceFree(this.instance);
+      }
+    }
     this.channels.clear();
     this.groups.clear();
   }
@@ -498,14 +662,24 @@ export class SharedLayer extends LayerBase {
 
   /** Copy message `h` out of the shared memory, release it, decode the copy. */
   private take(h: number): Message {
-    const x = this.core.x;
+    const len = this.copyIn(h);
+    this.core.x.release(h);
+    this.counters.received++;
+    return decode(this.inbox.subarray(0, len));
+  }
+
+  /** Decode a copy of message `h`, which stays where it is (a lease slot owns it). */
+  private copyOut(h: number): Message {
+    return decode(this.inbox.subarray(0, this.copyIn(h)));
+  }
+
+  /** Copy the payload of message `h` into the private inbox; returns its length. */
+  private copyIn(h: number): number {
     const len = this.core.u32[(h + 4) >>> 2] as number;
     if (this.inbox.length < len) this.inbox = new Uint8Array(Math.max(len, this.inbox.length * 2));
     const start = h + BLOCK_HEADER;
     this.inbox.set(this.core.u8.subarray(start, start + len));
-    x.release(h);
-    this.counters.received++;
-    return decode(this.inbox.subarray(0, len));
+    return len;
   }
 
   private scratch(bytes: number, what: string): number {
@@ -568,7 +742,13 @@ export class SharedLayer extends LayerBase {
     const x = this.core.x;
     const len = this.writeName(at, name);
     const cap = kind === KIND_CHANNEL ? this.opts.common.capacityOf(name) : 0;
-    const full = kind === KIND_CHANNEL ? FULL_CODES[this.opts.tradeoffs.fullOf(name)] : 0;
+    let full = 0;
+    if (kind === KIND_CHANNEL) {
+      const policy = this.opts.tradeoffs.fullOf(name);
+      const lifo = this.opts.tradeoffs.orderOf(name) === 'lifo';
+      if (lifo && policy === 'drop-oldest') throw new Unsupported(`channel '${name}': ${LIFO_DROP_OLDEST}`);
+      full = FULL_CODES[policy] | (lifo ? LIFO_FLAG : 0);
+    }
     let rec = x.lookup(kind, at, len, create ? 1 : 0, cap, full);
     if (rec === 0) {
       let status = x.lastStatus();
@@ -622,7 +802,7 @@ function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
   const keys: Array<keyof SharedLayerOptions> = [
     'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'memory', 'maxMessageSize', 'maxNames',
     'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout',
-    'maxDeliveries', 'deadLetterChannel',
+    'maxDeliveries', 'deadLetterChannel', 'maxLeases',
   ];
   const out: Record<string, unknown> = {};
   for (const key of keys) if (options[key] !== undefined) out[key] = options[key];

@@ -63,6 +63,20 @@ export interface CoreExports {
   recordsInUse(): number;
   recordsPooled(): number;
   registryCount(): number;
+  setupTables(leases: number, instances: number): number;
+  instanceClaim(thread: number): number;
+  instanceOfThread(thread: number, from: number): number;
+  instancesLive(): number;
+  instanceFree(id: number): void;
+  leaseTake(r: number, gen: number, me: number, cutoff: number, deadline: number): number;
+  lastLeaseSeq(): number;
+  lastLeaseHandle(): number;
+  lastLeaseDeliveries(): number;
+  leaseAck(slot: number, seq: number, me: number): number;
+  leaseNack(slot: number, seq: number, me: number, dead: number, maxDeliveries: number): number;
+  leaseSweep(now: number, me: number, dead: number, maxDeliveries: number, deadOwner: number): number;
+  leaseFlush(me: number): void;
+  leasesHeld(): number;
   OFF_WAKE: WasmGlobal;
   OFF_PARKED: WasmGlobal;
   OFF_SPACE: WasmGlobal;
@@ -75,6 +89,10 @@ export const KIND_CHANNEL = 1;
 export const KIND_GROUP = 2;
 /** Full policies as the core knows them. */
 export const FULL_CODES = { reject: 0, 'drop-oldest': 1, wait: 2 } as const;
+/** Added to the full code passed to `lookup` to create a LIFO channel. */
+export const LIFO_FLAG = 256;
+/** Slots of the instance table (layer instances attached at once, over all threads). */
+export const INSTANCE_SLOTS = 4096;
 /** `lastStatus()` values after a failed lookup. */
 export const STATUS = { ok: 0, registryFull: 1, arenaFull: 2, notFound: 3 } as const;
 /** Bytes before a block's payload (refcount, length, send time). */

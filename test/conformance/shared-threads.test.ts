@@ -13,8 +13,8 @@ conformance({
   create: (options) => createLayer({ backend: 'shared', memory: 8 * 1024 * 1024, maxNames: 4096, ...options }),
   peer: (layer: ChannelLayer) => workerPeer((layer as SharedLayer).handle),
   tradeoffs: {
-    delivery: ['at-most-once'],
-    order: ['fifo'],
+    delivery: ['at-most-once', 'at-least-once'],
+    order: ['fifo', 'lifo'],
     full: ['reject', 'drop-oldest', 'wait'],
   },
 });

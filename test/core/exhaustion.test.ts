@@ -176,7 +176,8 @@ describe('limits and mismatches', () => {
     await expect(createLayer({ memory: 3 * MiB + 1 })).rejects.toThrow(/memory/);
     await expect(createLayer({ maxMessageSize: 0 })).rejects.toThrow(/maxMessageSize/);
     await expect(createLayer({ maxNames: 1 })).rejects.toThrow(/maxNames/);
-    await expect(createLayer({ order: 'lifo' })).rejects.toMatchObject({ code: 'ERR_RINGBUS_UNSUPPORTED' });
-    await expect(createLayer({ delivery: 'at-least-once' })).rejects.toMatchObject({ code: 'ERR_RINGBUS_UNSUPPORTED' });
+    // LIFO channels are stacks: they cannot evict their oldest message (docs/tradeoffs.md).
+    await expect(createLayer({ order: 'lifo', full: 'drop-oldest' })).rejects.toMatchObject({ code: 'ERR_RINGBUS_UNSUPPORTED' });
+    await expect(createLayer({ delivery: 'at-least-once', maxLeases: 0 })).rejects.toThrow(/maxLeases/);
   });
 });

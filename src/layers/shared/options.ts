@@ -30,6 +30,11 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
    * are reclaimed and do not count). Default 131072.
    */
   maxNames?: number;
+  /**
+   * At-least-once delivery: how many leases can be out at the same time over the whole bus
+   * (a 32-byte slot each in the shared memory). Default 4096.
+   */
+  maxLeases?: number;
 }
 
 /**
@@ -54,6 +59,8 @@ export interface ResolvedSharedOptions {
   maxNames: number;
   /** Registry buckets: a power of two with room for maxNames at a load of at most 5/7. */
   buckets: number;
+  /** Lease slots (0 under at-most-once delivery: no table). */
+  maxLeases: number;
 }
 
 const MiB = 1024 * 1024;
@@ -65,24 +72,21 @@ function integerOption(name: string, value: unknown, min: number, max: number, r
   return value;
 }
 
-function patternValues<T>(map: unknown): T[] {
-  if (map === undefined || map === null || typeof map !== 'object') return [];
-  if (map instanceof Map) return [...(map as Map<unknown, T>).values()];
-  if (Array.isArray(map)) return map.map((pair) => (Array.isArray(pair) ? (pair[1] as T) : (undefined as T)));
-  return Object.values(map as Record<string, T>);
-}
+/**
+ * Why the shared backend refuses `full: 'drop-oldest'` on a LIFO channel (at createLayer for
+ * the layer-wide options, at the first use of a channel whose patterns combine them).
+ */
+export const LIFO_DROP_OLDEST =
+  "the shared backend does not offer full: 'drop-oldest' on a channel with order: 'lifo' (a LIFO channel " +
+  "is a lock-free stack, which reaches only its newest message, not the oldest one to evict); use full: " +
+  "'reject' or 'wait' there, or order: 'fifo'";
 
 /** Check `options` and apply the defaults. Throws TypeError / Unsupported. */
 export function resolveSharedOptions(options: SharedLayerOptions): ResolvedSharedOptions {
   const common = resolveCommonOptions(options);
   const tradeoffs = resolveTradeoffs(options);
-  if (tradeoffs.delivery !== 'at-most-once') {
-    throw new Unsupported(
-      "the shared backend offers delivery: 'at-most-once' only for now (at-least-once leases are not implemented)",
-    );
-  }
-  if (options.order === 'lifo' || patternValues(options.channelOrder).includes('lifo')) {
-    throw new Unsupported("the shared backend offers order: 'fifo' only for now (its queues are Vyukov FIFO rings)");
+  if ((options.order ?? 'fifo') === 'lifo' && (options.full ?? 'reject') === 'drop-oldest') {
+    throw new Unsupported(LIFO_DROP_OLDEST);
   }
   const memoryBytes = integerOption('memory', options.memory ?? 64 * MiB, 2 * MiB, 2048 * MiB);
   if (memoryBytes % 65536 !== 0) {
@@ -103,5 +107,7 @@ export function resolveSharedOptions(options: SharedLayerOptions): ResolvedShare
       `invalid option maxNames: ${maxNames}; its registry (${buckets * 32} bytes) would take over half of memory (${memoryBytes})`,
     );
   }
-  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets };
+  const maxLeases =
+    tradeoffs.delivery === 'at-least-once' ? integerOption('maxLeases', options.maxLeases ?? 4096, 1, 1 << 20) : 0;
+  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases };
 }
