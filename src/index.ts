@@ -48,9 +48,27 @@ export type { WasmMemory, WasmModule } from './wasm/api.js';
 
 /** Options of `createLayer`: `backend` picks the implementation, the rest configure it. */
 export type LayerOptions =
-  | ({ /** The single-thread reference layer. */ backend: 'memory' } & MemoryLayerOptions)
-  | ({ /** The shared-memory bus (the default). */ backend?: 'shared' } & SharedLayerOptions)
-  | ({ /** Redis, wire-compatible with channels_redis. */ backend: 'redis' } & RedisLayerOptions);
+  | (MemoryBackend & MemoryLayerOptions)
+  | (SharedBackend & SharedLayerOptions)
+  | (RedisBackend & RedisLayerOptions);
+
+/** Selects the single-thread reference layer. */
+export interface MemoryBackend {
+  /** `'memory'`: one thread, plain maps; the semantic oracle. */
+  backend: 'memory';
+}
+
+/** Selects the shared-memory bus (the default). */
+export interface SharedBackend {
+  /** `'shared'` (or omitted): the lock-free bus in one shared WebAssembly memory. */
+  backend?: 'shared';
+}
+
+/** Selects the Redis backend. */
+export interface RedisBackend {
+  /** `'redis'`: wire-compatible with Python's channels_redis 4.x. */
+  backend: 'redis';
+}
 
 /** The backends `createLayer` knows. */
 export type BackendName = 'memory' | 'shared' | 'redis';

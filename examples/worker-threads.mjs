@@ -1,0 +1,46 @@
+// Worker threads on one bus: the main thread hands `layer.handle` to each worker, every worker
+// attaches to the same shared memory, and messages cross threads without postMessage.
+// Run: node examples/worker-threads.mjs
+import { Worker, isMainThread, workerData } from 'node:worker_threads';
+import { attachLayer, createLayer } from 'ringbus';
+
+const WORKERS = 2;
+const JOBS = 10;
+
+if (isMainThread) {
+  const layer = await createLayer({ capacity: 1000 });
+  const results = await layer.newChannel('results'); // only this thread may receive on it
+
+  const workers = Array.from({ length: WORKERS }, (_, id) =>
+    new Worker(new URL(import.meta.url), { workerData: { handle: layer.handle, id, results } }),
+  );
+  // Wait until every worker has joined the 'workers' group, so that none misses the stop.
+  for (let i = 0; i < WORKERS; i++) await layer.receive(results, { timeout: 10_000 });
+  for (let n = 1; n <= JOBS; n++) await layer.send('jobs.square', { type: 'job', n });
+
+  let total = 0;
+  for (let i = 0; i < JOBS; i++) {
+    const { worker, n, square } = await layer.receive(results, { timeout: 10_000 });
+    console.log(`worker ${worker}: ${n}^2 = ${square}`);
+    total += square;
+  }
+  console.log('sum of squares:', total); // 385
+
+  await layer.groupSend('workers', { type: 'stop' }); // every worker joined this group
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
+  await layer.close();
+} else {
+  const { handle, id, results } = workerData;
+  const bus = attachLayer(handle);
+  const control = await bus.newChannel('control');
+  await bus.groupAdd('workers', control);
+  await bus.send(results, { type: 'ready', worker: id });
+
+  // Serve jobs until a stop arrives on this worker's control channel.
+  const stop = new AbortController();
+  bus.receive(control).then(() => stop.abort());
+  for await (const job of bus.listen('jobs.square', { signal: stop.signal })) {
+    await bus.send(results, { worker: id, n: job.n, square: job.n * job.n });
+  }
+  await bus.close();
+}
