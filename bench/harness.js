@@ -148,10 +148,13 @@ async function measureOnce(def, round, { timeMs, warmupMs }) {
 /** Time `handle.run` with tinybench; every sample is the mean time per operation of one call. */
 async function sample(handle, name, batch, timeMs, warmupMs) {
   const bench = new Bench({
+    // The time budget decides how many samples a case gets; the minimum counts are low so
+    // that a case whose calls turn slow (a spinning pair on an oversubscribed machine) still
+    // ends soon after its budget.
     time: timeMs,
-    iterations: 5,
+    iterations: 2,
     warmupTime: warmupMs,
-    warmupIterations: 2,
+    warmupIterations: 1,
     retainSamples: true,
     throws: true,
   });

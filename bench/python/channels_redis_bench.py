@@ -8,7 +8,8 @@ Usage: channels_redis_bench.py --host redis://127.0.0.1:PORT --case rtt|throughp
 Prints one JSON object: {"case", "samples": [ms per operation, one per batch], "batch",
 "channels_redis": version}. Like the Node harness, each sample is one batch of operations timed
 with a monotonic clock (time.perf_counter_ns) and divided by the batch size; warm-up batches run
-first and are not recorded; batches repeat until the time budget is spent (at least five).
+first and are not recorded (at least one); batches repeat until the time budget is spent (at
+least two).
 
 Cases (the chat message {"type": "chat.message", "text": "hello", "n": n} throughout):
   rtt         send to a channel then receive from it, one layer, one coroutine (one operation)
@@ -37,12 +38,12 @@ async def sample_loop(run_batch, batch, time_ms, warmup_ms):
     """Run `run_batch` until the budgets are spent; return ms per operation of each timed batch."""
     deadline = time.perf_counter_ns() + warmup_ms * 1_000_000
     warm = 0
-    while warm < 2 or time.perf_counter_ns() < deadline:
+    while warm < 1 or time.perf_counter_ns() < deadline:
         await run_batch()
         warm += 1
     samples = []
     deadline = time.perf_counter_ns() + time_ms * 1_000_000
-    while len(samples) < 5 or time.perf_counter_ns() < deadline:
+    while len(samples) < 2 or time.perf_counter_ns() < deadline:
         t0 = time.perf_counter_ns()
         await run_batch()
         samples.append((time.perf_counter_ns() - t0) / 1e6 / batch)
