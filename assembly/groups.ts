@@ -28,7 +28,7 @@
 
 import { allocBlock, releaseBlock, retainBlock } from './arena';
 import { B_REFS, BLOCK_HDR, FULL_DROP_OLDEST, R_CTL, R_FULL, R_MEMB, R_MEMBERS, hdr, H_END } from './layout';
-import { genOf, pin, push, ringPop, unpin } from './queue';
+import { genOf, pin, push, releaseOwned, ringPop, unpin } from './queue';
 
 const ENTRY: u32 = 16;
 const ARR_HDR: usize = BLOCK_HDR + 8;
@@ -184,7 +184,7 @@ export function groupSend(g: u32, h: u32, cutoff: f64, scratch: usize, scratchCa
     }
     unpin(rec);
   }
-  releaseBlock(h);
+  releaseOwned(h); // the sender's reference (in its hands since alloc, see queue.ts)
   return delivered;
 }
 

@@ -19,7 +19,7 @@ import {
   HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_KIND, R_NAME,
   R_NLEN, hdr,
 } from './layout';
-import { depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, ringPop, unpin } from './queue';
+import { depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, releaseOwned, ringPop, sendSlot, unpin, untrack } from './queue';
 import * as queue from './queue';
 import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
@@ -119,13 +119,16 @@ export function registryBuckets(): u32 {
 /** A message block for `len` payload bytes, sent at `time` (ms); 0 when the arena is full. */
 export function alloc(len: u32, time: f64): u32 {
   const p = allocBlock(len);
-  if (p != 0) store<f64>(<usize>p, time, B_TIME);
+  if (p != 0) {
+    store<f64>(<usize>p, time, B_TIME);
+    if (sendSlot != 0) atomic.store<u32>(sendSlot, p); // in this instance's hands until queued
+  }
   return p;
 }
 
-/** Drop one reference to block `h`. */
+/** Drop one reference to block `h` (and forget it as in-hand, see queue.ts). */
 export function release(h: u32): void {
-  releaseBlock(h);
+  releaseOwned(h);
 }
 
 /** Generic block (scratch areas of the JS side). */
@@ -171,13 +174,16 @@ export function sweep(n: u32, groupCutoff: f64, messageCutoff: f64): u32 {
 export function send(r: u32, gen: u32, h: u32): i32 {
   if (!pin(r, gen)) return -1;
   const ok = push(r, h);
+  if (ok) untrack(h); // queued: the channel owns it now (straight after the publishing store)
   unpin(r);
   return ok ? 1 : 0;
 }
 
 /** Enqueue `h` on pinned channel `r`: 1 or 0 (full). */
 export function pushPinned(r: u32, h: u32): i32 {
-  return push(r, h) ? 1 : 0;
+  if (!push(r, h)) return 0;
+  untrack(h);
+  return 1;
 }
 
 /**

@@ -30,14 +30,16 @@
 // killed inside these functions can leave behind is a leaked block (a node, or a message it
 // was releasing) or an extra pin: never a lost or duplicated live message.
 //
-// Instance table: `H_INSTCAP` slots of 16 bytes: [live][thread id][reserved x2]. Every layer
+// Instance table: `H_INSTCAP` slots of 16 bytes: [live][thread id][message being sent]
+// [message being received] (the in-hand words, see queue.ts). Every layer
 // instance claims one; its 1-based index is the owner id of its leases. When a thread is known
 // to have exited (`layer.watch(worker)`, a pool worker's exit), its instances are reaped: their
-// leases go back to their channels at once and their slots are freed.
+// leases go back to their channels at once, the messages they had in hand are freed, and
+// their slots are freed.
 
-import { allocBlock, releaseBlock } from './arena';
-import { B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
-import { pin, push, ringPop, unpin, isLifo, countExpired } from './queue';
+import { allocBlock, freeBlock, releaseBlock } from './arena';
+import { B_REFS, B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
+import { countExpired, isLifo, pin, push, ringPop, trackInstance, unpin } from './queue';
 import { nodeDeliveries, nodeHandle, releaseNode, stackPop, stackPush } from './stack';
 
 const L_CTL: usize = 0;
@@ -56,7 +58,11 @@ const SEQ_MASK: u64 = 0x3fffffff;
 
 const I_LIVE: usize = 0;
 const I_THREAD: usize = 4;
+const I_SEND: usize = 8;
+const I_RECV: usize = 12;
 const ISLOT: usize = 16;
+/** This wasm instance's own instance id (0: none). */
+let myId: u32 = 0;
 
 @inline function stateOf(c: u64): u64 {
   return c & 3;
@@ -111,7 +117,11 @@ export function instanceClaim(thread: i32): u32 {
     const a = instAddr(id);
     if (atomic.load<u32>(a + I_LIVE) != 0) continue;
     if (atomic.cmpxchg<u32>(a + I_LIVE, 0, 1) == 0) {
+      atomic.store<u32>(a + I_SEND, 0);
+      atomic.store<u32>(a + I_RECV, 0);
       atomic.store<i32>(a + I_THREAD, thread);
+      myId = id;
+      trackInstance(a, I_SEND, I_RECV);
       return id;
     }
   }
@@ -136,10 +146,26 @@ export function instancesLive(): u32 {
   return live;
 }
 
-/** Free instance `id` (closed, or its thread is gone and its leases were reaped). */
-export function instanceFree(id: u32): void {
+/**
+ * Free instance `id`. `dead`: its thread is gone (its leases were reaped): the messages it
+ * had in hand are freed too (see queue.ts `releaseOwned` for the refcount rule). Otherwise it
+ * closed: whatever it still holds, it releases itself.
+ */
+export function instanceFree(id: u32, dead: bool): void {
   if (id == 0 || id > atomic.load<u32>(hdr(H_INSTCAP))) return;
   const a = instAddr(id);
+  if (id == myId) {
+    trackInstance(0, 0, 0);
+    myId = 0;
+  }
+  for (let w: usize = I_SEND; w <= I_RECV; w += 4) {
+    const h = atomic.load<u32>(a + w);
+    atomic.store<u32>(a + w, 0);
+    if (dead && h != 0) {
+      if (atomic.load<i32>(<usize>h + B_REFS) == 0) freeBlock(h);
+      else releaseBlock(h);
+    }
+  }
   atomic.store<i32>(a + I_THREAD, -1);
   atomic.store<u32>(a + I_LIVE, 0);
 }

@@ -38,9 +38,9 @@
 // to the head of their channel), which `popRaw` drains before the ring.
 
 import {
-  BLOCK_HDR, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_ORDER, R_PARKED, R_RING, R_RSIZE, R_SPACE, R_SPARKED, R_WAKE,
+  BLOCK_HDR, B_REFS, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_ORDER, R_PARKED, R_RING, R_RSIZE, R_SPACE, R_SPARKED, R_WAKE,
 } from './layout';
-import { releaseBlock } from './arena';
+import { freeBlock, releaseBlock } from './arena';
 import { nodeHandle, releaseNode, stackDepth, stackDropExpired, stackEmpty, stackPop, stackPush } from './stack';
 
 /** True for a LIFO channel (its queue is the stack). */
@@ -60,19 +60,55 @@ export function push(r: u32, h: u32): bool {
 /**
  * Dequeue the next handle of pinned channel `r`, expired or not (0 when empty): the top of
  * the stack (a LIFO channel's newest message, or a FIFO channel's redelivered one), else the
- * oldest of the ring.
+ * oldest of the ring. When `dst` is not 0, the handle is stored there right after the pop's
+ * CAS, before any call or back-edge (see `recvSlot`).
  */
-export function popRaw(r: u32): u32 {
+export function popRaw(r: u32, dst: usize = 0): u32 {
   if (!stackEmpty(r)) {
     const n = stackPop(r);
     if (n != 0) {
       const h = nodeHandle(n);
+      if (dst != 0) atomic.store<u32>(dst, h);
       releaseNode(n);
       return h;
     }
   }
   if (isLifo(r)) return 0;
-  return ringPop(r, 0);
+  return ringPop(r, dst);
+}
+
+// In-hand tracking, for threads that die. A message this instance allocated and has not yet
+// queued (`sendSlot`), or took off a queue and is still copying out (`recvSlot`), is owned by
+// nobody else: if the thread is terminated in between, only these words (in its slot of the
+// instance table, leases.ts) say where the block is, so the reaper can free it. Each word is
+// written in the same straight line (no call, no loop back-edge) as the step that made the
+// message ours, and cleared in the same straight line as the step that gave it away.
+/** Address of this instance's "message being sent" word (0: untracked). */
+export let sendSlot: usize = 0;
+/** Address of this instance's "message being received" word (0: untracked). */
+export let recvSlot: usize = 0;
+
+/** Track this instance's in-hand messages in the instance slot at `slot` (0: stop). */
+export function trackInstance(slot: usize, sendOff: usize, recvOff: usize): void {
+  sendSlot = slot == 0 ? 0 : slot + sendOff;
+  recvSlot = slot == 0 ? 0 : slot + recvOff;
+}
+
+/** Message `h` left this instance's hands (queued, or released): forget it. */
+@inline export function untrack(h: u32): void {
+  if (sendSlot != 0 && atomic.load<u32>(sendSlot) == h) atomic.store<u32>(sendSlot, 0);
+  if (recvSlot != 0 && atomic.load<u32>(recvSlot) == h) atomic.store<u32>(recvSlot, 0);
+}
+
+/**
+ * Drop this instance's reference to `h` and forget it. The decrement comes first: the only
+ * kill point in between is the entry of `freeBlock` on the last reference, which the reaper
+ * recognises by a refcount of 0 (it then frees the block; a refcount above 0 means the
+ * decrement did not happen, and it releases the reference).
+ */
+export function releaseOwned(h: u32): void {
+  if (atomic.sub<i32>(<usize>h + B_REFS, 1) == 1) freeBlock(h);
+  untrack(h);
 }
 
 /** Count one message dropped as expired (by this instance). */
@@ -198,12 +234,12 @@ export let expiredEver: f64 = 0;
  */
 export function popLive(r: u32, cutoff: f64): u32 {
   while (true) {
-    const h = popRaw(r);
+    const h = popRaw(r, recvSlot); // the receiver owns it from the pop on (tracked)
     if (h == 0) return 0;
     if (load<f64>(<usize>h, B_TIME) <= cutoff) {
       expiredCount++;
       expiredEver += 1;
-      releaseBlock(h);
+      releaseOwned(h);
       continue;
     }
     return h;

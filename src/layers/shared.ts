@@ -471,7 +471,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     for (let id = x.instanceOfThread(thread, 1); id !== 0; id = x.instanceOfThread(thread, id + 1)) {
       if (id === this.instance) continue;
       n += this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, id));
-      x.instanceFree(id);
+      x.instanceFree(id, 1); // also frees a message it was sending or receiving when it died
     }
     return n;
   }
@@ -625,7 +625,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       try {
         this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, this.instance));
       } finally {
-        x.instanceFree(this.instance);
+        x.instanceFree(this.instance, 0);
       }
     }
     this.channels.clear();

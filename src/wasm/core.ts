@@ -67,7 +67,7 @@ export interface CoreExports {
   instanceClaim(thread: number): number;
   instanceOfThread(thread: number, from: number): number;
   instancesLive(): number;
-  instanceFree(id: number): void;
+  instanceFree(id: number, dead: number): void;
   leaseTake(r: number, gen: number, me: number, cutoff: number, deadline: number): number;
   lastLeaseSeq(): number;
   lastLeaseHandle(): number;
