@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ChannelLayer } from './layer.js';
 import type { SharedLayerHandle } from './layers/shared.js';
@@ -34,7 +35,17 @@ export function createPool<T = unknown, R = unknown>(layer: ChannelLayer, option
     );
   }
   const workerData: PoolWorkerData = { [HANDLE_KEY]: handle, [USER_DATA_KEY]: options.workerData };
-  return new Piscina<T, R>({ atomics: 'disabled', ...options, workerData });
+  const pool = new Piscina<T, R>({ atomics: 'disabled', ...options, workerData });
+  const watcher = layer as ChannelLayer & { watch?: (worker: Worker) => Promise<number> };
+  if (typeof watcher.watch === 'function') {
+    // piscina announces each worker (its threadId as `id`) once it is up; the Worker itself,
+    // whose 'exit' event says the thread is really gone, is in `pool.threads`.
+    pool.on('workerCreate', (info: { id: number }) => {
+      const worker = pool.threads.find((t) => t.threadId === info.id);
+      if (worker !== undefined) void watcher.watch?.(worker);
+    });
+  }
+  return pool;
 }
 
 export { Piscina };
