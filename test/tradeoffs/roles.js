@@ -12,6 +12,10 @@ const tick = (clock) => Atomics.add(clock, 0, 1) + 1;
 const yieldNow = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
+ * @param {object} layer a ChannelLayer
+ * @param {{ channels: string[], p: number, count: number, ticks: SharedArrayBuffer, ends: SharedArrayBuffer,
+ *   sendTimeout?: number, yieldEvery?: number }} options
+ *
  * Send `count` messages `{ p, s }`, message s to `channels[s % channels.length]`. Returns
  * what this layer instance counted as dropped, and the sends that failed by timeout (their
  * sequence numbers: under `full: 'wait'` with `sendTimeout`, such a message must never arrive).
@@ -36,6 +40,9 @@ export async function produce(layer, { channels, p, count, ticks, ends, sendTime
 }
 
 /**
+ * @param {object} layer a ChannelLayer
+ * @param {{ channel: string, seen: SharedArrayBuffer, count: number, ticks: SharedArrayBuffer, slowEvery?: number }} options
+ *
  * Receive from `channel` until an end marker `{ end: true }`. Marks each `{ p, s }` in the
  * shared `seen` counts and logs `[p, s, tick before the receive]` triples. With `slowEvery`,
  * pauses a little every that many messages (so that senders find the channel full).
