@@ -205,6 +205,11 @@ export function popPinned(r: u32, cutoff: f64): u32 {
   return popLive(r, cutoff);
 }
 
+/** Messages in the ring of pinned channel `r` (what counts against its capacity; redelivered ones do not). */
+export function ringFill(r: u32): u32 {
+  return queue.ringDepth(r);
+}
+
 /** Drop the oldest message of pinned channel `r` (full policy drop-oldest): 1 if one was dropped. */
 export function dropOldest(r: u32): i32 {
   const h = ringPop(r, 0); // the ring's oldest (drop-oldest is refused on LIFO channels)

@@ -43,6 +43,7 @@ export interface CoreExports {
   lastExpired(): number;
   expiredSoFar(): number;
   depth(r: number): number;
+  ringFill(r: number): number;
   blockLength(h: number): number;
   groupAdd(g: number, c: number, now: number, cutoff: number): number;
   groupDiscard(g: number, c: number, cutoff: number): number;

@@ -226,7 +226,13 @@ describe.each(BACKENDS)('trade-offs under concurrent load: %s layer', (backend) 
   });
 
   describe("full: 'drop-oldest'", () => {
-    it('drops exactly what its counters say (3 producers, 2 slow consumers, capacity 8)', async () => {
+    // Slow consumers: the channel is full most of the time. Fast ones: sends race with
+    // receives on a nearly full ring (a receiver preempted mid-receive must not make a
+    // drop-oldest send fail, nor evict more than it has to).
+    it.each([
+      ['slow', 25],
+      ['fast', 0],
+    ] as const)('drops exactly what its counters say (3 producers, 2 %s consumers, capacity 8)', async (_speed, slowEvery) => {
       const count = 3000;
       const r = await runLoad({
         backend,
@@ -235,11 +241,11 @@ describe.each(BACKENDS)('trade-offs under concurrent load: %s layer', (backend) 
         consumerChannels: ['load.drop', 'load.drop'],
         channels: ['load.drop'],
         count,
-        slowEvery: 25,
+        slowEvery,
       });
       const t = tally(r.seen);
       expect(t.duplicated).toBe(0);
-      expect(t.missing).toBeGreaterThan(0); // slow consumers: the channel was full, often
+      if (slowEvery > 0) expect(t.missing).toBeGreaterThan(0); // the channel was full, often
       expect(t.missing).toBe(r.dropped);
       // Evicting from the head keeps the survivors in order.
       expect(fifoViolations(r.consumers, 3, 1)).toBe(0);
