@@ -32,7 +32,9 @@ export class SharedLease implements Lease {
     readonly deliveries: number,
   ) {}
 
+  /** Settle the message for good. Resolves `true` if the lease was still held. */
   readonly ack = async (): Promise<boolean> => this.settler.settleLease(this.slot, this.seq, 'ack');
+  /** Give the message back to the head of its channel now. Resolves `true` if the lease was still held. */
   readonly nack = async (): Promise<boolean> => this.settler.settleLease(this.slot, this.seq, 'nack');
 }
 
@@ -47,7 +49,9 @@ export function sweepIntervalMs(leaseTimeoutMs: number): number {
 
 /** The part of a `Worker` that watching needs (its thread id and its exit event). */
 export interface WatchableWorker {
+  /** The worker's thread id (`worker.threadId`; -1 once it exited). */
   readonly threadId: number;
+  /** Subscribe to its exit. */
   once(event: 'exit', listener: (code: number) => void): unknown;
 }
 
