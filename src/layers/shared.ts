@@ -419,7 +419,20 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         return rc;
       };
       if (Date.now() >= this.nextSweep) this.sweepQuietly();
-      if (attempt() === 0) {
+      let got = attempt();
+      const ref = this.channels.get(channel);
+      if (got === 0 && this.strategy.wait === 'adaptive' && options?.timeout !== 0 && ref !== undefined) {
+        if (ref.spinSkip > 0) ref.spinSkip--;
+        else {
+          // As doReceive: spin first, on the cheap depth word (a take claims a slot and pins).
+          for (let i = this.strategy.spinBudget; got === 0 && i > 0; i--) {
+            if (x.depth(rec) > 0) got = attempt();
+          }
+          ref.spinBackoff = got !== 0 ? 0 : Math.min(MAX_SPIN_BACKOFF, Math.max(1, ref.spinBackoff * 2));
+          ref.spinSkip = ref.spinBackoff;
+        }
+      }
+      if (got === 0) {
         const off = this.core.off;
         await parkUntil(
           this.core.i32,
@@ -635,6 +648,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       const x = this.core.x;
       try {
         this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, this.instance));
+      } catch {
+        // No room for the dead-letter channel: the leases stay out and time out as usual.
       } finally {
         x.instanceFree(this.instance, 0);
       }
