@@ -69,19 +69,22 @@ export async function runSuites(suites, options) {
     if (!selectsSuite(filters, suite.name, suites.map((s) => s.name))) continue;
     progress.step(`opening suite ${suite.name}`);
     let result;
+    let error = null;
     try {
       result = await suite.open({ quick, note: (t) => progress.note(`  ${suite.name}: ${t}`) });
     } catch (err) {
-      result = { skipped: `failed to open: ${errorText(err)}` };
+      // Not a missing part (that is `skipped`): a failure, which fails the run.
+      error = errorText(err);
+      result = { skipped: `failed to open: ${error}` };
     }
     if (result.skipped !== undefined) {
       progress.note(`${suite.name}: skipped: ${result.skipped}`);
-      suiteResults.push({ name: suite.name, title: suite.title, skipped: result.skipped, ratios: suite.ratios ?? [] });
+      suiteResults.push({ name: suite.name, title: suite.title, skipped: result.skipped, error, ratios: suite.ratios ?? [] });
       continue;
     }
     const cases = result.cases.filter((c) => selectsCase(filters, suite.name, c.id));
     opened.push({ suite, result, cases });
-    suiteResults.push({ name: suite.name, title: suite.title, skipped: null, ratios: suite.ratios ?? [] });
+    suiteResults.push({ name: suite.name, title: suite.title, skipped: null, error: null, ratios: suite.ratios ?? [] });
   }
 
   const entries = opened.flatMap(({ suite, cases }) =>

@@ -105,7 +105,7 @@ export function renderReport(result) {
   for (const suite of result.suites) {
     out.push(`<h2>${esc(suite.title)}</h2>`);
     if (suite.skipped !== null) {
-      out.push(`<p class="skipped">skipped: ${esc(suite.skipped)}</p>`);
+      out.push(suite.error ? `<p class="error">error: ${esc(suite.error)}</p>` : `<p class="skipped">skipped: ${esc(suite.skipped)}</p>`);
       continue;
     }
     const ratios = result.ratios.filter((r) => r.suite === suite.name);

@@ -17,7 +17,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /**
  * Run the benchmark with command-line `argv` (flags only). Resolves with the process exit
- * code: 0, or 1 when a case failed (its error is in the table and the JSON), 2 for bad flags.
+ * code: 0, or 1 when a case or a suite failed (its error is in the table and the JSON; a
+ * suite skipped because its part is absent is not a failure), 2 for bad flags.
  */
 export async function main(argv, { suites = SUITES, stdout = process.stdout, stderr = process.stderr } = {}) {
   let opts;
@@ -54,7 +55,7 @@ export async function main(argv, { suites = SUITES, stdout = process.stdout, std
   if (opts.json) stdout.write(JSON.stringify(result, null, 2) + '\n');
   else stdout.write(`${renderTable(result)}\n\nwrote ${jsonPath}\n      ${htmlPath}\n`);
   if (result.suites.length === 0) stderr.write(`bench: no suite matched the filter ${opts.filters.join(', ')}\n`);
-  return result.cases.some((c) => c.error !== null) ? 1 : 0;
+  return result.cases.some((c) => c.error !== null) || result.suites.some((s) => s.error !== null) ? 1 : 0;
 }
 
 /** The results document: machine, options, every case's summary (pooled and per round), ratios. */
@@ -86,7 +87,7 @@ export async function assemble(run, opts, startedAt, durationMs, suites) {
     durationMs: Math.round(durationMs),
     machine: machineInfo(),
     options: { quick: opts.quick, rounds: opts.rounds, timeMsPerCaseRound: opts.timeMs, warmupMs: opts.warmupMs, filters: opts.filters },
-    suites: run.suites.map((s) => ({ name: s.name, title: s.title, skipped: s.skipped })),
+    suites: run.suites.map((s) => ({ name: s.name, title: s.title, skipped: s.skipped, error: s.error })),
     cases: run.cases.map((c) => ({
       id: c.id,
       suite: c.suite,

@@ -64,7 +64,7 @@ export function renderTable(result) {
     lines.push('');
     lines.push(suite.title);
     if (suite.skipped !== null) {
-      lines.push(`  skipped: ${suite.skipped}`);
+      lines.push(suite.error ? `  error: ${suite.error}` : `  skipped: ${suite.skipped}`);
       continue;
     }
     lines.push(header);

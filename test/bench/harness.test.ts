@@ -87,6 +87,14 @@ function makeSuite(visits: string[]) {
 }
 
 const skippedSuite = { name: 'absent', title: 'Absent', ratios: [], open: async () => ({ skipped: 'not here' }) };
+const failingSuite = {
+  name: 'failing',
+  title: 'Failing',
+  ratios: [],
+  open: async () => {
+    throw new TypeError('bad option');
+  },
+};
 const options = { rounds: 2, timeMs: 20, warmupMs: 5, quick: true, filters: [] as string[], progress: quiet };
 
 describe('runSuites', () => {
@@ -96,8 +104,8 @@ describe('runSuites', () => {
     // Round 2 runs in reverse; the broken case is dropped after its first failure.
     expect(visits).toEqual(['fast', 'slow', 'value', 'broken', 'value', 'slow', 'fast']);
     expect(run.suites).toEqual([
-      { name: 'fake', title: 'A fake suite', skipped: null, ratios: makeSuite([]).ratios },
-      { name: 'absent', title: 'Absent', skipped: 'not here', ratios: [] },
+      { name: 'fake', title: 'A fake suite', skipped: null, error: null, ratios: makeSuite([]).ratios },
+      { name: 'absent', title: 'Absent', skipped: 'not here', error: null, ratios: [] },
     ]);
     const byId = new Map<string, Loose>(run.cases.map((c: Loose) => [c.id, c]));
     const fast = byId.get('fake/fast');
@@ -150,6 +158,17 @@ describe('main', () => {
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html).toContain('slow / fast');
     expect(html).toContain('skipped: not here');
+  });
+
+  it('a suite that throws while opening fails the run (a skipped one does not)', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'ringbus-bench-'));
+    dirs.push(out);
+    const io = { stdout: sink(), stderr: sink() };
+    expect(await main(['--json', '--out', out], { suites: [skippedSuite], ...io })).toBe(0);
+    const again = { stdout: sink(), stderr: sink() };
+    expect(await main(['--json', '--out', out], { suites: [skippedSuite, failingSuite], ...again })).toBe(1);
+    const written = JSON.parse(again.stdout.text());
+    expect(written.suites[1]).toMatchObject({ name: 'failing', skipped: 'failed to open: bad option', error: 'bad option' });
   });
 
   it('rejects a bad flag with exit code 2', async () => {
