@@ -16,10 +16,10 @@ import { allocBlock, freeBytes, releaseBlock, totalBytes } from './arena';
 import {
   B_TIME, H_ARENA, H_BUCKETS, H_BUMP, H_END, H_MAGIC, H_MAXMSG, H_NAMES, H_RECFREE, H_REG, H_SIZE, H_VERSION,
   NAME_SLOT_DATA, NAME_SLOT_SIZE, NAME_SLOTS,
-  HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_KIND, R_NAME,
+  HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_CTL, R_KIND, R_NAME,
   R_NLEN, hdr,
 } from './layout';
-import { depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, releaseOwned, ringPop, sendSlot, unpin, untrack } from './queue';
+import { EPOCH_UNIT, depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, releaseOwned, ringPop, sendSlot, unpin, untrack } from './queue';
 import * as queue from './queue';
 import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
@@ -157,6 +157,35 @@ export function pinRecord(r: u32, gen: u32): i32 {
 }
 export function unpinRecord(r: u32): void {
   unpin(r);
+}
+
+// Pins and parked counts of waits, recorded in the instance's wait words (leases.ts) in the
+// same straight line as the pin / increment they stand for (set after, cleared before, no
+// call or loop in between), so the reaper of a thread that died waiting undoes exactly them.
+
+/** Pin (r, gen) and record it in wait word `word` (if free). 1 pinned, 0 stale. */
+export function pinTracked(r: u32, gen: u32, word: u32): i32 {
+  if (!pin(r, gen)) return 0;
+  if (word != 0) atomic.cmpxchg<u32>(<usize>word, 0, r);
+  return 1;
+}
+
+/** Forget `r` in wait word `word` (if it is there), then unpin it. */
+export function unpinTracked(r: u32, word: u32): void {
+  if (word != 0) atomic.cmpxchg<u32>(<usize>word, r, 0);
+  atomic.add<u64>(<usize>r + R_CTL, EPOCH_UNIT - 1); // unpin (queue.ts), inlined: no call after the clear
+}
+
+/** Count a waiter in parked counter `count` and record it in wait word `word` (if free). */
+export function parkEnter(count: u32, word: u32): void {
+  atomic.add<i32>(<usize>count, 1);
+  if (word != 0) atomic.cmpxchg<u32>(<usize>word, 0, count);
+}
+
+/** Forget parked counter `count` in wait word `word` (if it is there), then uncount the waiter. */
+export function parkLeave(count: u32, word: u32): void {
+  if (word != 0) atomic.cmpxchg<u32>(<usize>word, count, 0);
+  atomic.sub<i32>(<usize>count, 1);
 }
 
 /**
@@ -387,7 +416,7 @@ export function registryCount(): u32 {
 // ---- trade-offs: LIFO stacks, leases, instances (stack.ts, leases.ts) ----------------------
 
 export {
-  setupTables, instanceClaim, instanceOfThread, instancesLive, instanceFree, leaseTake,
+  setupTables, instanceClaim, instanceSlot, instanceOfThread, instancesLive, instanceFree, leaseTake,
   lastLeaseSeq, lastLeaseHandle, lastLeaseDeliveries, leaseAck, leaseNack, leaseSweep, leaseFlush,
   leasesHeld,
 } from './leases';

@@ -30,8 +30,11 @@
 // killed inside these functions can leave behind is a leaked block (a node, or a message it
 // was releasing) or an extra pin: never a lost or duplicated live message.
 //
-// Instance table: `H_INSTCAP` slots of 16 bytes: [live][thread id][message being sent]
-// [message being received] (the in-hand words, see queue.ts). Every layer
+// Instance table: `H_INSTCAP` slots of 32 bytes: [live][thread id][message being sent]
+// [message being received] (the in-hand words, see queue.ts) [record pinned for a wait]
+// [parked counter incremented by a wait] (the wait words, written by JS: set right after the
+// pin / increment, cleared right before the unpin / decrement, by compare-and-swap, so a set
+// word always stands for a pin or an increment still in effect). Every layer
 // instance claims one; its 1-based index is the owner id of its leases. When a thread is known
 // to have exited (`layer.watch(worker)`, a pool worker's exit), its instances are reaped: their
 // leases go back to their channels at once, the messages they had in hand are freed, and
@@ -60,7 +63,9 @@ const I_LIVE: usize = 0;
 const I_THREAD: usize = 4;
 const I_SEND: usize = 8;
 const I_RECV: usize = 12;
-const ISLOT: usize = 16;
+const I_PIN: usize = 16;
+const I_PARK: usize = 20;
+const ISLOT: usize = 32;
 /** This wasm instance's own instance id (0: none). */
 let myId: u32 = 0;
 
@@ -119,6 +124,8 @@ export function instanceClaim(thread: i32): u32 {
     if (atomic.cmpxchg<u32>(a + I_LIVE, 0, 1) == 0) {
       atomic.store<u32>(a + I_SEND, 0);
       atomic.store<u32>(a + I_RECV, 0);
+      atomic.store<u32>(a + I_PIN, 0);
+      atomic.store<u32>(a + I_PARK, 0);
       atomic.store<i32>(a + I_THREAD, thread);
       myId = id;
       trackInstance(a, I_SEND, I_RECV);
@@ -136,6 +143,12 @@ export function instanceOfThread(thread: i32, from: u32): u32 {
     if (atomic.load<u32>(a + I_LIVE) != 0 && atomic.load<i32>(a + I_THREAD) == thread) return id;
   }
   return 0;
+}
+
+/** Address of the slot of instance `id` (JS writes its wait words there); 0 when none. */
+export function instanceSlot(id: u32): u32 {
+  if (id == 0 || id > atomic.load<u32>(hdr(H_INSTCAP))) return 0;
+  return <u32>instAddr(id);
 }
 
 /** Live instances (attached layers that did not close and were not reaped). */
@@ -166,6 +179,13 @@ export function instanceFree(id: u32, dead: bool): void {
       else releaseBlock(h);
     }
   }
+  // A wait it died in: its parked count, then its pin (the record lives while pinned).
+  const park = atomic.load<u32>(a + I_PARK);
+  const rec = atomic.load<u32>(a + I_PIN);
+  atomic.store<u32>(a + I_PARK, 0);
+  atomic.store<u32>(a + I_PIN, 0);
+  if (dead && park != 0) atomic.sub<i32>(<usize>park, 1);
+  if (dead && rec != 0) unpin(rec);
   atomic.store<i32>(a + I_THREAD, -1);
   atomic.store<u32>(a + I_LIVE, 0);
 }

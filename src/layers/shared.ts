@@ -33,7 +33,7 @@ import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type Watc
 import {
   LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
-import { parkUntil, type Strategy } from './shared/park.js';
+import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { WatchableWorker } from './shared/leases.js';
@@ -105,6 +105,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** At-least-once: the timer that sweeps expired leases, and when to sweep next on a take. */
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private nextSweep = 0;
+  /**
+   * Addresses of this instance's wait words in the instance table (0: none): the record it
+   * pinned for a wait, and the parked counter it incremented. A thread that dies while
+   * waiting leaves them set, and the reaper undoes the pin and the increment.
+   */
+  private readonly pinWord: number;
+  private readonly parkWord: number;
+  /** Counts waiters in and out of parked counters through the core, recording them. */
+  private readonly parkedCounter: ParkedCounter;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core) {
     super();
@@ -117,6 +126,14 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (this.instance === 0 && leases) {
       throw new OutOfSharedMemory('arena', `no free instance slot: ${INSTANCE_SLOTS} layer instances are attached to this bus`);
     }
+    const slot = core.x.instanceSlot(this.instance);
+    this.pinWord = slot === 0 ? 0 : slot + 16;
+    this.parkWord = slot === 0 ? 0 : slot + 20;
+    const parkWord = this.parkWord;
+    this.parkedCounter = {
+      enter: (_i32, count) => core.x.parkEnter(count * 4, parkWord),
+      leave: (_i32, count) => core.x.parkLeave(count * 4, parkWord),
+    };
     if (leases) {
       const every = sweepIntervalMs(opts.tradeoffs.leaseTimeoutMs);
       this.sweeper = setInterval(() => this.sweepQuietly(), every);
@@ -288,7 +305,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const x = this.core.x;
     let rec: number;
     try {
-      rec = this.pinChannel(channel);
+      rec = this.pinForWait(channel);
     } catch (err) {
       x.release(h);
       throw err;
@@ -340,6 +357,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
               x.dropExpired(rec, this.cutoff());
               return x.pushPinned(rec, h);
             },
+            this.parkedCounter,
           );
         } catch (err) {
           x.release(h);
@@ -351,7 +369,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       x.release(h);
       throw new ChannelFull(channel, this.opts.common.capacityOf(channel));
     } finally {
-      x.unpinRecord(rec);
+      this.unpinAfterWait(rec);
     }
   }
 
@@ -362,7 +380,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       const h = x.recv(cached.rec, cached.gen, this.cutoff());
       if (h > 1) return this.take(h);
     }
-    const rec = this.pinChannel(channel);
+    const rec = this.pinForWait(channel);
     try {
       const attempt = (): number => x.popPinned(rec, this.cutoff());
       let h = attempt();
@@ -389,11 +407,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
           this.closeSignal,
           this.strategy,
           attempt,
+          this.parkedCounter,
         );
       }
       return this.take(h);
     } finally {
-      x.unpinRecord(rec);
+      this.unpinAfterWait(rec);
     }
   }
 
@@ -405,7 +424,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   protected override async doReceiveLease(channel: string, options: ReceiveOptions | undefined): Promise<Lease> {
     const x = this.core.x;
-    const rec = this.pinChannel(channel);
+    const rec = this.pinForWait(channel);
     try {
       const gen = this.channels.get(channel)?.gen ?? x.lastGen();
       let taken = { slot: 0, seq: 0, h: 0, deliveries: 0 };
@@ -443,6 +462,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
           this.closeSignal,
           this.strategy,
           attempt,
+          this.parkedCounter,
         );
       }
       // The message stays in the lease slot until it is settled: copy it out, do not release it.
@@ -456,7 +476,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       this.counters.received++;
       return new SharedLease(this, taken.slot, taken.seq, message, taken.deliveries);
     } finally {
-      x.unpinRecord(rec);
+      this.unpinAfterWait(rec);
     }
   }
 
@@ -801,6 +821,27 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0 });
     return rec;
+  }
+
+  /**
+   * As pinChannel, for an operation that may wait: the pin is recorded in this instance's
+   * wait word (if free) right after it is taken; `unpinAfterWait` clears it (if still this
+   * record) right before unpinning. A set word thus always stands for a pin in effect.
+   */
+  private pinForWait(name: string): number {
+    const x = this.core.x;
+    const cached = this.channels.get(name);
+    // Pin and record in one core call. (A first use goes through the lookup, whose pin is
+    // swapped for a recorded one: only that first time is there a moment in between.)
+    if (cached !== undefined && x.pinTracked(cached.rec, cached.gen, this.pinWord) === 1) return cached.rec;
+    const rec = this.pinChannel(name);
+    const ref = this.channels.get(name);
+    if (ref !== undefined && ref.rec === rec && x.pinTracked(rec, ref.gen, this.pinWord) === 1) x.unpinRecord(rec);
+    return rec;
+  }
+
+  private unpinAfterWait(rec: number): void {
+    this.core.x.unpinTracked(rec, this.pinWord);
   }
 
   /** The record of channel `name`, created if needed, pinned (the caller unpins). */

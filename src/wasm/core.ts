@@ -33,6 +33,10 @@ export interface CoreExports {
   lastCreated(): number;
   pinRecord(r: number, gen: number): number;
   unpinRecord(r: number): void;
+  pinTracked(r: number, gen: number, word: number): number;
+  unpinTracked(r: number, word: number): void;
+  parkEnter(count: number, word: number): void;
+  parkLeave(count: number, word: number): void;
   sweep(n: number, groupCutoff: number, messageCutoff: number): number;
   send(r: number, gen: number, h: number): number;
   pushPinned(r: number, h: number): number;
@@ -66,6 +70,7 @@ export interface CoreExports {
   registryCount(): number;
   setupTables(leases: number, instances: number): number;
   instanceClaim(thread: number): number;
+  instanceSlot(id: number): number;
   instanceOfThread(thread: number, from: number): number;
   instancesLive(): number;
   instanceFree(id: number, dead: number): void;

@@ -22,6 +22,19 @@ import { TimeoutError } from '../../errors.js';
 import type { WaitOptions, WaitStrategy } from '../../layer.js';
 import { WaitScope } from '../../wait.js';
 
+/** Counting a waiter in and out of a parked counter (an int32 index into `i32`). */
+export interface ParkedCounter {
+  /** Count the waiter in. */
+  enter(i32: Int32Array, count: number): void;
+  /** Count the waiter out. */
+  leave(i32: Int32Array, count: number): void;
+}
+
+const PLAIN_COUNTER: ParkedCounter = {
+  enter: (i32, count) => void Atomics.add(i32, count, 1),
+  leave: (i32, count) => void Atomics.sub(i32, count, 1),
+};
+
 /** How a wait spins before it parks. */
 export interface Strategy {
   wait: WaitStrategy;
@@ -54,6 +67,10 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
  * Wait until `attempt()` returns non-zero and return that value. `word` and `count` are
  * int32 indexes into `i32` (the wake word and the parked counter). Rejects with the
  * WaitScope's error (timeout, abort, close) without calling `attempt` again.
+ *
+ * `counter` (optional) counts the waiter in and out of the parked counter instead of plain
+ * `Atomics.add` / `Atomics.sub`: the shared layer records the count in its instance's wait
+ * word in the same step, for the reaper of a thread that dies while parked (assembly/leases.ts).
  */
 export async function parkUntil(
   i32: Int32Array,
@@ -64,6 +81,7 @@ export async function parkUntil(
   closeSignal: AbortSignal,
   strategy: Strategy,
   attempt: () => number,
+  counter: ParkedCounter = PLAIN_COUNTER,
 ): Promise<number> {
   if (options?.timeout === 0) throw new TimeoutError(what, 0);
   const scope = new WaitScope(what, options, closeSignal);
@@ -82,7 +100,7 @@ export async function parkUntil(
     for (;;) {
       if (scope.ended) throw scope.error();
       const seen = Atomics.load(i32, word);
-      Atomics.add(i32, count, 1);
+      counter.enter(i32, count);
       let r: number;
       try {
         r = attempt();
@@ -99,7 +117,7 @@ export async function parkUntil(
           }
         }
       } finally {
-        Atomics.sub(i32, count, 1);
+        counter.leave(i32, count);
       }
       if (scope.ended) {
         // Our waiter may still sit in V8's list (there is no way to cancel a waitAsync), and a
