@@ -100,7 +100,13 @@ async function runLoad(load: Load): Promise<LoadResult> {
   });
   const producers = await Promise.all(producerJobs);
   const droppedBefore = layer.stats().dropped;
-  // One end marker per consumer, queued behind everything the producers sent.
+  // One end marker per consumer, queued behind everything the producers sent. On a LIFO
+  // channel "behind" is the top of the stack, so a marker sent now would be taken first and
+  // stop its consumer with a backlog left: there, wait for the consumers to drain it first.
+  if (load.options.order === 'lifo') {
+    const pending = () => load.consumerChannels.some((ch) => (layer.stats().depths[ch] ?? 0) > 0);
+    while (pending()) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   for (const channel of load.consumerChannels) await layer.send(channel, { end: true });
   const markerDropped = layer.stats().dropped - droppedBefore;
   // Worker instances count their own drops; the memory layer's one instance counted them all.
