@@ -51,7 +51,12 @@ function batchOf(quick) {
   return quick ? 500 : 2000;
 }
 
-/** One way, main -> worker: `batch` sends, then an end marker the worker answers with its count. */
+/**
+ * One way, main -> worker: `batch` sends, timed until the worker has received them all (it
+ * counts them). Under drop-oldest some never arrive: there an end marker, sent last, closes
+ * the batch instead (on a FIFO channel it is received last; a LIFO channel would serve it
+ * first, which is why the count is used everywhere else).
+ */
 function onewayCase(knob, setting, quick, drops) {
   const batch = batchOf(quick);
   return {
@@ -64,7 +69,10 @@ function onewayCase(knob, setting, quick, drops) {
     async open(round) {
       const layer = await createLayer({ ...FLOW, ...setting.options });
       const channel = `bench.tradeoffs.oneway.${round}`;
-      const worker = await startWorker(SELF, { [WORKER_KEY]: true, mode: 'consume', handle: layer.handle, channel, lease: Boolean(setting.lease) });
+      const lossy = setting.options.full === 'drop-oldest';
+      const worker = await startWorker(SELF, {
+        [WORKER_KEY]: true, mode: 'consume', handle: layer.handle, channel, lease: Boolean(setting.lease), expect: lossy ? 0 : batch,
+      });
       const messages = Array.from({ length: batch }, (_, i) => makeMessage('chat', i));
       const droppedAtStart = layer.stats().dropped;
       let sent = 0;
@@ -84,9 +92,8 @@ function onewayCase(knob, setting, quick, drops) {
           const done = nextMessage(worker, (m) => m.done);
           done.catch(() => {}); // awaited below; a failed send must not leave it unhandled
           for (let i = 0; i < batch; i++) await send(messages[i]);
-          // Under drop-oldest the marker may evict a message too; it is never evicted itself
-          // (nothing is sent after it).
-          await send({ end: true });
+          // The marker may evict a message too; it is never evicted itself (nothing follows it).
+          if (lossy) await send({ end: true });
           await done;
           sent += batch;
         },
@@ -199,7 +206,7 @@ export default {
 // ---- the worker side ------------------------------------------------------------------------
 
 async function workerMain() {
-  const { mode, handle, channel, reply, lease } = workerData;
+  const { mode, handle, channel, reply, lease, expect } = workerData;
   const layer = attachLayer(handle);
   const closed = (err) => err && err.code === 'ERR_RINGBUS_LAYER_CLOSED';
   /** The next message: leased and acknowledged at once, or plainly received. */
@@ -221,12 +228,14 @@ async function workerMain() {
     if (mode === 'echo') {
       for (;;) await layer.send(reply, await next());
     } else {
+      // A batch ends when `expect` messages arrived, or (expect 0) at the end marker.
       for (let got = 0; ; ) {
         const m = await next();
-        if (m.end) {
+        if (!m.end) got++;
+        if (m.end || (expect > 0 && got === expect)) {
           parentPort.postMessage({ done: true, got });
           got = 0;
-        } else got++;
+        }
       }
     }
   } catch (err) {
