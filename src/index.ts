@@ -44,6 +44,7 @@ export { RedisLayer } from './layers/redis.js';
 export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost, SentinelAddress } from './redis/options.js';
 export { SharedLayer, attachLayer } from './layers/shared.js';
 export type { SharedLayerHandle, SharedLayerOptions, SharedMemoryStats } from './layers/shared.js';
+export type { LeaseSettler, WatchableWorker } from './layers/shared.js';
 export type { WasmMemory, WasmModule } from './wasm/api.js';
 
 /** Options of `createLayer`: `backend` picks the implementation, the rest configure it. */

@@ -36,7 +36,7 @@ import {
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
-export type { WatchableWorker } from './shared/leases.js';
+export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
 
 /** Registry slots visited (reclaiming unused records) each time this instance creates one. */
 const SWEEP_STEP = 64;
