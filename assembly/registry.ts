@@ -115,6 +115,15 @@ function freeSlot(b: usize): usize {
   return 0;
 }
 
+/** Free slots of bucket `b` (a snapshot; validated with the bucket versions like any scan). */
+function freeCount(b: usize): u32 {
+  let n: u32 = 0;
+  for (let s: u32 = 1; s <= SLOTS_PER_BUCKET; s++) {
+    if (atomic.load<u32>(b + <usize>s * 4) == 0) n++;
+  }
+  return n;
+}
+
 /** A fresh record (pinned once, by its creator), not yet published; 0 when out of memory. */
 function newRecord(kind: u32, p: usize, len: u32, hash: u32, cap: u32, full: u32): u32 {
   let ring: u32 = 0;
@@ -206,8 +215,9 @@ export function lookup(kind: u32, p: usize, len: u32, create: bool, cap: u32, fu
       lookupStatus = ST_NOT_FOUND;
       return 0;
     }
-    let slot = freeSlot(b1);
-    if (slot == 0) slot = freeSlot(b2);
+    // Two choices only balance the load if a name goes to the EMPTIER of its buckets:
+    // "first bucket unless full" fills the table to about half before refusing names.
+    const slot = freeCount(b2) > freeCount(b1) ? freeSlot(b2) : freeSlot(b1);
     if (slot == 0) {
       if (atomic.load<u32>(b1) != v1 || atomic.load<u32>(b2) != v2) continue;
       if (mine != 0) discardRecord(mine);

@@ -138,6 +138,17 @@ describe('registry exhaustion', () => {
     expect(await layer.receive('a.new.name')).toEqual({ ok: true });
     await layer.close();
   });
+
+  it('holds maxNames live names, as promised (two-choice hashing into the emptier bucket)', async () => {
+    // 4096 is the worst case of the sizing rule: exactly 4/7 of the table's slots.
+    for (const maxNames of [4096, 5000]) {
+      const layer: SharedLayer = await createLayer({ memory: 32 * MiB, maxNames, capacity: 1 });
+      for (let i = 0; i < maxNames; i++) await layer.send(`live.${i}`, { i });
+      expect(layer.memoryStats().names).toBe(maxNames);
+      for (let i = 0; i < maxNames; i += 997) expect(await layer.receive(`live.${i}`, { timeout: 0 })).toEqual({ i });
+      await layer.close();
+    }
+  });
 });
 
 describe('limits and mismatches', () => {
