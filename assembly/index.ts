@@ -21,7 +21,7 @@ import {
 } from './layout';
 import { EPOCH_UNIT, depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, releaseOwned, ringPop, sendSlot, unpin, untrack } from './queue';
 import * as queue from './queue';
-import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
+import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, setLookupTrackWord, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
 
 export { OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED } from './registry';
@@ -139,8 +139,12 @@ export function allocScratch(len: u32): u32 {
 // ---- registry --------------------------------------------------------------------------
 
 /** See registry.ts `lookup`; kind 1 channel, 2 group. Returns the record PINNED, or 0. */
-export function lookup(kind: u32, name: u32, len: u32, create: i32, cap: u32, full: u32): u32 {
-  return registryLookup(kind, <usize>name, len, create != 0, cap, full);
+/** `word`: a wait word of the caller's instance slot to record the returned pin in (0: none). */
+export function lookup(kind: u32, name: u32, len: u32, create: i32, cap: u32, full: u32, word: u32): u32 {
+  setLookupTrackWord(word);
+  const r = registryLookup(kind, <usize>name, len, create != 0, cap, full);
+  setLookupTrackWord(0);
+  return r;
 }
 export function lastGen(): u32 {
   return lookupGen;

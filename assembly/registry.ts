@@ -41,7 +41,7 @@ import {
   R_MEMB, R_MEMBERS, R_NAME, R_NLEN, R_ORDER, R_PARKED, R_RING, R_RSIZE, R_SLOT, R_SPACE, R_SPARKED, R_WAKE, hdr,
 } from './layout';
 import { hasExpiredMembers, rewriteMembers } from './groups';
-import { DEAD, GEN_MASK, GEN_SHIFT, PINS_MASK, dropExpiredHead, genOf, initRing, pin, ringSlots, unpin } from './queue';
+import { DEAD, EPOCH_UNIT, GEN_MASK, GEN_SHIFT, PINS_MASK, dropExpiredHead, genOf, initRing, pin, ringSlots, unpin } from './queue';
 import { stackEmpty } from './stack';
 
 export const SLOTS_PER_BUCKET: u32 = 7;
@@ -54,6 +54,17 @@ export const ST_NOT_FOUND: i32 = 3;
 export let lookupStatus: i32 = 0;
 export let lookupGen: u32 = 0;
 export let lookupCreated: i32 = 0;
+/**
+ * Wait word of the calling instance's slot (leases.ts) in which `lookup` records the pin it
+ * returns, in the same straight line as the pin (0: none). A thread killed after the pin
+ * then leaves a recorded pin, which the reaper of its instance undoes.
+ */
+export let lookupTrackWord: u32 = 0;
+
+/** Set {@link lookupTrackWord} (module globals cannot be assigned across modules). */
+export function setLookupTrackWord(word: u32): void {
+  lookupTrackWord = word;
+}
 
 /** FNV-1a over the name bytes. */
 export function hashName(p: usize, len: u32): u32 {
@@ -99,11 +110,15 @@ function findIn(b: usize, kind: u32, p: usize, len: u32, hash: u32): u32 {
     const c = atomic.load<u64>(<usize>r + R_CTL);
     if ((c & DEAD) != 0) continue;
     if (!pin(r, genOf(c))) return 1;
+    // Record the pin before anything that V8 could interrupt (namesEqual is a call).
+    const word = <usize>lookupTrackWord;
+    const tracked = word != 0 && atomic.cmpxchg<u32>(word, 0, r) == 0;
     if (load<u32>(<usize>r, R_KIND) == kind && load<u32>(<usize>r, R_HASH) == hash && namesEqual(r, p, len)) {
       lookupGen = genOf(c);
       return r;
     }
-    unpin(r);
+    if (tracked) atomic.cmpxchg<u32>(word, r, 0);
+    atomic.add<u64>(<usize>r + R_CTL, EPOCH_UNIT - 1); // unpin, inlined: no call after the clear
   }
   return 0;
 }
@@ -241,6 +256,7 @@ export function lookup(kind: u32, p: usize, len: u32, create: bool, cap: u32, fu
     store<u32>(<usize>mine, <u32>slot, R_SLOT);
     atomic.store<u32>(slot, mine);
     atomic.store<u64>(<usize>mine + R_CTL, atomic.load<u64>(<usize>mine + R_CTL) & ~DEAD); // alive, still pinned by us
+    if (lookupTrackWord != 0) atomic.cmpxchg<u32>(<usize>lookupTrackWord, 0, mine);
     atomic.store<u32>(b2, v2 + 2);
     atomic.store<u32>(b1, v1 + 2);
     lookupGen = genOf(atomic.load<u64>(<usize>mine + R_CTL));

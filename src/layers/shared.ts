@@ -774,17 +774,20 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return String.fromCharCode(...this.core.u8.subarray(at, at + len));
   }
 
-  /** Look `name` up in the registry (creating it when `create`); returns it pinned, or 0. */
-  private lookup(kind: number, name: string, create: boolean): number {
+  /**
+   * Look `name` up in the registry (creating it when `create`); returns it pinned, or 0.
+   * `word`: a wait word of this instance's slot in which the core records the pin (0: none).
+   */
+  private lookup(kind: number, name: string, create: boolean, word = 0): number {
     const at = this.claimName();
     try {
-      return this.lookupAt(at, kind, name, create);
+      return this.lookupAt(at, kind, name, create, word);
     } finally {
       this.releaseName(at);
     }
   }
 
-  private lookupAt(at: number, kind: number, name: string, create: boolean): number {
+  private lookupAt(at: number, kind: number, name: string, create: boolean, word: number): number {
     const x = this.core.x;
     const len = this.writeName(at, name);
     const cap = kind === KIND_CHANNEL ? this.opts.common.capacityOf(name) : 0;
@@ -795,12 +798,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       if (lifo && policy === 'drop-oldest') throw new Unsupported(`channel '${name}': ${LIFO_DROP_OLDEST}`);
       full = FULL_CODES[policy] | (lifo ? LIFO_FLAG : 0);
     }
-    let rec = x.lookup(kind, at, len, create ? 1 : 0, cap, full);
+    let rec = x.lookup(kind, at, len, create ? 1 : 0, cap, full, word);
     if (rec === 0) {
       let status = x.lastStatus();
       if (status === STATUS.notFound) return 0;
       this.reclaim();
-      rec = x.lookup(kind, at, len, 1, cap, full);
+      rec = x.lookup(kind, at, len, 1, cap, full, word);
       status = x.lastStatus();
       if (rec === 0 && status === STATUS.registryFull) {
         throw new OutOfSharedMemory(
@@ -834,7 +837,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // Pin and record in one core call. (A first use goes through the lookup, whose pin is
     // swapped for a recorded one: only that first time is there a moment in between.)
     if (cached !== undefined && x.pinTracked(cached.rec, cached.gen, this.pinWord) === 1) return cached.rec;
-    const rec = this.pinChannel(name);
+    // The lookup records its pin in the wait word itself, in the core, so that a thread killed
+    // at any point here leaves only recorded pins behind (the reaper undoes them).
+    const rec = this.pinChannel(name, this.pinWord);
     const ref = this.channels.get(name);
     if (ref !== undefined && ref.rec === rec && x.pinTracked(rec, ref.gen, this.pinWord) === 1) x.unpinRecord(rec);
     return rec;
@@ -844,11 +849,14 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.core.x.unpinTracked(rec, this.pinWord);
   }
 
-  /** The record of channel `name`, created if needed, pinned (the caller unpins). */
-  private pinChannel(name: string): number {
+  /**
+   * The record of channel `name`, created if needed, pinned (the caller unpins). `word`: see
+   * `lookup` (only for a caller that clears it with `unpinTracked`).
+   */
+  private pinChannel(name: string, word = 0): number {
     const cached = this.channels.get(name);
     if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
-    return this.lookup(KIND_CHANNEL, name, true);
+    return this.lookup(KIND_CHANNEL, name, true, word);
   }
 
   private pinChannelIfExists(name: string): number {

@@ -27,7 +27,7 @@ export interface CoreExports {
   alloc(len: number, time: number): number;
   release(h: number): void;
   allocScratch(len: number): number;
-  lookup(kind: number, name: number, len: number, create: number, cap: number, full: number): number;
+  lookup(kind: number, name: number, len: number, create: number, cap: number, full: number, word: number): number;
   lastGen(): number;
   lastStatus(): number;
   lastCreated(): number;
