@@ -9,6 +9,9 @@ import { Worker } from 'node:worker_threads';
  */
 export function startWorker(name, workerData, options = {}) {
   const worker = new Worker(new URL(`./workers/${name}`, import.meta.url), { workerData, ...options });
+  // A case may wait for several replies of one worker at once (one listener set each, all
+  // removed when they settle): more than Node's default of 10 is expected, not a leak.
+  worker.setMaxListeners(64);
   return new Promise((resolve, reject) => {
     const onMessage = (m) => {
       if (m && m.ready) {
