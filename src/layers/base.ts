@@ -69,24 +69,17 @@ export abstract class LayerBase implements ChannelLayer {
   }
 
   async send(channel: string, message: Message, options?: SendOptions): Promise<void> {
-    this.assertOpen('send');
-    assertChannelName(channel);
-    assertMessage(message);
-    assertWaitOptions('send', options);
-    if (options?.signal?.aborted) throw new Aborted(`send('${channel}')`, options.signal.reason);
+    this.checkSend(channel, message, options);
     return this.doSend(channel, message, options);
   }
 
   async receive(channel: string, options?: ReceiveOptions): Promise<Message> {
-    this.checkReceive(channel, options);
-    // An already-aborted signal means "do nothing", even when a message is waiting.
-    if (options?.signal?.aborted) throw new Aborted(`receive('${channel}')`, options.signal.reason);
+    this.checkReceive('receive', channel, options);
     return this.doReceive(channel, options);
   }
 
   async receiveLease(channel: string, options?: ReceiveOptions): Promise<Lease> {
-    this.checkReceive(channel, options);
-    if (options?.signal?.aborted) throw new Aborted(`receiveLease('${channel}')`, options.signal.reason);
+    this.checkReceive('receiveLease', channel, options);
     if (!this.leases) {
       throw new Unsupported(`receiveLease('${channel}') needs the layer option delivery: 'at-least-once'`);
     }
@@ -98,7 +91,7 @@ export abstract class LayerBase implements ChannelLayer {
   listen(channel: string, options?: ListenOptions & { lease?: boolean }): AsyncIterableIterator<Message | Lease> {
     // Checked now, not at the first next(): a bad name is the caller's bug, said at once.
     assertOptionsObject('listen', options);
-    this.checkReceive(channel, options?.signal ? { signal: options.signal } : undefined);
+    this.checkReceiveArgs(channel, options?.signal ? { signal: options.signal } : undefined);
     if (options?.lease === true) {
       if (!this.leases) throw new Unsupported(`listen('${channel}', { lease: true }) needs delivery: 'at-least-once'`);
       return listenLoop((o) => this.receiveLease(channel, o), options.signal);
@@ -166,10 +159,33 @@ export abstract class LayerBase implements ChannelLayer {
     return owner === channel || owner.endsWith(`.${this.clientId}!`) || owner === `${this.clientId}!`;
   }
 
-  private checkReceive(channel: string, options: ReceiveOptions | undefined): void {
+  /**
+   * Every check of `send`, throwing what `send` rejects with. A backend's fast path calls it
+   * too, so that it refuses exactly what `send` refuses; `nameChecked`: the caller already
+   * knows `channel` is valid (e.g. it found it in a cache of names it resolved before).
+   */
+  protected checkSend(channel: string, message: Message, options: SendOptions | undefined, nameChecked = false): void {
+    this.assertOpen('send');
+    if (!nameChecked) assertChannelName(channel);
+    assertMessage(message);
+    if (options === undefined) return;
+    assertWaitOptions('send', options);
+    if (options.signal?.aborted) throw new Aborted(`send('${channel}')`, options.signal.reason);
+  }
+
+  /**
+   * Every check of `receive` / `receiveLease` (`what`), as {@link LayerBase.checkSend} for
+   * sends. An already-aborted signal means "do nothing", even when a message is waiting.
+   */
+  protected checkReceive(what: string, channel: string, options: ReceiveOptions | undefined, nameChecked = false): void {
+    this.checkReceiveArgs(channel, options, nameChecked);
+    if (options?.signal?.aborted) throw new Aborted(`${what}('${channel}')`, options.signal.reason);
+  }
+
+  private checkReceiveArgs(channel: string, options: ReceiveOptions | undefined, nameChecked = false): void {
     this.assertOpen('receive');
-    assertChannelName(channel);
-    assertWaitOptions('receive', options);
+    if (!nameChecked) assertChannelName(channel);
+    if (options !== undefined) assertWaitOptions('receive', options);
     if (!this.owns(channel)) {
       throw new NotOwner(
         channel,

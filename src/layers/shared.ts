@@ -21,7 +21,7 @@ import { decode, encode } from '../codec.js';
 import { threadId } from 'node:worker_threads';
 import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
-  assertMessage, assertWaitOptions, type LayerStats, type Lease, type Message, type ReceiveOptions, type SendOptions,
+  type LayerStats, type Lease, type Message, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
 import {
   BLOCK_HEADER, Core, FULL_CODES, INSTANCE_SLOTS, KIND_CHANNEL, KIND_GROUP, LIFO_FLAG, MEMBER_ENTRY, RECORD_BYTES, STATUS,
@@ -244,8 +244,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       if (cached !== undefined) {
         let h: number;
         try {
-          assertMessage(message);
-          if (options !== undefined) assertWaitOptions('send', options);
+          this.checkSend(channel, message, options, true);
           h = this.store(message);
         } catch (err) {
           return Promise.reject(err);
@@ -262,42 +261,25 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /**
    * Fast path: a message is waiting on a channel this instance already resolved and owns (it
-   * is taken whatever the wait options say, as a wait would end at once; `listen` loops get
-   * here too).
+   * is taken whatever the timeout says, as a wait would end at once; `listen` loops get here
+   * too). The checks are LayerBase's, so the fast path refuses exactly what `receive` refuses.
    */
   override receive(channel: string, options?: ReceiveOptions): Promise<Message> {
-    if (!this.closed) {
-      const cached = this.channels.get(channel);
-      if (cached !== undefined && this.owns(channel)) {
-        if (options !== undefined) {
-          try {
-            assertWaitOptions('receive', options);
-          } catch (err) {
-            return Promise.reject(err);
-          }
-        }
-        const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
-        if (h > 1) {
-          try {
-            return Promise.resolve(this.take(h));
-          } catch (err) {
-            return Promise.reject(err);
-          }
-        }
-      }
+    const cached = this.closed ? undefined : this.channels.get(channel);
+    if (cached === undefined) return super.receive(channel, options);
+    try {
+      this.checkReceive('receive', channel, options, true);
+      const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
+      if (h > 1) return Promise.resolve(this.take(h));
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return super.receive(channel, options);
+    return this.doReceive(channel, options);
   }
 
+  /** Reached only for a channel this instance has not resolved yet (see `send`). */
   protected async doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void> {
-    const x = this.core.x;
-    const h = this.store(message);
-    const cached = this.channels.get(channel);
-    if (cached !== undefined && x.send(cached.rec, cached.gen, h) === 1) {
-      this.counters.sent++;
-      return;
-    }
-    return this.enqueue(channel, h, options);
+    return this.enqueue(channel, this.store(message), options);
   }
 
   /** Enqueue stored message `h` (owned by the caller until queued) the slow way: resolve, full policies. */
@@ -373,13 +355,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     }
   }
 
+  /** Reached when `receive`'s fast path found nothing (or the channel is not resolved yet). */
   protected async doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message> {
     const x = this.core.x;
-    const cached = this.channels.get(channel);
-    if (cached !== undefined) {
-      const h = x.recv(cached.rec, cached.gen, this.cutoff());
-      if (h > 1) return this.take(h);
-    }
     const rec = this.pinForWait(channel);
     try {
       const attempt = (): number => x.popPinned(rec, this.cutoff());

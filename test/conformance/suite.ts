@@ -553,6 +553,17 @@ export function conformance(backend: Backend): void {
         expect(await layer.receive(ch)).toEqual({ kept: true });
       });
 
+      it('refuses an already-aborted signal on a channel this instance has used before', async () => {
+        const ch = fresh();
+        await layer.send(ch, { warm: true });
+        expect(await layer.receive(ch)).toEqual({ warm: true });
+        await peer.send(ch, { kept: true });
+        await expect(layer.receive(ch, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(Aborted);
+        await expect(layer.send(ch, { no: true }, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(Aborted);
+        expect(await layer.receive(ch)).toEqual({ kept: true });
+        await expect(layer.receive(ch, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+      });
+
       it('listens: yields messages in order and ends quietly on abort', async () => {
         const ch = fresh();
         for (let i = 0; i < 5; i++) await peer.send(ch, { i });
