@@ -184,7 +184,8 @@ const GROUP_RE = /^[a-zA-Z0-9\-_.]+$/;
 /** Longest valid channel or group name (names must be shorter than 100 characters). */
 export const MAX_NAME_LENGTH = 99;
 
-function quote(value: unknown): string {
+/** A bad value as error messages show it: strings quoted and cut, other values by type. */
+export function quote(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 120 ? value.slice(0, 120) + '…' : value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'symbol') return value.toString();
@@ -393,13 +394,15 @@ export interface ResolvedCommonOptions {
   groupExpiryMs: number;
 }
 
-function assertPositiveInteger(name: string, value: unknown): asserts value is number {
+/** Throw a `TypeError` naming option `name` unless `value` is an integer >= 1. */
+export function assertPositiveInteger(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw new TypeError(`invalid option ${name}: ${quote(value)}; it must be an integer >= 1`);
   }
 }
 
-function assertPositiveNumber(name: string, value: unknown): asserts value is number {
+/** Throw a `TypeError` naming option `name` unless `value` is a finite number > 0. */
+export function assertPositiveNumber(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new TypeError(`invalid option ${name}: ${quote(value)}; it must be a finite number > 0`);
   }

@@ -15,6 +15,7 @@
 import { decode, encode } from '../codec.js';
 import { ChannelFull, MessageTooLarge, TimeoutError } from '../errors.js';
 import {
+  assertPositiveInteger,
   resolveCommonOptions,
   resolveTradeoffs,
   type CommonLayerOptions,
@@ -70,10 +71,9 @@ export class MemoryLayer extends LayerBase {
     super();
     this.common = resolveCommonOptions(options);
     this.tradeoffs = resolveTradeoffs(options);
-    this.maxMessageSize = options.maxMessageSize ?? 1024 * 1024;
-    if (!Number.isInteger(this.maxMessageSize) || this.maxMessageSize < 1) {
-      throw new TypeError(`invalid option maxMessageSize: ${String(options.maxMessageSize)}; it must be an integer >= 1`);
-    }
+    const maxMessageSize = options.maxMessageSize ?? 1024 * 1024;
+    assertPositiveInteger('maxMessageSize', maxMessageSize);
+    this.maxMessageSize = maxMessageSize;
   }
 
   protected override get leases(): boolean {

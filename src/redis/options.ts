@@ -7,6 +7,9 @@
 
 import type { RedisOptions } from 'ioredis';
 import {
+  assertPositiveInteger,
+  assertPositiveNumber,
+  quote,
   resolveCommonOptions,
   resolveTradeoffs,
   type CommonLayerOptions,
@@ -104,34 +107,26 @@ export interface HostConfig {
   options: RedisOptions;
 }
 
-function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : Object.prototype.toString.call(value);
-}
-
 /** Check `options` and apply the defaults. Throws TypeError (bad value) or Unsupported (trade-off). */
 export function resolveRedisOptions(options: RedisLayerOptions): ResolvedRedisOptions {
   const common = resolveCommonOptions(options);
   const tradeoffs = resolveTradeoffs(options);
   const prefix = options.prefix ?? 'asgi';
   if (typeof prefix !== 'string' || prefix.length === 0) {
-    throw new TypeError(`invalid option prefix: ${describe(prefix)}; it must be a non-empty string (flush deletes '<prefix>*')`);
+    throw new TypeError(`invalid option prefix: ${quote(prefix)}; it must be a non-empty string (flush deletes '<prefix>*')`);
   }
 
   const maxMessageSize = options.maxMessageSize ?? 1024 * 1024;
-  if (typeof maxMessageSize !== 'number' || !Number.isInteger(maxMessageSize) || maxMessageSize < 1) {
-    throw new TypeError(`invalid option maxMessageSize: ${describe(maxMessageSize)}; it must be an integer >= 1`);
-  }
+  assertPositiveInteger('maxMessageSize', maxMessageSize);
 
-  const operationTimeout = options.operationTimeout ?? 5000;
-  if (typeof operationTimeout !== 'number' || !Number.isFinite(operationTimeout) || operationTimeout <= 0) {
-    throw new TypeError(`invalid option operationTimeout: ${describe(operationTimeout)}; it must be a number of milliseconds > 0`);
-  }
+  const operationTimeout = options.operationTimeout ?? 5000; // milliseconds
+  assertPositiveNumber('operationTimeout', operationTimeout);
 
   let crypter: MultiFernet | null = null;
   const keys = options.symmetricEncryptionKeys;
   if (keys !== undefined) {
     if (!Array.isArray(keys) || keys.length === 0) {
-      throw new TypeError(`invalid option symmetricEncryptionKeys: ${describe(keys)}; it must be a non-empty array of keys`);
+      throw new TypeError(`invalid option symmetricEncryptionKeys: ${quote(keys)}; it must be a non-empty array of keys`);
     }
     crypter = new MultiFernet(
       keys.map((key, i) => {
@@ -145,7 +140,7 @@ export function resolveRedisOptions(options: RedisLayerOptions): ResolvedRedisOp
 
   const hostList = options.hosts ?? ['redis://127.0.0.1:6379'];
   if (!Array.isArray(hostList) || hostList.length === 0) {
-    throw new TypeError(`invalid option hosts: ${describe(hostList)}; it must be a non-empty array of URLs or host objects`);
+    throw new TypeError(`invalid option hosts: ${quote(hostList)}; it must be a non-empty array of URLs or host objects`);
   }
   const shared: RedisOptions = { ...(options.redisOptions ?? {}) };
   refuseKeyPrefix('redisOptions', shared);
@@ -175,10 +170,10 @@ function hostConfig(entry: RedisHost, index: number, shared: RedisOptions): Host
     try {
       url = new URL(entry);
     } catch {
-      throw new TypeError(`invalid option hosts[${index}]: ${describe(entry)} is not a URL (expected redis://host:port)`);
+      throw new TypeError(`invalid option hosts[${index}]: ${quote(entry)} is not a URL (expected redis://host:port)`);
     }
     if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-      throw new TypeError(`invalid option hosts[${index}]: ${describe(url.protocol)} URLs are not supported (use redis:// or rediss://)`);
+      throw new TypeError(`invalid option hosts[${index}]: ${quote(url.protocol)} URLs are not supported (use redis:// or rediss://)`);
     }
     const options: RedisOptions = { ...shared };
     // A URL's own credentials win; ioredis reads them from the URL, so drop the shortcuts then.
@@ -188,7 +183,7 @@ function hostConfig(entry: RedisHost, index: number, shared: RedisOptions): Host
     return { label: `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`, url: entry, options };
   }
   if (entry === null || typeof entry !== 'object') {
-    throw new TypeError(`invalid option hosts[${index}]: ${describe(entry)}; expected a URL string or an object`);
+    throw new TypeError(`invalid option hosts[${index}]: ${quote(entry)}; expected a URL string or an object`);
   }
   refuseKeyPrefix(`hosts[${index}]`, entry);
   if ('sentinels' in entry) {
@@ -200,10 +195,10 @@ function hostConfig(entry: RedisHost, index: number, shared: RedisOptions): Host
   }
   const h = entry as RedisServerHost;
   if (h.host !== undefined && typeof h.host !== 'string') {
-    throw new TypeError(`invalid option hosts[${index}].host: ${describe(h.host)}; expected a string`);
+    throw new TypeError(`invalid option hosts[${index}].host: ${quote(h.host)}; expected a string`);
   }
   if (h.port !== undefined && (!Number.isInteger(h.port) || h.port < 1 || h.port > 65535)) {
-    throw new TypeError(`invalid option hosts[${index}].port: ${describe(h.port)}; expected an integer 1..65535`);
+    throw new TypeError(`invalid option hosts[${index}].port: ${quote(h.port)}; expected an integer 1..65535`);
   }
   const options: RedisOptions = { ...shared, ...h, host: h.host ?? '127.0.0.1', port: h.port ?? 6379 };
   return { label: `${options.host}:${options.port}`, url: null, options };
