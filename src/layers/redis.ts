@@ -28,7 +28,7 @@
  */
 
 import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, Unsupported } from '../errors.js';
-import { isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveOptions, type SendOptions, type WaitOptions } from '../layer.js';
+import { assertOptionsObject, isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveOptions, type SendOptions, type WaitOptions } from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
 import { RedisServer } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
@@ -102,10 +102,12 @@ export class RedisLayer extends LayerBase {
   /** Use {@link RedisLayer.create} (it connects before resolving). @param options see {@link RedisLayerOptions} */
   constructor(options: RedisLayerOptions = {}) {
     super();
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`invalid options for the redis backend: ${String(options)}; expected an object`);
-    }
+    assertOptionsObject('the redis backend', options);
     this.options = resolveRedisOptions(options);
+    const expiryMs = this.options.common.expiryMs;
+    this.expirySec = expiryMs / 1000;
+    this.ttlMs = Math.ceil(expiryMs + Math.max(expiryMs, 10_000));
+    this.tokenTtl = this.expirySec + 10;
     this.servers = this.options.hosts.map((h) => new RedisServer(h, this.options.operationTimeout));
     this.extensions = this.leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
   }
@@ -153,10 +155,10 @@ export class RedisLayer extends LayerBase {
     return (nowSeconds() - score) * 1000 > this.options.common.expiryMs;
   }
 
-  /** Fernet tokens older than this are refused (channels_redis: expiry + 10 s). */
-  private get tokenTtl(): number {
-    return this.options.common.expiryMs / 1000 + 10;
-  }
+  /** Fernet tokens older than this, in seconds, are refused (channels_redis: expiry + 10 s). */
+  private readonly tokenTtl: number;
+  /** `expiry` in seconds (scores are epoch seconds). */
+  private readonly expirySec: number;
 
   // -------------------------------------------------------------------------------------
   // send
@@ -179,7 +181,7 @@ export class RedisLayer extends LayerBase {
     const attempt = async (): Promise<boolean> => {
       const score = nextScore();
       const [status, expired, depth] = await this.server(index).run(what, (c) =>
-        c.rbSend(this.key(channel), member, score, score - this.options.common.expiryMs / 1000, capacity, this.ttlMs(), policy),
+        c.rbSend(this.key(channel), member, score, score - this.expirySec, capacity, this.ttlMs, policy),
       );
       this.counters.expired += expired;
       if (status < 0) return false;
@@ -258,14 +260,15 @@ export class RedisLayer extends LayerBase {
 
   /** One pass over the servers: a lease on the first message found, or undefined. */
   private async takeLease(channel: string, what: string): Promise<Lease | undefined> {
-    const { common, tradeoffs, prefix } = this.options;
+    const { tradeoffs, prefix } = this.options;
+    const keys = leaseKeys(this.key(channel), prefix + tradeoffs.deadLetterChannel);
+    const maxDeliveries = Number.isFinite(tradeoffs.maxDeliveries) ? tradeoffs.maxDeliveries : 0;
+    const ttl = this.ttlMs + tradeoffs.leaseTimeoutMs;
+    const end = this.newestFirst(channel) ? 'max' : 'min';
     const n = this.servers.length;
     const start = this.pollCursor++ % n;
     for (let k = 0; k < n; k++) {
       const server = this.server((start + k) % n);
-      const keys = leaseKeys(this.key(channel), prefix + tradeoffs.deadLetterChannel);
-      const maxDeliveries = Number.isFinite(tradeoffs.maxDeliveries) ? tradeoffs.maxDeliveries : 0;
-      const ttl = this.ttlMs() + tradeoffs.leaseTimeoutMs;
       for (;;) {
         const now = nowSeconds();
         const deadlineMs = Date.now() + tradeoffs.leaseTimeoutMs;
@@ -273,8 +276,7 @@ export class RedisLayer extends LayerBase {
         const [member, , deliveries, expired] = await server.run(what, (c) =>
           c.rbLeaseTakeBuffer(
             keys.queue, keys.leases, keys.meta, keys.dead,
-            now, now + tradeoffs.leaseTimeoutMs / 1000, now - common.expiryMs / 1000, maxDeliveries, token,
-            this.newestFirst(channel) ? 'max' : 'min', ttl,
+            now, now + tradeoffs.leaseTimeoutMs / 1000, now - this.expirySec, maxDeliveries, token, end, ttl,
           ),
         );
         this.counters.expired += expired;
@@ -318,10 +320,7 @@ export class RedisLayer extends LayerBase {
    * and on receive); the longer TTL lets the next send or receive find stale messages and
    * count them in `stats().expired` instead of Redis dropping them unseen.
    */
-  private ttlMs(): number {
-    const expiryMs = this.options.common.expiryMs;
-    return Math.ceil(expiryMs + Math.max(expiryMs, 10_000));
-  }
+  private readonly ttlMs: number;
 
   // -------------------------------------------------------------------------------------
   // receive
@@ -358,11 +357,9 @@ export class RedisLayer extends LayerBase {
     }
     if (options?.timeout === 0) return this.receiveNow(channel);
     const what = `receive('${channel}')`;
+    // LayerBase.receive has refused a closed layer and an aborted signal just before, and a
+    // timeout fires from a timer: this scope cannot have ended yet.
     const scope = new WaitScope(what, options, this.closeSignal);
-    if (scope.ended) {
-      scope.dispose();
-      throw scope.error();
-    }
     const specific = isProcessSpecific(channel);
     const inbox = this.inbox(channel);
     return new Promise<Message>((resolve, reject) => {
@@ -494,7 +491,7 @@ export class RedisLayer extends LayerBase {
       // Its receiver left while the pop was under way: put it back where it was.
       if (!this.closed) {
         this.server(index)
-          .run('unpop', (c) => c.rbUnpop(this.key(channel), member, score, this.ttlMs()))
+          .run('unpop', (c) => c.rbUnpop(this.key(channel), member, score, this.ttlMs))
           .catch((err: unknown) => this.warn('unpop', err));
       }
       return;
@@ -621,11 +618,11 @@ export class RedisLayer extends LayerBase {
     }
 
     const score = nextScore();
-    const expiryCutoff = score - this.options.common.expiryMs / 1000;
+    const expiryCutoff = score - this.expirySec;
     await Promise.all(
       [...shards].map(async ([index, keys]) => {
         const entries = [...keys];
-        const args: Array<string | number | Buffer> = [score, expiryCutoff, this.ttlMs()];
+        const args: Array<string | number | Buffer> = [score, expiryCutoff, this.ttlMs];
         for (const [, { channels, capacity, policy }] of entries) {
           args.push(makeMember(withRouting(body, channels), this.options.crypter), capacity, policy);
         }
@@ -656,8 +653,8 @@ export class RedisLayer extends LayerBase {
         prefix,
         groupCutoff,
         score,
-        score - common.expiryMs / 1000,
-        this.ttlMs(),
+        score - this.expirySec,
+        this.ttlMs,
         common.capacity,
         tradeoffs.fullOf(group), // uniformChannels: the same policy for every name
         randomPrefix(),
