@@ -5,15 +5,9 @@
 // through Atomics.waitAsync (how a main thread that must not block waits); and a plain SPSC
 // ring of 16 B and 64 B records copied word by word, the throughput floor.
 
+import { HEAD, PING, PONG, RING_DATA, STOP, STOP_VALUE, TAIL } from './floor-layout.js';
 import { startWorker, stopWorker } from './lib.js';
 
-const PING = 0;
-const PONG = 32;
-const HEAD = 0;
-const TAIL = 32;
-const STOP = 64;
-const RING_DATA = 512;
-const STOP_VALUE = -1;
 const RING_CAPACITY = 1024;
 
 /** A ping-pong pair: a shared page and a worker answering in `mode`. */

@@ -1,6 +1,22 @@
 // Small helpers the suites share: starting and stopping worker threads.
 
 import { Worker } from 'node:worker_threads';
+import { createLayer } from '../../dist/index.js';
+
+/**
+ * `{ skipped: why }` when a layer with `options` cannot be created because its backend is not
+ * available (yet), else null: how a suite says "skipped" instead of failing. Other errors throw.
+ */
+export async function backendUnavailable(options = {}) {
+  try {
+    const probe = await createLayer(options);
+    await probe.close();
+    return null;
+  } catch (err) {
+    if (err && err.code === 'ERR_RINGBUS_BACKEND_UNAVAILABLE') return { skipped: err.message };
+    throw err;
+  }
+}
 
 /**
  * Start the worker script `name` (a file in bench/suites/workers/) with `workerData`, and

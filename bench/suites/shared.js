@@ -7,7 +7,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createLayer } from '../../dist/index.js';
 import { MESSAGE_KINDS, MESSAGE_LABELS, batchFor, makeMessage } from '../messages.js';
-import { nextMessage, startWorker, stopWorker } from './lib.js';
+import { backendUnavailable, nextMessage, startWorker, stopWorker } from './lib.js';
 
 const COUNT = 0;
 const TARGET = 1;
@@ -288,13 +288,8 @@ export default {
     { label: 'idle channel memory / memory layer', of: 'shared/idle-memory-shared', over: 'shared/idle-memory-memory', kind: 'value' },
   ],
   async open({ quick }) {
-    try {
-      const probe = await createLayer();
-      await probe.close();
-    } catch (err) {
-      if (err && err.code === 'ERR_RINGBUS_BACKEND_UNAVAILABLE') return { skipped: err.message };
-      throw err;
-    }
+    const skip = await backendUnavailable();
+    if (skip) return skip;
     const layers = new Map();
     return {
       cases: [

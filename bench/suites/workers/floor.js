@@ -1,21 +1,9 @@
 // The other side of the floor cases: raw shared-memory ping-pong and the consumer of the SPSC
-// byte ring. No ringbus code, no messages: only what the hardware and the OS cost.
-//
-// Shared layout (Int32 indexes; each hot word on its own 128-byte line, so that the two
-// threads never share a cache line by accident or through the adjacent-line prefetcher):
-//   PING = 0, PONG = 32: ping-pong words (main writes PING, this thread answers on PONG);
-//   HEAD = 0, TAIL = 32, STOP = 64: the ring's producer index, consumer index, stop flag;
-//   the ring's records start at byte RING_DATA.
+// byte ring. No ringbus code, no messages: only what the hardware and the OS cost. The shared
+// page's layout is in ../floor-layout.js, shared with the main thread's side.
 
 import { parentPort, workerData } from 'node:worker_threads';
-
-const PING = 0;
-const PONG = 32;
-const HEAD = 0;
-const TAIL = 32;
-const STOP = 64;
-const RING_DATA = 512;
-const STOP_VALUE = -1;
+import { HEAD, PING, PONG, RING_DATA, STOP, STOP_VALUE, TAIL } from '../floor-layout.js';
 
 const { mode, sab } = workerData;
 const words = new Int32Array(sab);
