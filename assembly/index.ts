@@ -21,6 +21,8 @@ import {
 } from './layout';
 import { EPOCH_UNIT, depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, releaseOwned, ringPop, sendSlot, unpin, untrack } from './queue';
 import * as queue from './queue';
+import { arm } from './wake';
+import * as wake from './wake';
 import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, setLookupTrackWord, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
 
@@ -184,6 +186,7 @@ export function unpinTracked(r: u32, word: u32): void {
 export function parkEnter(count: u32, word: u32): void {
   atomic.add<i32>(<usize>count, 1);
   if (word != 0) atomic.cmpxchg<u32>(<usize>word, 0, count);
+  arm(<usize>count); // one notify owed to this park (wake.ts)
 }
 
 /** Forget parked counter `count` in wait word `word` (if it is there), then uncount the waiter. */
@@ -260,6 +263,11 @@ export function dropExpired(r: u32, cutoff: f64): i32 {
 
 export function lastExpired(): i32 {
   return expiredCount;
+}
+
+/** Notifies this instance issued to parked waiters since it started (wake.ts). */
+export function notifiesSoFar(): f64 {
+  return wake.notifyCount;
 }
 
 /** Messages this instance dropped as expired since it started. */

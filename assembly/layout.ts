@@ -31,10 +31,12 @@
 //            176 enqueue position (u64)   184 ring slots   192 dequeue position (u64, own line)
 //            200 stack head (u64 tagged, stack.ts: the LIFO queue, or the FIFO redelivery lane)
 //            208 order (0 fifo, 1 lifo)
+//            212 receiver tokens  228 sender tokens (wake.ts: parks not notified yet; each
+//                sits ARM_DELTA = 56 bytes after its parked counter)
 //   group:   144 members word (u64: member-array address | version << 32)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
-export const LAYOUT_VERSION: u32 = 3;
+export const LAYOUT_VERSION: u32 = 4;
 /** 'RBUS' */
 export const MAGIC: u32 = 0x53554252;
 
@@ -95,6 +97,10 @@ export const R_RSIZE: usize = 184; // ring slots: max(capacity, 2) (Vyukov needs
 export const R_DEQ: usize = 192;
 export const R_TOP: usize = 200;
 export const R_ORDER: usize = 208;
+/** Token words of the wake-ups (wake.ts), each ARM_DELTA bytes after its parked counter. */
+export const ARM_DELTA: usize = 56;
+export const R_ARMED: usize = R_PARKED + ARM_DELTA; // 212
+export const R_SARMED: usize = R_SPARKED + ARM_DELTA; // 228
 export const R_MEMBERS: usize = 144;
 
 export const KIND_CHANNEL: u32 = 1;

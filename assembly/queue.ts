@@ -25,12 +25,12 @@
 // (only builtins: load/store), so no thread can leave a slot claimed but never published;
 // such a slot would stall every consumer behind it forever.
 //
-// Waking (no lock, no lost wake-up): a receiver reads the wake word, increments `parked`,
-// re-checks the queue, and only then waits on the wake word (Atomics.wait / waitAsync in
-// JS). A sender publishes its message and then reads `parked`; only when it is > 0 does it
-// bump the wake word and notify. Wasm atomics are sequentially consistent, so either the
-// sender sees the receiver parked, or the receiver's re-check sees the message. Senders
-// waiting for room (full policy 'wait') use `space` / `sparked` the same way, signalled by pop.
+// Waking (no lock, no lost wake-up): a receiver reads the wake word, counts itself in
+// `parked` (and adds a token), re-checks the queue, and only then waits on the wake word
+// (Atomics.wait / waitAsync in JS). A sender publishes its message and then reads `parked`;
+// only when it is > 0 and it gets a token does it bump the wake word and notify (wake.ts:
+// one notify per park, not one per push). Senders waiting for room (full policy 'wait') use
+// `space` / `sparked` the same way, signalled by pops at the low-water mark (hysteresis).
 //
 // Order and redelivery: `push` / `popRaw` are the channel's queue whatever its order. A LIFO
 // channel keeps its messages in a Treiber stack instead of the ring (stack.ts); a FIFO channel
@@ -38,9 +38,10 @@
 // to the head of their channel), which `popRaw` drains before the ring.
 
 import {
-  BLOCK_HDR, B_REFS, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_ORDER, R_PARKED, R_RING, R_RSIZE, R_SPACE, R_SPARKED, R_WAKE,
+  BLOCK_HDR, B_REFS, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_ORDER, R_RING, R_RSIZE,
 } from './layout';
 import { freeBlock, releaseBlock } from './arena';
+import { sendersParked, wakeReceivers, wakeSenders } from './wake';
 import { nodeHandle, releaseNode, stackDepth, stackDropExpired, stackEmpty, stackPop, stackPush } from './stack';
 
 /** True for a LIFO channel (its queue is the stack). */
@@ -184,10 +185,7 @@ export function ringPush(r: u32, h: u32): bool {
       return false;
     }
   }
-  if (atomic.load<i32>(rec + R_PARKED) > 0) {
-    atomic.add<i32>(rec + R_WAKE, 1);
-    atomic.notify(rec + R_WAKE, 1);
-  }
+  wakeReceivers(r);
   return true;
 }
 
@@ -211,10 +209,7 @@ export function ringPop(r: u32, dst: usize): u32 {
         const h = atomic.load<u32>(slot + 4);
         if (dst != 0) atomic.store<u32>(dst, h);
         atomic.store<u32>(slot, <u32>(pos + cap));
-        if (atomic.load<i32>(rec + R_SPARKED) > 0) {
-          atomic.add<i32>(rec + R_SPACE, 1);
-          atomic.notify(rec + R_SPACE, 1);
-        }
+        if (sendersParked(r)) wakeSenders(r, ringDepth(r));
         return h;
       }
     } else if (dif < 0) {
@@ -274,10 +269,7 @@ export function dropExpiredHead(r: u32, cutoff: f64): void {
       expiredCount++;
       expiredEver += 1;
       releaseBlock(h);
-      if (atomic.load<i32>(rec + R_SPARKED) > 0) {
-        atomic.add<i32>(rec + R_SPACE, 1);
-        atomic.notify(rec + R_SPACE, 1);
-      }
+      if (sendersParked(r)) wakeSenders(r, ringDepth(r));
     }
   }
 }

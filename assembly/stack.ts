@@ -30,7 +30,8 @@
 // between the stack and a lease slot.
 
 import { allocBlock, releaseBlock } from './arena';
-import { BLOCK_HDR, B_TIME, H_END, R_PARKED, R_SPACE, R_SPARKED, R_TOP, R_WAKE, hdr } from './layout';
+import { BLOCK_HDR, B_TIME, H_END, R_TOP, hdr } from './layout';
+import { sendersParked, wakeReceivers, wakeSenders } from './wake';
 
 const N_NEXT: usize = BLOCK_HDR;
 const N_HANDLE: usize = BLOCK_HDR + 4;
@@ -71,10 +72,7 @@ export function stackPush(r: u32, h: u32, deliveries: u32, cap: u32): i32 {
     atomic.store<u32>(<usize>n + N_DEPTH, depth + 1);
     if (atomic.cmpxchg<u64>(head, c, (((c >> 32) + 1) << 32) | <u64>n) == c) break;
   }
-  if (atomic.load<i32>(<usize>r + R_PARKED) > 0) {
-    atomic.add<i32>(<usize>r + R_WAKE, 1);
-    atomic.notify(<usize>r + R_WAKE, 1);
-  }
+  wakeReceivers(r);
   return 1;
 }
 
@@ -90,10 +88,7 @@ export function stackPop(r: u32): u32 {
     if (top == 0) return 0;
     const next = atomic.load<u32>(<usize>top + N_NEXT);
     if (atomic.cmpxchg<u64>(head, c, (((c >> 32) + 1) << 32) | <u64>next) == c) {
-      if (atomic.load<i32>(<usize>r + R_SPARKED) > 0) {
-        atomic.add<i32>(<usize>r + R_SPACE, 1);
-        atomic.notify(<usize>r + R_SPACE, 1);
-      }
+      if (sendersParked(r)) wakeSenders(r, stackDepth(r));
       return top;
     }
   }
@@ -148,10 +143,7 @@ export function stackDropExpired(r: u32, cutoff: f64): i32 {
       releaseNode(top);
       releaseBlock(h);
       dropped++;
-      if (atomic.load<i32>(<usize>r + R_SPARKED) > 0) {
-        atomic.add<i32>(<usize>r + R_SPACE, 1);
-        atomic.notify(<usize>r + R_SPACE, 1);
-      }
+      if (sendersParked(r)) wakeSenders(r, stackDepth(r));
     }
   }
 }

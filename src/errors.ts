@@ -24,6 +24,12 @@ export type RingbusErrorCode =
 export class RingbusError extends Error {
   /** A stable, machine-readable code, e.g. `'ERR_RINGBUS_CHANNEL_FULL'`. */
   readonly code: RingbusErrorCode;
+  /**
+   * Set on errors of `sendMany` that stop a batch part-way ({@link ChannelFull},
+   * {@link TimeoutError}, {@link Aborted}, {@link LayerClosed}): how many messages of the
+   * batch were queued, the first `sent` of it; the rest were not. Undefined elsewhere.
+   */
+  declare sent?: number;
 
   /**
    * @param code the stable code of this error

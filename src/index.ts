@@ -32,6 +32,7 @@ export type {
   MessageValue,
   PatternMap,
   QueueOrder,
+  ReceiveManyOptions,
   ReceiveOptions,
   SendOptions,
   TradeoffOptions,

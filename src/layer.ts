@@ -39,6 +39,18 @@ export type ReceiveOptions = WaitOptions;
 /** Options of `send` (they matter only under the `'wait'` full policy). */
 export type SendOptions = WaitOptions;
 
+/** Options of `receiveMany`: those of a wait, and how many messages one call returns at most. */
+export interface ReceiveManyOptions extends WaitOptions {
+  /**
+   * Most messages one call returns: an integer >= 1. Default 256.
+   * The call waits for the first message only, then takes what is already queued, up to `max`.
+   */
+  max?: number;
+}
+
+/** The default `max` of `receiveMany` (internal: the docs say 256). @internal */
+export const DEFAULT_RECEIVE_MANY = 256;
+
 /** Options of `listen`. */
 export interface ListenOptions {
   /** Ends the iteration (the iterator returns; a pending wait is released). */
@@ -72,6 +84,17 @@ export interface LayerStats {
   expired: number;
   /** Messages not delivered because a channel was full (groupSend misses, drop-oldest evictions). */
   dropped: number;
+  /**
+   * Times a call of this instance went to sleep waiting (a receive for a message, a send
+   * under `full: 'wait'` for room). Spinning is not counted. The Redis layer counts its
+   * blocking pops that found the channel empty.
+   */
+  waits: number;
+  /**
+   * Times this instance woke a sleeping waiter (the shared layer: one notify per park at
+   * most, and senders only at the low-water mark). 0 on Redis, where the server wakes clients.
+   */
+  notifies: number;
   /** Current number of queued messages per non-empty channel. */
   depths: Record<string, number>;
 }
@@ -134,6 +157,45 @@ export interface ChannelLayer {
   listen(channel: string, options?: ListenOptions & { lease?: false }): AsyncIterableIterator<Message>;
   /** As above, yielding leases (at-least-once delivery): settle each with `ack` or `nack`. */
   listen(channel: string, options: ListenOptions & { lease: true }): AsyncIterableIterator<Lease>;
+
+  /**
+   * Enqueue a copy of `message` on `channel` now, or return `false` when the channel is full.
+   * Never waits: under `full: 'wait'` a full channel returns `false`; under `'drop-oldest'`
+   * the oldest message is evicted (and counted in `stats().dropped`) and it returns `true`.
+   * Throws what `send` rejects with otherwise (`TypeError`, {@link MessageTooLarge},
+   * {@link LayerClosed}, ...). Backends that need a round trip for every answer (Redis)
+   * throw {@link Unsupported}: there, `send` (which never waits under `'reject'`) is the call.
+   */
+  trySend(channel: string, message: Message): boolean;
+
+  /**
+   * Take the oldest message of `channel` if one is queued, else return `undefined`. Never
+   * waits. Checks as `receive` (names, ownership of `!` channels, closed). Under at-least-once
+   * delivery it settles at once, like `receive`. Redis throws {@link Unsupported} (use
+   * `receive(channel, { timeout: 0 })` or `receiveMany`).
+   */
+  tryReceive(channel: string): Message | undefined;
+
+  /**
+   * Enqueue copies of `messages`, in order, on `channel`: one call, one clock read and (Redis)
+   * one round trip per batch. Every message is checked and encoded before any is queued, so a
+   * `TypeError` (naming `messages[i]`) or {@link MessageTooLarge} means none was sent. Full
+   * policies apply message by message: under `'reject'` the messages that fit are queued and
+   * the call rejects with {@link ChannelFull} whose `sent` says how many (the first `sent`
+   * are queued, the rest are not); under `'drop-oldest'` all are queued, evicting the oldest
+   * (possibly earlier messages of the same batch); under `'wait'` it waits for room as needed,
+   * `timeout` and `signal` covering the whole call, and a {@link TimeoutError} or
+   * {@link Aborted} carries `sent` the same way.
+   */
+  sendMany(channel: string, messages: readonly Message[], options?: SendOptions): Promise<void>;
+
+  /**
+   * Wait for at least one message on `channel`, then take what is queued, oldest first, up to
+   * `max` (default 256), in one call. Rejects as `receive` does (a rejected call consumed
+   * nothing). Under at-least-once delivery the messages are settled at once, like `receive`'s
+   * (use `receiveLease` for leases).
+   */
+  receiveMany(channel: string, options?: ReceiveManyOptions): Promise<Message[]>;
 
   /**
    * A new process-specific channel name owned by this layer instance, e.g.

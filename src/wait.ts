@@ -83,21 +83,25 @@ export class WaitScope {
 
 /**
  * The async iterator behind every layer's `listen`: receive in a loop; end quietly when the
- * caller's signal aborts, rethrow anything else (LayerClosed included).
+ * caller's signal aborts, rethrow anything else (LayerClosed included). `take` (optional):
+ * a synchronous take of one queued message, tried before each wait, so that a loop over a
+ * busy channel drains it without a wait scope or a receive promise per message.
  */
 export async function* listenLoop<T>(
   receive: (options: WaitOptions) => Promise<T>,
   signal: AbortSignal | undefined,
+  take: (() => T | undefined) | null = null,
 ): AsyncGenerator<T, void, undefined> {
   const options: WaitOptions = signal ? { signal } : {};
   while (!signal?.aborted) {
-    let value: T;
+    let value: T | undefined;
     try {
-      value = await receive(options);
+      value = take === null ? undefined : take();
+      if (value === undefined) value = await receive(options);
     } catch (err) {
       if (err instanceof Aborted && signal?.aborted) return;
       throw err;
     }
-    yield value;
+    yield value as T;
   }
 }

@@ -9,7 +9,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { Aborted, LayerClosed, NotOwner, Unsupported } from '../errors.js';
+import { Aborted, LayerClosed, NotOwner, RingbusError, Unsupported } from '../errors.js';
 import {
   assertChannelName,
   assertChannelPrefix,
@@ -18,6 +18,9 @@ import {
   assertWaitOptions,
   assertOptionsObject,
   ownerPart,
+  quote,
+  DEFAULT_RECEIVE_MANY,
+  type ReceiveManyOptions,
   type ChannelLayer,
   type Lease,
   type LayerStats,
@@ -34,6 +37,20 @@ export interface Counters {
   received: number;
   expired: number;
   dropped: number;
+  waits: number;
+  notifies: number;
+}
+
+/**
+ * Mark `err`, which stopped a `sendMany` of `total` messages, with how many were queued
+ * (`err.sent`) and say so in its message; non-ringbus errors pass through unchanged.
+ */
+export function partialSend(err: unknown, sent: number, total: number): unknown {
+  if (err instanceof RingbusError && err.sent === undefined) {
+    err.sent = sent;
+    err.message += ` (sendMany: ${sent} of ${total} messages were queued, the first ${sent}; the rest were not)`;
+  }
+  return err;
 }
 
 /** A random lowercase hex string of `bytes * 2` characters. */
@@ -53,7 +70,7 @@ export abstract class LayerBase implements ChannelLayer {
 
   /** Aborts when the layer closes; every wait listens to it. */
   protected readonly closeSignal: AbortSignal;
-  protected readonly counters: Counters = { sent: 0, received: 0, expired: 0, dropped: 0 };
+  protected readonly counters: Counters = { sent: 0, received: 0, expired: 0, dropped: 0, waits: 0, notifies: 0 };
   private readonly closer = new AbortController();
   private closing: Promise<void> | null = null;
 
@@ -86,6 +103,27 @@ export abstract class LayerBase implements ChannelLayer {
     return this.doReceiveLease(channel, options);
   }
 
+  trySend(channel: string, message: Message): boolean {
+    this.checkSend(channel, message, undefined, false, 'trySend');
+    return this.doTrySend(channel, message);
+  }
+
+  tryReceive(channel: string): Message | undefined {
+    this.checkReceive('tryReceive', channel, undefined);
+    return this.doTryReceive(channel);
+  }
+
+  async sendMany(channel: string, messages: readonly Message[], options?: SendOptions): Promise<void> {
+    this.checkSendMany(channel, messages, options);
+    if (messages.length === 0) return;
+    return this.doSendMany(channel, messages, options);
+  }
+
+  async receiveMany(channel: string, options?: ReceiveManyOptions): Promise<Message[]> {
+    const max = this.checkReceiveMany(channel, options);
+    return this.doReceiveMany(channel, max, options);
+  }
+
   listen(channel: string, options?: ListenOptions & { lease?: false }): AsyncIterableIterator<Message>;
   listen(channel: string, options: ListenOptions & { lease: true }): AsyncIterableIterator<Lease>;
   listen(channel: string, options?: ListenOptions & { lease?: boolean }): AsyncIterableIterator<Message | Lease> {
@@ -96,7 +134,17 @@ export abstract class LayerBase implements ChannelLayer {
       if (!this.leases) throw new Unsupported(`listen('${channel}', { lease: true }) needs delivery: 'at-least-once'`);
       return listenLoop((o) => this.receiveLease(channel, o), options.signal);
     }
-    return listenLoop((o) => this.receive(channel, o), options?.signal);
+    return listenLoop((o) => this.receive(channel, o), options?.signal, this.listenTake(channel));
+  }
+
+  /**
+   * What `listen` calls before each wait: `tryReceive`, or null for a backend without
+   * synchronous calls (each message is then a `receive`). The loop drains what is queued
+   * without a wait per message, but takes one message per step and never a batch ahead, so
+   * a caller that breaks out of it leaves every message it did not see on its channel.
+   */
+  protected listenTake(channel: string): (() => Message | undefined) | null {
+    return () => this.tryReceive(channel);
   }
 
   async newChannel(prefix = 'specific'): Promise<string> {
@@ -164,8 +212,10 @@ export abstract class LayerBase implements ChannelLayer {
    * too, so that it refuses exactly what `send` refuses; `nameChecked`: the caller already
    * knows `channel` is valid (e.g. it found it in a cache of names it resolved before).
    */
-  protected checkSend(channel: string, message: Message, options: SendOptions | undefined, nameChecked = false): void {
-    this.assertOpen('send');
+  protected checkSend(
+    channel: string, message: Message, options: SendOptions | undefined, nameChecked = false, what = 'send',
+  ): void {
+    this.assertOpen(what);
     if (!nameChecked) assertChannelName(channel);
     assertMessage(message);
     if (options === undefined) return;
@@ -173,19 +223,49 @@ export abstract class LayerBase implements ChannelLayer {
     if (options.signal?.aborted) throw new Aborted(`send('${channel}')`, options.signal.reason);
   }
 
+  /** Every check of `sendMany`: those of `send`, for each message (errors name `messages[i]`). */
+  protected checkSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): void {
+    this.assertOpen('sendMany');
+    assertChannelName(channel);
+    if (!Array.isArray(messages)) {
+      throw new TypeError(`invalid messages ${quote(messages)} for sendMany('${channel}'): expected an array of messages`);
+    }
+    for (let i = 0; i < messages.length; i++) {
+      try {
+        assertMessage(messages[i]);
+      } catch (err) {
+        if (!(err instanceof TypeError)) throw err;
+        throw new TypeError(`sendMany('${channel}'): messages[${i}]: ${err.message}; nothing of the batch was sent`);
+      }
+    }
+    if (options === undefined) return;
+    assertWaitOptions('sendMany', options);
+    if (options.signal?.aborted) throw new Aborted(`sendMany('${channel}')`, options.signal.reason);
+  }
+
+  /** Every check of `receiveMany`; returns its `max`. */
+  protected checkReceiveMany(channel: string, options: ReceiveManyOptions | undefined, nameChecked = false): number {
+    this.checkReceive('receiveMany', channel, options, nameChecked);
+    const max = options?.max ?? DEFAULT_RECEIVE_MANY;
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
+      throw new TypeError(`invalid max ${quote(max)} for receiveMany('${channel}'): it must be an integer >= 1`);
+    }
+    return max;
+  }
+
   /**
    * Every check of `receive` / `receiveLease` (`what`), as {@link LayerBase.checkSend} for
    * sends. An already-aborted signal means "do nothing", even when a message is waiting.
    */
   protected checkReceive(what: string, channel: string, options: ReceiveOptions | undefined, nameChecked = false): void {
-    this.checkReceiveArgs(channel, options, nameChecked);
+    this.checkReceiveArgs(channel, options, nameChecked, what);
     if (options?.signal?.aborted) throw new Aborted(`${what}('${channel}')`, options.signal.reason);
   }
 
-  private checkReceiveArgs(channel: string, options: ReceiveOptions | undefined, nameChecked = false): void {
-    this.assertOpen('receive');
+  private checkReceiveArgs(channel: string, options: ReceiveOptions | undefined, nameChecked = false, what = 'receive'): void {
+    this.assertOpen(what);
     if (!nameChecked) assertChannelName(channel);
-    if (options !== undefined) assertWaitOptions('receive', options);
+    if (options !== undefined) assertWaitOptions(what, options);
     if (!this.owns(channel)) {
       throw new NotOwner(
         channel,
@@ -197,6 +277,14 @@ export abstract class LayerBase implements ChannelLayer {
 
   protected abstract doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void>;
   protected abstract doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message>;
+  /** `trySend` with checked arguments. */
+  protected abstract doTrySend(channel: string, message: Message): boolean;
+  /** `tryReceive` with checked arguments. */
+  protected abstract doTryReceive(channel: string): Message | undefined;
+  /** `sendMany` with checked arguments and at least one message. */
+  protected abstract doSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Promise<void>;
+  /** `receiveMany` with checked arguments. */
+  protected abstract doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]>;
   protected doReceiveLease(channel: string, _options: ReceiveOptions | undefined): Promise<Lease> {
     return Promise.reject(new Unsupported(`receiveLease('${channel}') is not offered by this backend`));
   }

@@ -21,6 +21,7 @@ import {
   type CommonLayerOptions,
   type Lease,
   type Message,
+  type ReceiveManyOptions,
   type ReceiveOptions,
   type ResolvedCommonOptions,
   type ResolvedTradeoffs,
@@ -28,7 +29,7 @@ import {
   type TradeoffOptions,
 } from '../layer.js';
 import { WaitScope } from '../wait.js';
-import { LayerBase } from './base.js';
+import { LayerBase, partialSend } from './base.js';
 
 /** Options of the memory backend. */
 export interface MemoryLayerOptions extends CommonLayerOptions, TradeoffOptions {
@@ -99,6 +100,71 @@ export class MemoryLayer extends LayerBase {
       }
     }
     this.enqueue(queue, bytes);
+  }
+
+  protected doTrySend(channel: string, message: Message): boolean {
+    const bytes = this.encode(message);
+    const queue = this.queue(channel);
+    this.dropExpired(queue);
+    if (queue.messages.length >= this.common.capacityOf(channel)) {
+      if (this.tradeoffs.fullOf(channel) !== 'drop-oldest') return false; // 'reject' and 'wait': never waits
+      this.takeOldest(queue);
+      this.counters.dropped++;
+    }
+    this.enqueue(queue, bytes);
+    return true;
+  }
+
+  /** One message at a time, as `send` would; `timeout` bounds the whole batch. */
+  protected async doSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Promise<void> {
+    const deadline = options?.timeout === undefined ? undefined : Date.now() + options.timeout;
+    const queue = this.queue(channel);
+    const capacity = this.common.capacityOf(channel);
+    const policy = this.tradeoffs.fullOf(channel);
+    let sent = 0;
+    try {
+      for (const message of messages) {
+        const bytes = this.encode(message); // one over maxMessageSize stops the batch here
+        this.dropExpired(queue);
+        if (queue.messages.length >= capacity) {
+          if (policy === 'reject') throw new ChannelFull(channel, capacity);
+          if (policy === 'drop-oldest') {
+            this.takeOldest(queue);
+            this.counters.dropped++;
+          } else {
+            const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+            await this.park(queue.senders, `sendMany('${channel}')`, { timeout: left, signal: options?.signal }, () => {
+              this.dropExpired(queue);
+              return queue.messages.length < capacity;
+            });
+          }
+        }
+        this.enqueue(queue, bytes);
+        sent++;
+      }
+    } catch (err) {
+      throw partialSend(err, sent, messages.length);
+    }
+  }
+
+  protected doTryReceive(channel: string): Message | undefined {
+    const stored = this.next(this.queue(channel), channel);
+    if (stored === undefined) return undefined;
+    this.wakeOne(this.queue(channel).senders);
+    this.counters.received++;
+    return decode(stored.bytes);
+  }
+
+  protected async doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]> {
+    const first = await this.take(channel, options, `receiveMany('${channel}')`);
+    const queue = this.queue(channel);
+    const out = [decode(first.bytes)];
+    for (let stored; out.length < max && (stored = this.next(queue, channel)) !== undefined; ) {
+      out.push(decode(stored.bytes));
+      this.wakeOne(queue.senders);
+    }
+    this.counters.received += out.length;
+    return out;
   }
 
   protected async doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message> {
@@ -227,19 +293,21 @@ export class MemoryLayer extends LayerBase {
   }
 
   /** Wait for a message that is not expired and take it (oldest or newest, per the order). */
-  private async take(channel: string, options: ReceiveOptions | undefined): Promise<Stored> {
+  private async take(channel: string, options: ReceiveOptions | undefined, what = `receive('${channel}')`): Promise<Stored> {
     const queue = this.queue(channel);
-    const lifo = this.tradeoffs.orderOf(channel) === 'lifo';
-    const next = (): Stored | undefined => {
-      this.dropExpired(queue);
-      return lifo ? queue.messages.pop() : queue.messages.shift();
-    };
+    const next = (): Stored | undefined => this.next(queue, channel);
     let stored = next();
     if (stored === undefined) {
-      await this.park(queue.receivers, `receive('${channel}')`, options, () => (stored = next()) !== undefined);
+      await this.park(queue.receivers, what, options, () => (stored = next()) !== undefined);
     }
     this.wakeOne(queue.senders);
     return stored as unknown as Stored;
+  }
+
+  /** The next live message of `channel` (oldest, or newest for LIFO), taken off; or undefined. */
+  private next(queue: Queue, channel: string): Stored | undefined {
+    this.dropExpired(queue);
+    return this.tradeoffs.orderOf(channel) === 'lifo' ? queue.messages.pop() : queue.messages.shift();
   }
 
   private takeOldest(queue: Queue): void {
@@ -282,6 +350,7 @@ export class MemoryLayer extends LayerBase {
         return;
       }
       list.push(parked);
+      this.counters.waits++;
       scope.signal.addEventListener('abort', () => {
         const i = list.indexOf(parked);
         if (i >= 0) list.splice(i, 1);
@@ -292,11 +361,17 @@ export class MemoryLayer extends LayerBase {
   }
 
   private wakeOne(list: Parked[]): void {
-    list.shift()?.wake();
+    const parked = list.shift();
+    if (parked === undefined) return;
+    this.counters.notifies++;
+    parked.wake();
   }
 
   private wakeAll(list: Parked[]): void {
-    for (const parked of list.splice(0)) parked.wake();
+    for (const parked of list.splice(0)) {
+      this.counters.notifies++;
+      parked.wake();
+    }
   }
 }
 

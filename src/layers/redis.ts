@@ -28,7 +28,10 @@
  */
 
 import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, Unsupported } from '../errors.js';
-import { assertOptionsObject, isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveOptions, type SendOptions, type WaitOptions } from '../layer.js';
+import {
+  assertOptionsObject, isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveManyOptions, type ReceiveOptions,
+  type SendOptions, type WaitOptions,
+} from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
 import { RedisServer } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
@@ -36,7 +39,7 @@ import { leaseKeys, RedisLease } from '../redis/leases.js';
 import { Reader, type ReaderOwner } from '../redis/reader.js';
 import { copyMessage, encodeBody, makeMember, mapHeader, nextScore, nowSeconds, randomPrefix, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
 import { WaitScope } from '../wait.js';
-import { LayerBase, randomHex } from './base.js';
+import { LayerBase, partialSend, randomHex } from './base.js';
 
 /** A local receiver waiting for a message. */
 interface Waiter {
@@ -211,6 +214,7 @@ export class RedisLayer extends LayerBase {
    */
   private async pollUntil<T>(what: string, options: WaitOptions | undefined, attempt: () => Promise<T | undefined>): Promise<T> {
     if (options?.timeout === 0) throw new TimeoutError(what, 0);
+    this.counters.waits++;
     const scope = new WaitScope(what, options, this.closeSignal);
     try {
       for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
@@ -349,14 +353,13 @@ export class RedisLayer extends LayerBase {
     return found;
   }
 
-  protected async doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message> {
+  protected async doReceive(channel: string, options: ReceiveOptions | undefined, what = `receive('${channel}')`): Promise<Message> {
     const buffered = this.takeBuffered(channel);
     if (buffered !== undefined) {
       this.counters.received++;
       return buffered;
     }
     if (options?.timeout === 0) return this.receiveNow(channel);
-    const what = `receive('${channel}')`;
     // LayerBase.receive has refused a closed layer and an aborted signal just before, and a
     // timeout fires from a timer: this scope cannot have ended yet.
     const scope = new WaitScope(what, options, this.closeSignal);
@@ -372,6 +375,7 @@ export class RedisLayer extends LayerBase {
         },
       };
       inbox.waiters.push(waiter);
+      this.counters.waits++;
       this.addDemand(channel, specific);
       scope.signal.addEventListener(
         'abort',
@@ -572,6 +576,140 @@ export class RedisLayer extends LayerBase {
       }
     }
     throw new TimeoutError(what, 0);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // synchronous and batched calls
+
+  /** Every answer of Redis needs a round trip: there is no synchronous send. */
+  protected doTrySend(channel: string, _message: Message): boolean {
+    throw new Unsupported(
+      `trySend('${channel}'): the redis backend answers nothing synchronously (every send is a round trip); ` +
+        `use send() (it never waits under full: 'reject') or sendMany()`,
+    );
+  }
+
+  /** Every answer of Redis needs a round trip: there is no synchronous receive. */
+  protected doTryReceive(channel: string): Message | undefined {
+    throw new Unsupported(
+      `tryReceive('${channel}'): the redis backend answers nothing synchronously (every receive is a round trip); ` +
+        `use receive(channel, { timeout: 0 }) or receiveMany(channel, { timeout: 0 })`,
+    );
+  }
+
+  /** `listen` receives one message at a time here (no synchronous take). */
+  protected override listenTake(): null {
+    return null;
+  }
+
+  /**
+   * One SEND_MANY script per attempt, on one server (plain channels: the next server of the
+   * rotation for the whole batch; `!` channels: their owner's). Messages are encoded first;
+   * one over maxMessageSize stops the batch there (the messages before it are sent).
+   */
+  protected async doSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Promise<void> {
+    const specific = isProcessSpecific(channel);
+    const members: Buffer[] = [];
+    let tooLarge: unknown;
+    for (const message of messages) {
+      try {
+        const body = this.encode(message);
+        members.push(makeMember(specific ? withRouting(body, channel) : body, this.options.crypter));
+      } catch (err) {
+        tooLarge = err;
+        break;
+      }
+    }
+    const n = this.servers.length;
+    const index = specific ? this.shardOf(channel) : n === 1 ? 0 : this.sendCursor++ % n;
+    const capacity = this.options.common.capacityOf(channel);
+    const policy = this.options.tradeoffs.fullOf(channel);
+    const what = `sendMany('${channel}')`;
+    const deadline = options?.timeout === undefined ? undefined : Date.now() + options.timeout;
+    let sent = 0;
+    const attempt = async (): Promise<number> => {
+      const args: Array<string | number | Buffer> = [0, capacity, this.ttlMs, policy];
+      let score = nextScore();
+      args[0] = score - this.expirySec;
+      for (let i = sent; i < members.length; i++) {
+        if (i > sent) score = nextScore();
+        args.push(score, members[i] as Buffer);
+      }
+      const [added, evicted, expired, depth] = await this.server(index).run(what, (c) => c.rbSendMany(this.key(channel), ...args));
+      this.counters.expired += expired;
+      this.counters.dropped += evicted;
+      this.counters.sent += added;
+      this.rememberDepth(channel, depth);
+      sent += added;
+      return added;
+    };
+    try {
+      if (members.length > 0) await attempt();
+      while (sent < members.length) {
+        if (policy !== 'wait') throw new ChannelFull(channel, capacity);
+        const timeout = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+        await this.pollUntil(what, { timeout, signal: options?.signal }, async () => ((await attempt()) > 0 ? true : undefined));
+      }
+      if (tooLarge !== undefined) throw tooLarge;
+    } catch (err) {
+      throw partialSend(err, sent, messages.length);
+    }
+  }
+
+  /**
+   * What is buffered for `channel` first, then one POP_MANY script (a plain channel on several
+   * servers: one per server until one has messages); only when both find nothing, a wait as
+   * `receive`'s, followed by one more POP_MANY for the rest of the batch.
+   */
+  protected async doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]> {
+    const what = `receiveMany('${channel}')`;
+    const out: Message[] = [];
+    await this.takeMany(channel, max, out, what);
+    if (out.length > 0) return out;
+    if (options?.timeout === 0) throw new TimeoutError(what, 0);
+    out.push(await this.doReceive(channel, options, what));
+    if (max > 1) await this.takeMany(channel, max, out, what);
+    return out;
+  }
+
+  /** Add to `out`, up to `max`, what is buffered for `channel` and what POP_MANY finds now. */
+  private async takeMany(channel: string, max: number, out: Message[], what: string): Promise<void> {
+    const grab = () => {
+      for (let m; out.length < max && (m = this.takeBuffered(channel)) !== undefined; ) {
+        this.counters.received++;
+        out.push(m);
+      }
+    };
+    grab();
+    if (out.length >= max) return;
+    const key = this.key(channel);
+    const end = this.newestFirst(channel) ? 'max' : 'min';
+    const cutoff = () => nowSeconds() - this.expirySec;
+    if (isProcessSpecific(channel)) {
+      // The owner key holds all of this instance's '!' channels: what is for the others is buffered.
+      const owner = ownerPart(channel);
+      const reply = await this.server(this.shardOf(channel)).run(what, (c) => c.rbPopManyBuffer(key, cutoff(), max - out.length, end));
+      this.counters.expired += Number(reply[0]);
+      for (let i = 1; i + 1 < reply.length; i += 2) {
+        this.deliverSpecific(owner, reply[i] as Buffer, Number(String(reply[i + 1])));
+      }
+      grab();
+      return;
+    }
+    const n = this.servers.length;
+    const start = this.pollCursor++ % n;
+    for (let k = 0; k < n && out.length < max; k++) {
+      const reply = await this.server((start + k) % n).run(what, (c) => c.rbPopManyBuffer(key, cutoff(), max - out.length, end));
+      this.counters.expired += Number(reply[0]);
+      for (let i = 1; i + 1 < reply.length; i += 2) {
+        const unpacked = this.unpack(reply[i] as Buffer, Number(String(reply[i + 1])));
+        if (unpacked === undefined) continue;
+        this.seenPop(channel);
+        this.counters.received++;
+        out.push(unpacked.message);
+      }
+      if (out.length > 0) return; // one round trip when messages are there
+    }
   }
 
   // -------------------------------------------------------------------------------------

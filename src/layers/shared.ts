@@ -21,7 +21,7 @@ import { decode, encode } from '../codec.js';
 import { threadId } from 'node:worker_threads';
 import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
-  type LayerStats, type Lease, type Message, type ReceiveOptions, type SendOptions,
+  type LayerStats, type Lease, type Message, type ReceiveManyOptions, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
 import {
   BLOCK_HEADER, Core, FULL_CODES, INSTANCE_SLOTS, KIND_CHANNEL, KIND_GROUP, LIFO_FLAG, MEMBER_ENTRY, RECORD_BYTES, STATUS,
@@ -34,6 +34,7 @@ import {
   LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
+import * as batch from './shared/batch.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -114,6 +115,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly parkWord: number;
   /** Counts waiters in and out of parked counters through the core, recording them. */
   private readonly parkedCounter: ParkedCounter;
+  /** What the batched and synchronous calls (shared/batch.ts) use of this layer. */
+  private readonly batch: batch.BatchHost;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core) {
     super();
@@ -130,9 +133,11 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.pinWord = slot === 0 ? 0 : slot + 16;
     this.parkWord = slot === 0 ? 0 : slot + 20;
     const parkWord = this.parkWord;
+    const counters = this.counters;
     this.parkedCounter = {
       enter: (_i32, count) => core.x.parkEnter(count * 4, parkWord),
       leave: (_i32, count) => core.x.parkLeave(count * 4, parkWord),
+      slept: () => void counters.waits++,
     };
     if (leases) {
       const every = sweepIntervalMs(opts.tradeoffs.leaseTimeoutMs);
@@ -143,6 +148,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
+    this.batch = {
+      core, opts, counters, strategy: this.strategy, parkedCounter: this.parkedCounter, closeSignal: this.closeSignal,
+      cached: (channel) => this.channels.get(channel),
+      store: (message, now) => this.store(message, now),
+      take: (h) => this.take(h),
+      cutoff: () => this.cutoff(),
+      pinChannel: (channel) => this.pinChannel(channel),
+      pinChannelIfExists: (channel) => this.pinChannelIfExists(channel),
+      pinForWait: (channel) => this.pinForWait(channel),
+      unpinAfterWait: (rec) => this.unpinAfterWait(rec),
+      waitTake: (channel, rec, what, options) => this.waitTake(channel, rec, what, options),
+    };
   }
 
   /** Create a new bus in a fresh shared memory. */
@@ -324,23 +341,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
           }
         }
       } else if (policy === 'wait') {
-        const off = this.core.off;
         try {
-          await parkUntil(
-            this.core.i32,
-            (rec + off.space) >> 2,
-            (rec + off.sparked) >> 2,
-            `send('${channel}')`,
-            options,
-            this.closeSignal,
-            this.strategy,
-            () => {
-              if (x.pushPinned(rec, h) === 1) return 1;
-              x.dropExpired(rec, this.cutoff());
-              return x.pushPinned(rec, h);
-            },
-            this.parkedCounter,
-          );
+          await batch.waitForRoom(this.batch, channel, rec, h, `send('${channel}')`, options);
         } catch (err) {
           x.release(h);
           throw err;
@@ -360,38 +362,58 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const x = this.core.x;
     const rec = this.pinForWait(channel);
     try {
-      const attempt = (): number => x.popPinned(rec, this.cutoff());
-      let h = attempt();
-      const ref = this.channels.get(channel);
-      if (h === 0 && this.strategy.wait === 'adaptive' && options?.timeout !== 0 && ref !== undefined) {
-        if (ref.spinSkip > 0) ref.spinSkip--;
-        else {
-          // Spin first, synchronously: a message that arrives within microseconds is taken
-          // without building a wait scope or a promise. The cutoff is fixed for the spin.
-          const cutoff = this.cutoff();
-          for (let i = this.strategy.spinBudget; h === 0 && i > 0; i--) h = x.popPinned(rec, cutoff);
-          ref.spinBackoff = h !== 0 ? 0 : Math.min(MAX_SPIN_BACKOFF, Math.max(1, ref.spinBackoff * 2));
-          ref.spinSkip = ref.spinBackoff;
-        }
-      }
-      if (h === 0) {
-        const off = this.core.off;
-        h = await parkUntil(
-          this.core.i32,
-          (rec + off.wake) >> 2,
-          (rec + off.parked) >> 2,
-          `receive('${channel}')`,
-          options,
-          this.closeSignal,
-          this.strategy,
-          attempt,
-          this.parkedCounter,
-        );
-      }
+      let h = x.popPinned(rec, this.cutoff());
+      if (h === 0) h = await this.waitTake(channel, rec, `receive('${channel}')`, options);
       return this.take(h);
     } finally {
       this.unpinAfterWait(rec);
     }
+  }
+
+  /**
+   * Wait until a message of pinned channel `rec` is taken and return its handle: under the
+   * adaptive strategy spin first (with the per-channel back-off of {@link Ref}), then park.
+   */
+  private async waitTake(channel: string, rec: number, what: string, options: ReceiveOptions | undefined): Promise<number> {
+    const x = this.core.x;
+    const attempt = (): number => x.popPinned(rec, this.cutoff());
+    let h = 0;
+    const ref = this.channels.get(channel);
+    if (this.strategy.wait === 'adaptive' && options?.timeout !== 0 && ref !== undefined) {
+      if (ref.spinSkip > 0) ref.spinSkip--;
+      else {
+        // Spin first, synchronously: a message that arrives within microseconds is taken
+        // without building a wait scope or a promise. The cutoff is fixed for the spin.
+        const cutoff = this.cutoff();
+        for (let i = this.strategy.spinBudget; h === 0 && i > 0; i--) h = x.popPinned(rec, cutoff);
+        ref.spinBackoff = h !== 0 ? 0 : Math.min(MAX_SPIN_BACKOFF, Math.max(1, ref.spinBackoff * 2));
+        ref.spinSkip = ref.spinBackoff;
+      }
+    }
+    if (h !== 0) return h;
+    const off = this.core.off;
+    return parkUntil(
+      this.core.i32, (rec + off.wake) >> 2, (rec + off.parked) >> 2, what, options, this.closeSignal, this.strategy,
+      attempt, this.parkedCounter,
+    );
+  }
+
+  // ---- synchronous and batched calls (shared/batch.ts) --------------------------------
+
+  protected doTrySend(channel: string, message: Message): boolean {
+    return batch.trySend(this.batch, channel, message);
+  }
+
+  protected doTryReceive(channel: string): Message | undefined {
+    return batch.tryReceive(this.batch, channel);
+  }
+
+  protected doSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Promise<void> {
+    return batch.sendMany(this.batch, channel, messages, options);
+  }
+
+  protected doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]> {
+    return batch.receiveMany(this.batch, channel, max, options);
   }
 
   // ---- at-least-once delivery ---------------------------------------------------------
@@ -610,7 +632,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** Counters of this instance (expired ones are counted by its core instance) and bus depths. */
   override stats(): LayerStats {
     const depths = this.depths();
-    return { ...this.counters, expired: this.core.x.expiredSoFar(), depths };
+    return { ...this.counters, expired: this.core.x.expiredSoFar(), notifies: this.core.x.notifiesSoFar(), depths };
   }
 
   protected async doFlush(): Promise<void> {
@@ -663,15 +685,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   }
 
   /** Encode and store `message` in a fresh block (refcount 1, owned by the caller). */
-  private store(message: Message): number {
+  private store(message: Message, now: number = Date.now()): number {
     const bytes = encode(message);
     const size = bytes.length;
     if (size > this.opts.maxMessageSize) throw new MessageTooLarge(size, this.opts.maxMessageSize);
     const x = this.core.x;
-    let h = x.alloc(size, Date.now());
+    let h = x.alloc(size, now);
     if (h === 0) {
       this.reclaim();
-      h = x.alloc(size, Date.now());
+      h = x.alloc(size, now);
       if (h === 0) {
         throw new OutOfSharedMemory(
           'arena',

@@ -29,7 +29,9 @@ import {
   GROUP_SEND_LOCAL,
   LEASE_SETTLE,
   LEASE_TAKE,
+  POP_MANY,
   SEND,
+  SEND_MANY,
   UNPOP,
   type ScriptDefinition,
 } from './scripts.js';
@@ -44,6 +46,8 @@ const SCRIPTS: Record<string, ScriptDefinition> = {
   rbFlush: FLUSH,
   rbLeaseTake: LEASE_TAKE,
   rbLeaseSettle: LEASE_SETTLE,
+  rbSendMany: SEND_MANY,
+  rbPopMany: POP_MANY,
 };
 
 type Arg = string | number | Buffer;
@@ -59,6 +63,8 @@ export interface ScriptedRedis extends Redis {
   rbFlush(pattern: string): Promise<number>;
   rbLeaseTakeBuffer(...args: Arg[]): Promise<[Buffer | null, Buffer | null, number | null, number]>;
   rbLeaseSettle(...args: Arg[]): Promise<number>;
+  rbSendMany(key: string, ...args: Arg[]): Promise<[number, number, number, number]>;
+  rbPopManyBuffer(key: string, cutoff: number, count: number, end: 'min' | 'max'): Promise<Array<number | Buffer>>;
 }
 
 /** Idle blocking connections kept per server; more are closed when released. */

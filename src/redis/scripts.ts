@@ -309,3 +309,59 @@ end
 return 1
 `,
 };
+
+/**
+ * sendMany. KEYS[1] = channel key. ARGV = cutoff, capacity, ttl ms, full policy, then
+ * score, member pairs in order. Drops expired members, then adds the pairs in order while
+ * the key holds fewer than `capacity` members: under `'drop-oldest'` it evicts the oldest
+ * (ZPOPMIN, as SEND; possibly members of this batch) to add them all, otherwise it stops at
+ * the first that does not fit. Returns `{added, evicted, expired, depth}`: the first `added`
+ * pairs were added, the rest were not.
+ */
+export const SEND_MANY: ScriptDefinition = {
+  numberOfKeys: 1,
+  lua: `
+local key = KEYS[1]
+local expired = redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[1])
+local capacity = tonumber(ARGV[2])
+local dropOldest = ARGV[4] == 'drop-oldest'
+local depth = redis.call('ZCARD', key)
+local added, evicted = 0, 0
+for i = 5, #ARGV - 1, 2 do
+  if depth >= capacity then
+    if not dropOldest then break end
+    local n = depth - capacity + 1
+    redis.call('ZPOPMIN', key, n)
+    evicted = evicted + n
+    depth = depth - n
+  end
+  redis.call('ZADD', key, ARGV[i], ARGV[i + 1])
+  depth = depth + 1
+  added = added + 1
+end
+if added > 0 then redis.call('PEXPIRE', key, ARGV[3]) end
+return {added, evicted, expired, depth}
+`,
+};
+
+/**
+ * receiveMany without waiting. KEYS[1] = channel key. ARGV = cutoff, count, 'min' (oldest
+ * first) or 'max' (newest first, LIFO). Drops expired members, then pops up to `count`.
+ * Returns `{expired, member1, score1, member2, score2, ...}`.
+ */
+export const POP_MANY: ScriptDefinition = {
+  numberOfKeys: 1,
+  lua: `
+local key = KEYS[1]
+local expired = redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[1])
+local popped
+if ARGV[3] == 'max' then
+  popped = redis.call('ZPOPMAX', key, ARGV[2])
+else
+  popped = redis.call('ZPOPMIN', key, ARGV[2])
+end
+local out = {expired}
+for i = 1, #popped do out[i + 1] = popped[i] end
+return out
+`,
+};

@@ -46,6 +46,7 @@ export interface CoreExports {
   dropExpired(r: number, cutoff: number): number;
   lastExpired(): number;
   expiredSoFar(): number;
+  notifiesSoFar(): number;
   depth(r: number): number;
   ringFill(r: number): number;
   blockLength(h: number): number;

@@ -22,6 +22,8 @@ export interface Backend {
     order: Array<'fifo' | 'lifo'>;
     full: Array<'reject' | 'drop-oldest' | 'wait'>;
   };
+  /** False for a backend without the synchronous calls (trySend / tryReceive throw Unsupported). */
+  sync?: boolean;
   /** Extra ms of slack for timing-dependent checks (expiry), e.g. for a network backend. */
   slackMs?: number;
 }

@@ -19,6 +19,7 @@ import {
   type Message,
 } from '../../dist/index.js';
 import type { Backend } from './backend.js';
+import { batchSections } from './batch.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -660,6 +661,10 @@ export function conformance(backend: Backend): void {
     });
 
     const t = backend.tradeoffs;
+
+    batchSections({
+      backend, make, fresh, rejection, badChannelNames: BAD_CHANNEL_NAMES, layer: () => layer, peer: () => peer,
+    });
 
     describe.runIf(t.order.includes('lifo'))('order: lifo', () => {
       it('returns the newest message first, per channel, and only where the pattern says', async () => {

@@ -111,6 +111,33 @@ class LayerProxy implements ChannelLayer {
     return (await this.call('receive', [channel, options], options?.signal)) as Message;
   }
 
+  // The synchronous calls stay synchronous: the caller blocks until the worker answers (as stats()).
+  trySend(channel: string, message: Message): boolean {
+    assertChannelName(channel);
+    assertMessage(message);
+    return this.callSync('trySend', [channel, message]) as boolean;
+  }
+
+  tryReceive(channel: string): Message | undefined {
+    return this.callSync('tryReceive', [channel]) as Message | undefined;
+  }
+
+  async sendMany(channel: string, messages: readonly Message[], options?: { timeout?: number; signal?: AbortSignal }): Promise<void> {
+    assertChannelName(channel);
+    if (Array.isArray(messages)) messages.forEach((m, i) => {
+      try {
+        assertMessage(m);
+      } catch (err) {
+        throw new TypeError(`sendMany('${channel}'): messages[${i}]: ${(err as Error).message}; nothing of the batch was sent`);
+      }
+    });
+    await this.call('sendMany', [channel, messages, options], options?.signal, 2);
+  }
+
+  async receiveMany(channel: string, options?: { max?: number; timeout?: number; signal?: AbortSignal }): Promise<Message[]> {
+    return (await this.call('receiveMany', [channel, options], options?.signal)) as Message[];
+  }
+
   listen(channel: string, options?: { signal?: AbortSignal }): AsyncIterableIterator<never> {
     const signal = options?.signal;
     const self = this;

@@ -22,18 +22,18 @@ import { TimeoutError } from '../../errors.js';
 import type { WaitOptions, WaitStrategy } from '../../layer.js';
 import { WaitScope } from '../../wait.js';
 
-/** Counting a waiter in and out of a parked counter (an int32 index into `i32`). */
+/**
+ * Counting a waiter in and out of a parked counter (an int32 index into `i32`). Counting in
+ * also adds the waiter's wake-up token (assembly/wake.ts), so it goes through the core.
+ */
 export interface ParkedCounter {
-  /** Count the waiter in. */
+  /** Count the waiter in (and arm its token). */
   enter(i32: Int32Array, count: number): void;
   /** Count the waiter out. */
   leave(i32: Int32Array, count: number): void;
+  /** The waiter really went to sleep (for the `waits` figure of stats). */
+  slept(): void;
 }
-
-const PLAIN_COUNTER: ParkedCounter = {
-  enter: (i32, count) => void Atomics.add(i32, count, 1),
-  leave: (i32, count) => void Atomics.sub(i32, count, 1),
-};
 
 /** How a wait spins before it parks. */
 export interface Strategy {
@@ -68,9 +68,13 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
  * int32 indexes into `i32` (the wake word and the parked counter). Rejects with the
  * WaitScope's error (timeout, abort, close) without calling `attempt` again.
  *
- * `counter` (optional) counts the waiter in and out of the parked counter instead of plain
- * `Atomics.add` / `Atomics.sub`: the shared layer records the count in its instance's wait
- * word in the same step, for the reaper of a thread that dies while parked (assembly/leases.ts).
+ * `counter` counts the waiter in and out of the parked counter through the core: it arms the
+ * waiter's wake-up token (assembly/wake.ts) and records the count in its instance's wait word
+ * in the same step, for the reaper of a thread that dies while parked (assembly/leases.ts).
+ *
+ * When the timeout ends the wait, `attempt` runs once more before the TimeoutError: a sender
+ * parked above the low-water mark (nobody wakes it before the channel drains to half its
+ * capacity) thus only times out when the channel is still full at its deadline.
  */
 export async function parkUntil(
   i32: Int32Array,
@@ -81,7 +85,7 @@ export async function parkUntil(
   closeSignal: AbortSignal,
   strategy: Strategy,
   attempt: () => number,
-  counter: ParkedCounter = PLAIN_COUNTER,
+  counter: ParkedCounter,
 ): Promise<number> {
   if (options?.timeout === 0) throw new TimeoutError(what, 0);
   const scope = new WaitScope(what, options, closeSignal);
@@ -109,6 +113,7 @@ export async function parkUntil(
         // A bounded waitAsync lets V8 drop the waiter by itself when the timeout fires.
         const res = Atomics.waitAsync(i32, word, seen, left === Infinity ? undefined : Math.max(0, left) + 1);
         if (res.async) {
+          counter.slept();
           holdLoop();
           try {
             await untilAbort(res.value, scope.signal);
@@ -124,7 +129,12 @@ export async function parkUntil(
         // notify meant for a message may have picked it: wake everybody on the word so that
         // no wake-up is lost and no stale waiter lingers. They re-check and park again.
         Atomics.notify(i32, word);
-        throw scope.error();
+        const err = scope.error();
+        if (err instanceof TimeoutError) {
+          r = attempt();
+          if (r !== 0) return r;
+        }
+        throw err;
       }
       r = attempt();
       if (r !== 0) return r;

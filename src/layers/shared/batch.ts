@@ -1,0 +1,233 @@
+/**
+ * The synchronous and batched calls of the shared layer: `trySend`, `tryReceive`,
+ * `sendMany`, `receiveMany`. They use the same core calls as `send` / `receive` (the
+ * lock-free queue of assembly/queue.ts; nothing new is shared between threads here), but
+ * pay the per-call costs once per batch: one clock read, one pin of the channel record, one
+ * wait at most. The layer hands in what they need as a {@link BatchHost} (its internals stay
+ * private to it).
+ *
+ * @module
+ */
+
+import { ChannelFull, LayerClosed } from '../../errors.js';
+import type { Message, ReceiveManyOptions, SendOptions } from '../../layer.js';
+import type { Core } from '../../wasm/core.js';
+import type { Counters } from '../base.js';
+import { partialSend } from '../base.js';
+import type { ResolvedSharedOptions } from './options.js';
+import { parkUntil, type ParkedCounter, type Strategy } from './park.js';
+
+/** Polls of a drop-oldest send before it yields to the event loop (a consumer mid-claim holds the slot). */
+const DROP_ROUNDS = 64;
+
+/** What the batched calls need from their shared layer. */
+export interface BatchHost {
+  readonly core: Core;
+  readonly opts: ResolvedSharedOptions;
+  readonly counters: Counters;
+  readonly strategy: Strategy;
+  readonly parkedCounter: ParkedCounter;
+  readonly closeSignal: AbortSignal;
+  /** The cached (record, generation) of a resolved channel. */
+  cached(channel: string): { rec: number; gen: number } | undefined;
+  /** Encode and store a message in a fresh block sent at `now` (owned by the caller). */
+  store(message: Message, now: number): number;
+  /** Copy message `h` out, release it, count it received, decode it. */
+  take(h: number): Message;
+  /** Date.now() minus the expiry: messages sent at or before it are expired. */
+  cutoff(): number;
+  /** The channel's record, created if needed, pinned. */
+  pinChannel(channel: string): number;
+  /** The channel's record if it exists, pinned; 0 otherwise. */
+  pinChannelIfExists(channel: string): number;
+  /** As pinChannel, recorded for the reaper (for calls that may wait); undo with unpinAfterWait. */
+  pinForWait(channel: string): number;
+  unpinAfterWait(rec: number): void;
+  /** Wait (spin as the strategy says, then park) until a message of pinned `rec` is taken; its handle. */
+  waitTake(channel: string, rec: number, what: string, options: ReceiveManyOptions | undefined): Promise<number>;
+}
+
+/**
+ * Spin read-only on the depth of pinned channel `rec` (no CAS, no write: the consumer's
+ * cache lines stay where they are) for up to `budget` polls, trying `push` only when the
+ * depth says there is room. True once `push` succeeded.
+ */
+export function spinForRoom(core: Core, rec: number, capacity: number, budget: number, push: () => number): boolean {
+  const x = core.x;
+  for (let i = 0; i < budget; i++) {
+    if (x.ringFill(rec) < capacity && push() === 1) return true;
+  }
+  return false;
+}
+
+/**
+ * Wait for room on pinned channel `rec` (full policy 'wait'), then push `h`: the read-only
+ * spin first under the adaptive strategy, then a park until a pop at the low-water mark
+ * wakes it (assembly/wake.ts). Rejects as the wait ends otherwise (the caller still owns `h`).
+ */
+export async function waitForRoom(
+  host: BatchHost, channel: string, rec: number, h: number, what: string, options: SendOptions | undefined,
+): Promise<void> {
+  const x = host.core.x;
+  const push = (): number => {
+    if (x.pushPinned(rec, h) === 1) return 1;
+    x.dropExpired(rec, host.cutoff());
+    return x.pushPinned(rec, h);
+  };
+  if (host.strategy.wait === 'adaptive' && options?.timeout !== 0) {
+    const capacity = host.opts.common.capacityOf(channel);
+    if (spinForRoom(host.core, rec, capacity, host.strategy.spinBudget, () => x.pushPinned(rec, h))) return;
+  }
+  const off = host.core.off;
+  await parkUntil(
+    host.core.i32, (rec + off.space) >> 2, (rec + off.sparked) >> 2, what, options, host.closeSignal, host.strategy,
+    push, host.parkedCounter,
+  );
+}
+
+/** `trySend`: arguments checked. */
+export function trySend(host: BatchHost, channel: string, message: Message): boolean {
+  const x = host.core.x;
+  const h = host.store(message, Date.now());
+  const cached = host.cached(channel);
+  if (cached !== undefined) {
+    const rc = x.send(cached.rec, cached.gen, h);
+    if (rc === 1) {
+      host.counters.sent++;
+      return true;
+    }
+  }
+  let rec: number;
+  try {
+    rec = host.pinChannel(channel);
+  } catch (err) {
+    x.release(h);
+    throw err;
+  }
+  try {
+    if (pushOrDrop(host, channel, rec, h)) {
+      host.counters.sent++;
+      return true;
+    }
+    x.release(h);
+    return false;
+  } finally {
+    x.unpinRecord(rec);
+  }
+}
+
+/**
+ * Push `h` on pinned `rec` without waiting: after dropping expired messages, and under
+ * 'drop-oldest' evicting while the ring is really full (a bounded number of rounds: a
+ * consumer preempted mid-claim can hold the slot). False: the caller still owns `h`.
+ */
+function pushOrDrop(host: BatchHost, channel: string, rec: number, h: number): boolean {
+  const x = host.core.x;
+  if (x.pushPinned(rec, h) === 1) return true;
+  x.dropExpired(rec, host.cutoff());
+  if (x.pushPinned(rec, h) === 1) return true;
+  if (host.opts.tradeoffs.fullOf(channel) !== 'drop-oldest') return false;
+  const capacity = host.opts.common.capacityOf(channel);
+  for (let i = 0; i < DROP_ROUNDS; i++) {
+    if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) host.counters.dropped++;
+    if (x.pushPinned(rec, h) === 1) return true;
+  }
+  return false;
+}
+
+/** `tryReceive`: arguments checked (the channel is this instance's to receive on). */
+export function tryReceive(host: BatchHost, channel: string): Message | undefined {
+  const x = host.core.x;
+  const cached = host.cached(channel);
+  if (cached !== undefined) {
+    const h = x.recv(cached.rec, cached.gen, host.cutoff());
+    if (h > 1) return host.take(h);
+    if (h === 0) return undefined;
+  }
+  // Not resolved yet, or the record was reclaimed (h === 1): look it up, without creating it.
+  const rec = host.pinChannelIfExists(channel);
+  if (rec === 0) return undefined;
+  try {
+    const h = x.popPinned(rec, host.cutoff());
+    return h === 0 ? undefined : host.take(h);
+  } finally {
+    x.unpinRecord(rec);
+  }
+}
+
+/**
+ * `sendMany`: arguments checked, at least one message. Under one pin and one clock read,
+ * each message in turn is stored and pushed, the full policy applying per message. Storing
+ * one at a time keeps at most one message in hand, tracked for the reaper like `send`'s (a
+ * thread killed mid-batch leaves the messages before it queued and the rest never stored).
+ */
+export async function sendMany(
+  host: BatchHost, channel: string, messages: readonly Message[], options: SendOptions | undefined,
+): Promise<void> {
+  const x = host.core.x;
+  const now = Date.now();
+  const policy = host.opts.tradeoffs.fullOf(channel);
+  const deadline = options?.timeout === undefined ? undefined : now + options.timeout;
+  const what = `sendMany('${channel}')`;
+  let sent = 0;
+  let h = 0;
+  let rec = 0;
+  try {
+    rec = host.pinForWait(channel);
+    let cutoff = now - host.opts.common.expiryMs;
+    for (; sent < messages.length; sent++) {
+      h = host.store(messages[sent] as Message, now);
+      if (x.pushPinned(rec, h) !== 1) {
+        x.dropExpired(rec, cutoff);
+        if (x.pushPinned(rec, h) !== 1) {
+          if (policy === 'reject') throw new ChannelFull(channel, host.opts.common.capacityOf(channel));
+          if (policy === 'drop-oldest') {
+            while (!pushOrDrop(host, channel, rec, h)) {
+              await new Promise<void>((resolve) => setImmediate(resolve));
+              if (host.closeSignal.aborted) throw new LayerClosed(what);
+            }
+          } else {
+            const timeout = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+            await waitForRoom(host, channel, rec, h, what, { timeout, signal: options?.signal });
+            cutoff = host.cutoff();
+          }
+        }
+      }
+      h = 0; // queued: the channel owns it
+    }
+  } catch (err) {
+    throw partialSend(err, sent, messages.length);
+  } finally {
+    host.counters.sent += sent;
+    if (h !== 0) x.release(h);
+    if (rec !== 0) host.unpinAfterWait(rec);
+  }
+}
+
+/**
+ * `receiveMany`: arguments checked. Waits for the first message as `receive` does, then takes
+ * what is queued, up to `max`, under the same pin and one cutoff.
+ */
+export async function receiveMany(
+  host: BatchHost, channel: string, max: number, options: ReceiveManyOptions | undefined,
+): Promise<Message[]> {
+  const x = host.core.x;
+  const rec = host.pinForWait(channel);
+  try {
+    let cutoff = host.cutoff();
+    let h = x.popPinned(rec, cutoff);
+    if (h === 0) {
+      h = await host.waitTake(channel, rec, `receiveMany('${channel}')`, options);
+      cutoff = host.cutoff();
+    }
+    const out = [host.take(h)];
+    while (out.length < max) {
+      h = x.popPinned(rec, cutoff);
+      if (h === 0) break;
+      out.push(host.take(h));
+    }
+    return out;
+  } finally {
+    host.unpinAfterWait(rec);
+  }
+}
