@@ -45,6 +45,7 @@ export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost, 
 export { SharedLayer, attachLayer } from './layers/shared.js';
 export type { SharedLayerHandle, SharedLayerOptions, SharedMemoryStats } from './layers/shared.js';
 export type { LeaseSettler, WatchableWorker } from './layers/shared.js';
+export { workerData, HANDLE_KEY, type BusWorkerData } from './layers/shared/worker-data.js';
 export type { WasmMemory, WasmModule } from './wasm/api.js';
 
 /** Options of `createLayer`: `backend` picks the implementation, the rest configure it. */

@@ -16,15 +16,16 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ChannelLayer } from './layer.js';
 import type { SharedLayerHandle } from './layers/shared.js';
-import { HANDLE_KEY, USER_DATA_KEY, type PoolWorkerData } from './layers/shared/worker-data.js';
+import { workerData as busWorkerData } from './layers/shared/worker-data.js';
 
 /** Options of `createPool`: piscina's options (`filename`, `maxThreads`, ...). */
 export type PoolOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>;
 
 /**
  * A piscina pool whose workers are attached to the bus of `layer` (a shared layer from
- * `createLayer()` or `attachLayer()`). The caller's `workerData` reaches the workers as
- * `workerData` exported by `ringbus/worker`.
+ * `createLayer()` or `attachLayer()`). The caller's `workerData` (a plain object, or omitted)
+ * reaches the workers as `workerData` exported by `ringbus/worker`; the pool adds the bus
+ * handle next to its fields (`{ ringbus: layer.handle, ...workerData }`, see `workerData()`).
  */
 export function createPool<T = unknown, R = unknown>(layer: ChannelLayer, options: PoolOptions = {}): Piscina<T, R> {
   const handle = (layer as ChannelLayer & { handle?: SharedLayerHandle }).handle;
@@ -34,7 +35,7 @@ export function createPool<T = unknown, R = unknown>(layer: ChannelLayer, option
         "(createLayer() or createLayer({ backend: 'shared' }))",
     );
   }
-  const workerData: PoolWorkerData = { [HANDLE_KEY]: handle, [USER_DATA_KEY]: options.workerData };
+  const workerData = busWorkerData(handle, (options.workerData ?? {}) as object);
   const pool = new Piscina<T, R>({ atomics: 'disabled', ...options, workerData });
   const watcher = layer as ChannelLayer & { watch?: (worker: Worker) => Promise<number> };
   if (typeof watcher.watch === 'function') {

@@ -27,6 +27,7 @@ import {
   type SendOptions,
 } from '../layer.js';
 import { listenLoop } from '../wait.js';
+import { CLONE_GUARD } from './shared/worker-data.js';
 
 /** Mutable per-instance counters behind `stats()`. */
 export interface Counters {
@@ -43,6 +44,12 @@ export function randomHex(bytes: number): string {
 
 /** Base class of the layers; see the module comment. */
 export abstract class LayerBase implements ChannelLayer {
+  /**
+   * Declared first so that it is the first non-cloneable property a structured clone meets:
+   * cloning a layer (`workerData: layer`) then fails with a DataCloneError that says to pass
+   * `layer.handle` (see CLONE_GUARD).
+   */
+  private readonly cloneGuard: () => string = CLONE_GUARD;
   abstract readonly extensions: readonly string[];
 
   /**

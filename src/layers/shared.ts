@@ -18,7 +18,7 @@
  */
 
 import { decode, encode } from '../codec.js';
-import { threadId } from 'node:worker_threads';
+import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
   type LayerStats, type Lease, type Message, type ReceiveOptions, type SendOptions,
@@ -34,6 +34,7 @@ import {
   LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
+import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -87,7 +88,11 @@ export interface SharedMemoryStats {
 export class SharedLayer extends LayerBase implements LeaseSettler {
   /** `groups` and `flush`, and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
-  /** Pass this to another thread (workerData / postMessage) and call `attachLayer` there. */
+  /**
+   * What another thread needs to attach to this bus (structured-cloneable). Pass it as
+   * `workerData: workerData(layer, fields)` (or in a `postMessage`) and call `attachLayer` there.
+   * The layer itself cannot be cloned.
+   */
   readonly handle: SharedLayerHandle;
   private readonly opts: ResolvedSharedOptions;
   private readonly core: Core;
@@ -862,9 +867,28 @@ function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
   return out as SharedLayerOptions;
 }
 
-/** Attach to the bus of a shared layer's `handle`, in this thread. */
-export function attachLayer(handle: SharedLayerHandle): SharedLayer {
-  return SharedLayer.attach(handle);
+/**
+ * Attach to a bus in this thread; the usual call is in a worker thread.
+ *
+ * - `attachLayer()`: the bus in this worker's `workerData`, given by the creating thread as
+ *   `workerData: workerData(layer, { ...fields })` (or `{ ringbus: layer.handle, ... }`, or
+ *   `layer.handle` itself).
+ * - `attachLayer(x)`: the same shapes passed explicitly: `layer.handle` (from `workerData`
+ *   or a `postMessage`), `{ ringbus: handle, ... }`, or a shared layer of this thread.
+ *
+ * Throws `TypeError` for anything else (a memory or Redis layer, an object without a
+ * handle), {@link LayoutMismatch} for a handle of an incompatible build or a foreign memory.
+ */
+export function attachLayer(source?: SharedLayerHandle | BusWorkerData<object> | SharedLayer): SharedLayer {
+  if (source === undefined) {
+    if (isMainThread) {
+      throw new TypeError(
+        `attachLayer() with no argument reads the bus from a worker thread's workerData, and this is the main thread; ${HANDOFF_HINT}`,
+      );
+    }
+    return SharedLayer.attach(handleFrom(threadWorkerData, 'attachLayer() (reading workerData)'));
+  }
+  return SharedLayer.attach(handleFrom(source, 'attachLayer'));
 }
 
 /** Create a new shared-memory bus (what `createLayer()` does by default). */
