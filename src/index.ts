@@ -29,7 +29,10 @@ export type {
   Lease,
   ListenOptions,
   Message,
+  MessageScalar,
+  MessageShape,
   MessageValue,
+  MessageValueShape,
   PatternMap,
   QueueOrder,
   ReceiveOptions,
@@ -85,7 +88,9 @@ export type BackendName = 'memory' | 'shared' | 'redis';
  *
  * Rejects with `TypeError` for an unknown backend or a bad option.
  */
-export async function createLayer(options?: { backend?: 'shared' } & SharedLayerOptions): Promise<SharedLayer>;
+export async function createLayer(options?: SharedBackend & SharedLayerOptions): Promise<SharedLayer>;
+export async function createLayer(options: MemoryBackend & MemoryLayerOptions): Promise<MemoryLayer>;
+export async function createLayer(options: RedisBackend & RedisLayerOptions): Promise<RedisLayer>;
 export async function createLayer(options: LayerOptions): Promise<ChannelLayer>;
 export async function createLayer(options: LayerOptions = {}): Promise<ChannelLayer> {
   if (options === null || typeof options !== 'object') {

@@ -21,7 +21,7 @@ import { decode, encode } from '../codec.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
-  type LayerStats, type Lease, type Message, type ReceiveOptions, type SendOptions,
+  type LayerStats, type Lease, type Message, type MessageShape, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
 import {
   BLOCK_HEADER, Core, FULL_CODES, INSTANCE_SLOTS, KIND_CHANNEL, KIND_GROUP, LIFO_FLAG, MEMBER_ENTRY, RECORD_BYTES, STATUS,
@@ -237,13 +237,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   // ---- send / receive ------------------------------------------------------------------
 
-  /**
-   * Fast path: a channel this instance already resolved. Everything happens
-   * synchronously and the returned promise is already settled, which saves the two promise
-   * hops of the generic path (validation is the same: a name is cached only after it was
-   * checked, and the message is checked here).
-   */
-  override send(channel: string, message: Message, options?: SendOptions): Promise<void> {
+  // Fast path: a channel this instance already resolved. Everything happens synchronously
+  // and the returned promise is already settled, which saves the two promise hops of the
+  // generic path (validation is the same: a name is cached only after it was checked, and
+  // the message is checked here).
+  /** {@inheritDoc ChannelLayer.send} */
+  override send<T extends MessageShape<T>>(channel: string, msg: T, options?: SendOptions): Promise<void> {
+    const message = msg as unknown as Message;
     if (!this.closed) {
       const cached = this.channels.get(channel);
       if (cached !== undefined) {
@@ -264,22 +264,22 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return super.send(channel, message, options);
   }
 
-  /**
-   * Fast path: a message is waiting on a channel this instance already resolved and owns (it
-   * is taken whatever the timeout says, as a wait would end at once; `listen` loops get here
-   * too). The checks are LayerBase's, so the fast path refuses exactly what `receive` refuses.
-   */
-  override receive(channel: string, options?: ReceiveOptions): Promise<Message> {
+  // Fast path: a message is waiting on a channel this instance already resolved and owns (it
+  // is taken whatever the timeout says, as a wait would end at once; `listen` loops get here
+  // too). The checks are LayerBase's, so the fast path refuses exactly what `receive`
+  // refuses.
+  /** {@inheritDoc ChannelLayer.receive} */
+  override receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
     const cached = this.closed ? undefined : this.channels.get(channel);
-    if (cached === undefined) return super.receive(channel, options);
+    if (cached === undefined) return super.receive<T>(channel, options);
     try {
       this.checkReceive('receive', channel, options, true);
       const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
-      if (h > 1) return Promise.resolve(this.take(h));
+      if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.doReceive(channel, options);
+    return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
   }
 
   /** Reached only for a channel this instance has not resolved yet (see `send`). */
@@ -879,7 +879,7 @@ function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
  * Throws `TypeError` for anything else (a memory or Redis layer, an object without a
  * handle), {@link LayoutMismatch} for a handle of an incompatible build or a foreign memory.
  */
-export function attachLayer(source?: SharedLayerHandle | BusWorkerData<object> | SharedLayer): SharedLayer {
+export function attachLayer(source?: SharedLayerHandle | BusWorkerData | SharedLayer): SharedLayer {
   if (source === undefined) {
     if (isMainThread) {
       throw new TypeError(
