@@ -746,7 +746,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Decode a copy of message `h`, which stays where it is (a lease slot owns it). */
   private copyOut(h: number): Message {
-    return decode(this.inbox.subarray(0, this.copyIn(h)));
+    // copyIn may replace this.inbox with a larger buffer: read the field only after it.
+    const len = this.copyIn(h);
+    return decode(this.inbox.subarray(0, len));
   }
 
   /** Copy the payload of message `h` into the private inbox; returns its length. */
