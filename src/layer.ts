@@ -118,9 +118,10 @@ export interface LayerStats {
   /** Messages not delivered because a channel was full (groupSend misses, drop-oldest evictions). */
   dropped: number;
   /**
-   * Times a call of this instance went to sleep waiting (a receive for a message, a send
-   * under `full: 'wait'` for room). Spinning is not counted. The Redis layer counts its
-   * blocking pops that found the channel empty.
+   * Times a call of this instance parked: got ready to sleep until woken (a receive waiting
+   * for a message, a send under `full: 'wait'` for room), whether its last check before
+   * sleeping then found what it waited for or not. Spinning is not counted. The Redis layer
+   * counts the receives and sends that had to wait.
    */
   waits: number;
   /**

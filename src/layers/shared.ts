@@ -151,9 +151,11 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const parkWord = this.parkWord;
     const counters = this.counters;
     this.parkedCounter = {
-      enter: (_i32, count) => core.x.parkEnter(count * 4, parkWord),
+      enter: (_i32, count) => {
+        counters.waits++;
+        core.x.parkEnter(count * 4, parkWord);
+      },
       leave: (_i32, count) => core.x.parkLeave(count * 4, parkWord),
-      slept: () => void counters.waits++,
     };
     if (leases) {
       const every = sweepIntervalMs(opts.tradeoffs.leaseTimeoutMs);

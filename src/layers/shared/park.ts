@@ -27,12 +27,10 @@ import { WaitScope } from '../../wait.js';
  * also adds the waiter's wake-up token (assembly/wake.ts), so it goes through the core.
  */
 export interface ParkedCounter {
-  /** Count the waiter in (and arm its token). */
+  /** Count the waiter in (and arm its token; the `waits` figure of stats counts this). */
   enter(i32: Int32Array, count: number): void;
   /** Count the waiter out. */
   leave(i32: Int32Array, count: number): void;
-  /** The waiter really went to sleep (for the `waits` figure of stats). */
-  slept(): void;
 }
 
 /** How a wait spins before it parks. */
@@ -122,7 +120,6 @@ export async function parkUntil(
         // A bounded waitAsync lets V8 drop the waiter by itself when the timeout fires.
         const res = Atomics.waitAsync(i32, word, seen, left === Infinity ? undefined : Math.max(0, left) + 1);
         if (res.async) {
-          counter.slept();
           holdLoop();
           try {
             await untilAbort(res.value, scope.signal);
