@@ -1,5 +1,6 @@
 // Suite 4, the ringbus shared layer, through its public API only: round trip main <-> worker
-// under each waiting strategy, one-way throughput 1 -> 1 and 2 -> 2, groupSend fan-out to 1000
+// under each waiting strategy, one-way throughput 1 -> 1 (await send/receive, trySend/
+// tryReceive, sendMany/receiveMany) and 2 -> 2, groupSend fan-out to 1000
 // members (deliveries per second, every member really received), send + receive with 10 and
 // 100 000 live channels, and memory per idle channel.
 
@@ -81,6 +82,57 @@ function oneToOneCase(kind, quick) {
           for (let i = 0; i < batch; i++) await layer.send(channel, messages[i]);
           await done;
         },
+        close: async () => {
+          await stop(worker);
+          await layer.close();
+        },
+      };
+    },
+  };
+}
+
+/** Messages per sendMany / most per receiveMany in the batched one-way cases. */
+const MANY = 256;
+
+/**
+ * One way 1 -> 1 through the synchronous calls (`style: 'try'`: trySend, an awaited send only
+ * when the channel is full; the worker drains with tryReceive, a receive only when empty) or
+ * the batched ones (`'many'`: sendMany of 256, receiveMany up to 256).
+ */
+function oneToOneStyleCase(style, kind, quick) {
+  const batch = batchFor(kind, quick);
+  return {
+    id: `oneway-1to1-${style}-${kind}`,
+    name: `one way 1 -> 1 (main -> worker), ${style === 'try' ? 'trySend / tryReceive' : `sendMany / receiveMany of ${MANY}`}, ${MESSAGE_LABELS[kind]}`,
+    kind: 'rate',
+    unit: 'message',
+    message: kind,
+    batch,
+    async open(round) {
+      const layer = await createLayer(FLOW);
+      const channel = `bench.oneway.${style}.${round}`;
+      const counter = makeCounter(batch);
+      const mode = style === 'try' ? 'consume-try' : 'consume-many';
+      const worker = await startWorker('layer.js', { mode, max: MANY, handle: layer.handle, channel, counter: counter.buffer });
+      const messages = Array.from({ length: batch }, (_, i) => makeMessage(kind, i));
+      const chunks = [];
+      for (let i = 0; i < batch; i += MANY) chunks.push(messages.slice(i, i + MANY));
+      return {
+        async: true,
+        run:
+          style === 'try'
+            ? async () => {
+                Atomics.store(counter, COUNT, 0);
+                const done = nextMessage(worker, (m) => m.done);
+                for (let i = 0; i < batch; i++) if (!layer.trySend(channel, messages[i])) await layer.send(channel, messages[i]);
+                await done;
+              }
+            : async () => {
+                Atomics.store(counter, COUNT, 0);
+                const done = nextMessage(worker, (m) => m.done);
+                for (const chunk of chunks) await layer.sendMany(channel, chunk);
+                await done;
+              },
         close: async () => {
           await stop(worker);
           await layer.close();
@@ -278,6 +330,17 @@ export default {
       { label: `1 -> 1 (${MESSAGE_LABELS[kind]}) / postMessage`, of: `shared/oneway-1to1-${kind}`, over: `peers/postmessage-oneway-${kind}`, kind: 'rate' },
       { label: `1 -> 1 (${MESSAGE_LABELS[kind]}) / codec ceiling`, of: `shared/oneway-1to1-${kind}`, over: `codec/packunpack-${kind}`, kind: 'rate' },
     ]),
+    ...['try', 'many'].flatMap((style) =>
+      MESSAGE_KINDS.flatMap((kind) => {
+        const what = `1 -> 1 ${style === 'try' ? 'trySend/tryReceive' : 'sendMany/receiveMany'} (${MESSAGE_LABELS[kind]})`;
+        const of = `shared/oneway-1to1-${style}-${kind}`;
+        return [
+          { label: `${what} / postMessage`, of, over: `peers/postmessage-oneway-${kind}`, kind: 'rate' },
+          { label: `${what} / codec ceiling`, of, over: `codec/packunpack-${kind}`, kind: 'rate' },
+          { label: `${what} / await send+receive`, of, over: `shared/oneway-1to1-${kind}`, kind: 'rate' },
+        ];
+      }),
+    ),
     { label: '1 -> 1 (chat) / byte ring floor (64 B)', of: 'shared/oneway-1to1-chat', over: 'floor/ring-64b', kind: 'rate' },
     { label: '2 -> 2 (chat) / 1 -> 1 (chat)', of: 'shared/oneway-2to2-chat', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: '2 -> 2 (chat) / postMessage', of: 'shared/oneway-2to2-chat', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
@@ -297,6 +360,7 @@ export default {
         rttCase('adaptive', '1kib'),
         rttCase('adaptive', '64kib'),
         ...MESSAGE_KINDS.map((kind) => oneToOneCase(kind, quick)),
+        ...['try', 'many'].flatMap((style) => MESSAGE_KINDS.map((kind) => oneToOneStyleCase(style, kind, quick))),
         twoToTwoCase(quick),
         fanOutCase(quick),
         ...LIVE_COUNTS.map((live) => liveCase(live, layers)),

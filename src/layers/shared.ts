@@ -177,8 +177,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       store: (message, now) => this.store(message, now),
       take: (h) => this.take(h),
       cutoff: () => this.cutoff(),
-      pinChannel: (channel) => this.pinChannel(channel),
-      pinChannelIfExists: (channel) => this.pinChannelIfExists(channel),
       pinForWait: (channel) => this.pinForWait(channel),
       unpinAfterWait: (rec) => this.unpinAfterWait(rec),
       waitTake: (channel, rec, what, options) => this.waitTake(channel, rec, what, options),

@@ -126,6 +126,25 @@ describe.runIf(enabled)('interop with Python channels_redis', () => {
       for (let i = 0; i < 20; i++) expect(await node.receive(back, { timeout: 5000 })).toEqual({ type: 'seq', i });
     });
 
+    it('sendMany and receiveMany use the channels_redis format: Python reads the batches, Node batches what Python sent', async () => {
+      const ch = fresh();
+      await node.sendMany(ch, Array.from({ length: 20 }, (_, i) => ({ type: 'seq', i })));
+      const got = await python.call<Array<{ i: number }>>('receive_many', { channel: ch, count: 20 });
+      expect(got.map((m) => m.i)).toEqual([...Array(20).keys()]);
+      const theirs = await python.newChannel();
+      await node.sendMany(theirs, [NODE_SAMPLE, NODE_SAMPLE]);
+      expect((await python.receive(theirs)).sampleDiff).toBeNull();
+      expect((await python.receive(theirs)).sampleDiff).toBeNull();
+      const back = fresh();
+      await python.call('send_many', { channel: back, count: 20 });
+      const batch: Message[] = [];
+      while (batch.length < 20) batch.push(...(await node.receiveMany(back, { max: 7, timeout: 5000 })));
+      expect(batch).toEqual(Array.from({ length: 20 }, (_, i) => ({ type: 'seq', i })));
+      const mine = await node.newChannel();
+      await python.send(mine, { n: 3 }, true);
+      expect(await node.receiveMany(mine, { timeout: 5000 })).toEqual([{ ...NODE_SAMPLE, n: 3 }]);
+    });
+
     it('Python group_add + group_send reaches Node channels (plain and process-specific)', async () => {
       const group = fresh('group');
       const plain = fresh();

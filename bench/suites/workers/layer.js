@@ -1,5 +1,6 @@
 // The worker side of the ringbus shared-layer cases: attach to the bus through the public API
-// (`attachLayer(handle)`) and echo, consume, produce or drain a group's members. Consumers
+// (`attachLayer(handle)`) and echo, consume (receive, tryReceive or receiveMany), produce or
+// drain a group's members. Consumers
 // count received messages in a shared counter (COUNT), and the one whose receive completes a
 // batch (COUNT reaches TARGET) tells the main thread, so a batch is timed until the last
 // message has really been received and decoded.
@@ -17,9 +18,11 @@ const layer = await ringbus.attachLayer(handle);
 
 const closed = (err) => err && err.code === 'ERR_RINGBUS_LAYER_CLOSED';
 
-function received() {
-  const c = Atomics.add(counter, COUNT, 1) + 1;
-  if (c === Atomics.load(counter, TARGET)) parentPort.postMessage({ done: true });
+/** Count `n` messages received; the receive that reaches the target tells the main thread. */
+function received(n = 1) {
+  const before = Atomics.add(counter, COUNT, n);
+  const target = Atomics.load(counter, TARGET);
+  if (before < target && before + n >= target) parentPort.postMessage({ done: true });
 }
 
 async function loop(body) {
@@ -49,6 +52,16 @@ if (mode === 'echo') {
   await loop(async () => {
     await layer.receive(channel);
     received();
+  });
+} else if (mode === 'consume-try') {
+  // Drain with tryReceive; wait (receive) only when the channel is empty, as listen does.
+  await loop(async () => {
+    if (layer.tryReceive(channel) === undefined) await layer.receive(channel);
+    received();
+  });
+} else if (mode === 'consume-many') {
+  await loop(async () => {
+    received((await layer.receiveMany(channel, { max: workerData.max })).length);
   });
 } else if (mode === 'fan') {
   // Drain every member of the group, one receive per member per groupSend.

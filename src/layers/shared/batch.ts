@@ -6,6 +6,13 @@
  * wait at most. The layer hands in what they need as a {@link BatchHost} (its internals stay
  * private to it).
  *
+ * A thread killed mid-call: the channel pin of every call here is recorded in the instance's
+ * wait word (undone by the reaper), and at most one message is in hand at any time, tracked
+ * as `send`'s and `receive`'s are (assembly/queue.ts). `sendMany` leaves the messages before
+ * the one in hand queued and the rest never stored; `receiveMany` takes (copies out and
+ * releases) one message after the other, so what it took is gone with the thread, as after
+ * a `receive` (at most once), and the rest stays queued.
+ *
  * @module
  */
 
@@ -36,10 +43,6 @@ export interface BatchHost {
   take(h: number): Message;
   /** Date.now() minus the expiry: messages sent at or before it are expired. */
   cutoff(): number;
-  /** The channel's record, created if needed, pinned. */
-  pinChannel(channel: string): number;
-  /** The channel's record if it exists, pinned; 0 otherwise. */
-  pinChannelIfExists(channel: string): number;
   /** As pinChannel, recorded for the reaper (for calls that may wait); undo with unpinAfterWait. */
   pinForWait(channel: string): number;
   unpinAfterWait(rec: number): void;
@@ -97,9 +100,11 @@ export function trySend(host: BatchHost, channel: string, message: Message): boo
       return true;
     }
   }
+  // The pin is recorded in the instance's wait word, as for a wait: a thread killed while it
+  // holds it leaves it for the reaper to undo, not pinned forever.
   let rec: number;
   try {
-    rec = host.pinChannel(channel);
+    rec = host.pinForWait(channel);
   } catch (err) {
     x.release(h);
     throw err;
@@ -112,7 +117,7 @@ export function trySend(host: BatchHost, channel: string, message: Message): boo
     x.release(h);
     return false;
   } finally {
-    x.unpinRecord(rec);
+    host.unpinAfterWait(rec);
   }
 }
 
@@ -144,14 +149,14 @@ export function tryReceive(host: BatchHost, channel: string): Message | undefine
     if (h > 1) return host.take(h);
     if (h === 0) return undefined;
   }
-  // Not resolved yet, or the record was reclaimed (h === 1): look it up, without creating it.
-  const rec = host.pinChannelIfExists(channel);
-  if (rec === 0) return undefined;
+  // Not resolved yet, or the record was reclaimed (h === 1): resolve it as receive does, the
+  // pin recorded for the reaper (see trySend).
+  const rec = host.pinForWait(channel);
   try {
     const h = x.popPinned(rec, host.cutoff());
     return h === 0 ? undefined : host.take(h);
   } finally {
-    x.unpinRecord(rec);
+    host.unpinAfterWait(rec);
   }
 }
 
