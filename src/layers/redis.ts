@@ -27,6 +27,7 @@
  * @module
  */
 
+import { setMaxListeners } from 'node:events';
 import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, Unsupported } from '../errors.js';
 import { assertOptionsObject, isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveOptions, type SendOptions, type WaitOptions } from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
@@ -110,6 +111,8 @@ export class RedisLayer extends LayerBase {
     this.tokenTtl = this.expirySec + 10;
     this.servers = this.options.hosts.map((h) => new RedisServer(h, this.options.operationTimeout));
     this.extensions = this.leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
+    // Every pending receive listens to the close signal: many at once are normal, not a leak.
+    setMaxListeners(0, this.closeSignal);
   }
 
   protected override get leases(): boolean {

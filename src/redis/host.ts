@@ -3,6 +3,12 @@
  * non-blocking operation) and a small pool of blocking connections (each BZPOPMIN holds
  * one for as long as it waits).
  *
+ * Round trips: the command connection runs with ioredis' auto-pipelining, so every command
+ * issued in one tick of the event loop (concurrent sends, a group send's per-shard scripts,
+ * the puts-back of several receivers) leaves in one write and costs one round trip together;
+ * while that batch is in flight the next one gathers. A single, awaited operation costs what
+ * it cost before (one write, one round trip).
+ *
  * Outage policy, chosen so that no caller hangs and nothing is applied behind a caller's
  * back:
  * - ioredis' offline queue is off: a command is written only while the connection is
@@ -173,6 +179,9 @@ export class RedisServer {
       // Defaults a user may change through redisOptions or the host entry:
       retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
       connectTimeout: Math.min(this.operationTimeout, 10_000),
+      // One write and one round trip per tick's worth of commands (see the module comment);
+      // a blocking connection carries one pop at a time, nothing to batch there.
+      enableAutoPipelining: !blocking,
       ...this.config.options,
       // What the outage policy above relies on:
       lazyConnect: true,
