@@ -18,7 +18,9 @@
  */
 
 import { isMainThread, workerData as threadData } from 'node:worker_threads';
-import { attachLayer, type SharedLayer, type SharedLayerHandle } from './layers/shared.js';
+import { attachLayer } from './attach.js';
+import type { HybridLayer } from './layers/hybrid.js';
+import type { SharedLayer, SharedLayerHandle } from './layers/shared.js';
 import { HANDLE_KEY, USER_DATA_KEY, type PoolWorkerData } from './layers/shared/worker-data.js';
 
 export { HANDLE_KEY, USER_DATA_KEY, type PoolWorkerData } from './layers/shared/worker-data.js';
@@ -35,7 +37,7 @@ function handleFrom(data: unknown): SharedLayerHandle {
 }
 
 /** The bus, attached in this worker thread. */
-export const workerLayer: SharedLayer = attachLayer(handleFrom(threadData));
+export const workerLayer: SharedLayer | HybridLayer = attachLayer(handleFrom(threadData));
 
 /** The `workerData` the pool's creator passed to `createPool` (the pool wraps it with the handle). */
 export const workerData: unknown = (threadData as Partial<PoolWorkerData>)[USER_DATA_KEY];
