@@ -22,7 +22,8 @@
  *
  * Groups: membership lives in Redis in channels_redis' format (a Django `group_send` reaches
  * Node members and the other way round); members matched by `localChannels` live in the
- * machine's shared-memory group instead (they are machine-local). A groupSend runs one
+ * machine's shared-memory group instead (they are machine-local), and a group whose own name
+ * matches `localChannels` lives in shared memory only (its sends never ask Redis). A groupSend runs one
  * script that reads the group, stores one message per key of other owners, and returns this
  * machine's members, which then get the message through shared memory: encoded once, never a
  * second copy through Redis.
@@ -244,16 +245,33 @@ export class HybridLayer extends LayerBase {
     return this.split.hasLocal && channel.indexOf('!') < 0 && this.split.isLocal(channel);
   }
 
+  /** A group whose name matches `localChannels` is machine-local: shared memory only. */
+  private isLocalGroup(group: string): boolean {
+    return this.split.hasLocal && this.split.isLocal(group);
+  }
+
   protected async doGroupAdd(group: string, channel: string): Promise<void> {
+    if (this.isLocalGroup(group)) {
+      if (!this.isHere(channel)) {
+        throw new TypeError(
+          `invalid member '${channel}' for groupAdd('${group}'): the group matches localChannels, so it lives on this ` +
+            `machine only, and only this machine's channels (its newChannel() names and its localChannels) can join it`,
+        );
+      }
+      return this.local.groupAdd(group, channel);
+    }
     return this.isLocalPlain(channel) ? this.local.groupAdd(group, channel) : this.remote.groupAdd(group, channel);
   }
 
   protected async doGroupDiscard(group: string, channel: string): Promise<void> {
-    return this.isLocalPlain(channel) ? this.local.groupDiscard(group, channel) : this.remote.groupDiscard(group, channel);
+    if (this.isLocalGroup(group) || this.isLocalPlain(channel)) return this.local.groupDiscard(group, channel);
+    return this.remote.groupDiscard(group, channel);
   }
 
   protected async doGroupSend(group: string, message: Message): Promise<void> {
+    if (this.isLocalGroup(group)) return this.local.groupSend(group, message);
     const body = this.remote.encodeMessage(message);
+    // Members matched by localChannels are in this machine's shared-memory group.
     const localGroup = this.split.hasLocal ? this.local.groupSend(group, message) : undefined;
     const own = await this.remote.groupSendOutside(group, body);
     if (own.length > 0) this.local.deliverEncoded(own, body, Date.now());

@@ -22,7 +22,8 @@ export interface HybridLayerOptions extends SharedLayerOptions, Omit<RedisLayerO
    * Plain channels that stay on this machine (shared memory only, never Redis): glob
    * patterns or RegExps, e.g. `['pipeline.*']`. Every other plain channel is one queue over
    * all machines, in Redis. Process-specific channels are routed by their owner and cannot
-   * be listed here.
+   * be listed here. A group whose name matches is machine-local too: only this machine's
+   * channels can join it, and `groupSend` to it never asks Redis.
    */
   localChannels?: ReadonlyArray<string | RegExp>;
 }
