@@ -57,6 +57,7 @@ import {
   type LayerStats,
   type Lease,
   type Message,
+  type MessageShape,
   type ReceiveOptions,
   type SendOptions,
 } from '../layer.js';
@@ -174,25 +175,28 @@ export class HybridLayer extends LayerBase {
 
   // ---- send / receive ------------------------------------------------------------------
 
-  override send(channel: string, message: Message, options?: SendOptions): Promise<void> {
+  /** {@inheritDoc ChannelLayer.send} */
+  override send<T extends MessageShape<T>>(channel: string, message: T, options?: SendOptions): Promise<void> {
     if (typeof channel !== 'string') return this.local.send(channel, message, options); // its TypeError
     const refused = this.specificFullError(channel);
     if (refused !== null) return Promise.reject(refused);
     return this.isHere(channel) ? this.local.send(channel, message, options) : this.remote.send(channel, message, options);
   }
 
-  override receive(channel: string, options?: ReceiveOptions): Promise<Message> {
-    if (typeof channel !== 'string' || this.closed) return this.local.receive(channel, options);
-    if (!this.isHere(channel)) return this.remote.receive(channel, options);
+  /** {@inheritDoc ChannelLayer.receive} */
+  override receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
+    if (typeof channel !== 'string' || this.closed) return this.local.receive<T>(channel, options);
+    if (!this.isHere(channel)) return this.remote.receive<T>(channel, options);
     if (!this.owns(channel)) return Promise.reject(this.notOwner(channel));
-    return this.local.receive(channel, options);
+    return this.local.receive<T>(channel, options);
   }
 
-  override receiveLease(channel: string, options?: ReceiveOptions): Promise<Lease> {
-    if (typeof channel !== 'string' || this.closed) return this.local.receiveLease(channel, options);
-    if (!this.isHere(channel)) return this.remote.receiveLease(channel, options);
+  /** {@inheritDoc ChannelLayer.receiveLease} */
+  override receiveLease<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Lease<T>> {
+    if (typeof channel !== 'string' || this.closed) return this.local.receiveLease<T>(channel, options);
+    if (!this.isHere(channel)) return this.remote.receiveLease<T>(channel, options);
     if (!this.owns(channel)) return Promise.reject(this.notOwner(channel));
-    return this.local.receiveLease(channel, options);
+    return this.local.receiveLease<T>(channel, options);
   }
 
   private notOwner(channel: string): NotOwner {
