@@ -62,7 +62,7 @@ async function waitForRedis(port, ms) {
 }
 
 /** Start a private redis-server (no persistence) on a free loopback port. */
-async function startRedis() {
+export async function startRedis() {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
@@ -97,7 +97,7 @@ function pythonProblem() {
 }
 
 /** Does a `redis-server` binary run here? */
-function redisServerPresent() {
+export function redisServerPresent() {
   return new Promise((resolve) => execFile('redis-server', ['--version'], (err) => resolve(!err)));
 }
 
