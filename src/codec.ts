@@ -33,7 +33,11 @@ import type { Message } from './layer.js';
 
 export { DecodeError };
 
-/** Deepest nesting of objects and arrays in a message: the message itself is level 1. */
+/**
+ * Deepest nesting of objects and arrays in a message (100): the message itself is level 1,
+ * so `{ a: [ {} ] }` is 3 levels deep. `send` refuses a deeper message with a `TypeError`
+ * naming the path where it goes too deep; received bytes nested deeper are not delivered.
+ */
 export const MAX_MESSAGE_DEPTH: number = MAX_DEPTH;
 
 /** Field that channels_redis uses to route messages; reserved in every backend. */
@@ -64,29 +68,50 @@ export function assertMessage(message: unknown): asserts message is Message {
 }
 
 /**
- * Check and encode a message (one walk; throws what {@link assertMessage} throws). The
- * result is a view into a scratch buffer reused by the next `encode` call: copy it or use
- * it before then.
+ * Check and encode a message as plain msgpack, in one walk: throws the `TypeError` that
+ * `send` rejects with (naming the path and the rule) for a message it cannot carry exactly.
+ * The result is a view into a scratch buffer reused by the next `encode` call: copy it or
+ * use it before then.
  */
 export function encode(message: Message): Uint8Array {
-  if (message === checked) {
+  if (checked !== null && message === checked) {
     checked = null;
     return checkedBytes;
   }
   return encodeMessage(message);
 }
 
-/** The msgpack map `{ __asgi_channel__: route }` (the Redis routing field), same buffer rules as {@link encode}. */
+/**
+ * The msgpack map `{ __asgi_channel__: route }` (the Redis routing field) in a buffer of its
+ * own: it is spliced onto an encoded message, which may still sit in the scratch buffer.
+ */
 export function encodeRouting(route: string | string[]): Uint8Array {
-  checked = null;
-  return encodeValue({ [RESERVED_FIELD]: route }, 'route', false);
+  const parts: Buffer[] = [Buffer.from([0x81]), str(RESERVED_FIELD)];
+  if (typeof route === 'string') parts.push(str(route));
+  else {
+    if (route.length >= 0x10000) throw new RangeError(`a route of ${route.length} channels`);
+    parts.push(route.length < 16 ? Buffer.from([0x90 | route.length]) : Buffer.from([0xdc, route.length >>> 8, route.length & 0xff]));
+    for (const channel of route) parts.push(str(channel));
+  }
+  return Buffer.concat(parts);
+}
+
+/** A msgpack str of a channel name (routing only: names are ASCII and short, but any length is handled). */
+function str(s: string): Buffer {
+  const bytes = Buffer.from(s, 'utf8');
+  const n = bytes.length;
+  const header =
+    n < 32 ? [0xa0 | n] : n < 0x100 ? [0xd9, n] : n < 0x10000 ? [0xda, n >>> 8, n & 0xff] : [0xdb, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  return Buffer.concat([Buffer.from(header), bytes]);
 }
 
 /**
- * Decode bytes written by {@link encode} (or by any plain msgpack writer) into a message.
- * Byte strings in the result are fresh `Uint8Array` copies, never views of `bytes`. Throws
- * a {@link DecodeError} for bytes that are not a msgpack map or that cannot be delivered
- * unchanged (see `./codec/decode.ts`).
+ * Decode bytes written by `encode` (or by any plain msgpack writer) into a message. Byte
+ * strings in the result are fresh `Uint8Array` copies, never views of `bytes`; `bin` map
+ * keys become the string of their UTF-8, integer keys their decimal string. Throws an
+ * `Error` naming the offset and the reason for bytes that are not a msgpack map or that
+ * cannot be delivered unchanged (invalid UTF-8, duplicate keys, extension types, nesting
+ * beyond `MAX_MESSAGE_DEPTH`, truncated or trailing bytes).
  */
 export function decode(bytes: Uint8Array): Message {
   const value = decodeValue(bytes);
