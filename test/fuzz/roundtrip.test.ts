@@ -181,7 +181,7 @@ describe.runIf(redisTestsEnabled())('redis', () => {
     await server?.stop();
   });
   properties('redis', async () => {
-    const options = { backend: 'redis', hosts: [server.url], prefix: `fuzz${process.pid}:` } as const;
+    const options = { backend: 'redis' as const, hosts: [server.url], prefix: `fuzz${process.pid}:` };
     return { sender: await createLayer(options), receiver: await createLayer(options), leases: false };
   }, 50);
 });
