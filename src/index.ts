@@ -43,7 +43,7 @@ export type {
   WaitStrategy,
 } from './layer.js';
 export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
-export { encode, decode } from './codec.js';
+export { encode, decode, MAX_MESSAGE_DEPTH } from './codec.js';
 export { RedisLayer } from './layers/redis.js';
 export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost, SentinelAddress } from './redis/options.js';
 export { SharedLayer } from './layers/shared.js';
