@@ -34,9 +34,10 @@
 // A DEAD record still in a slot is skipped by lookups (a new record for the same name may
 // be inserted next to it); only its reclaimer unlinks and frees it.
 
-import { allocBlock, popTagged, pushTagged, releaseBlock } from './arena';
+import { allocBlock, releaseBlock } from './arena';
+import { retireRecord, reuseRecord } from './epoch';
 import {
-  BLOCK_HDR, H_BUCKETS, H_RECFREE, H_RECPOOL, H_RECTOTAL, H_REG, H_SWEEP, KIND_CHANNEL,
+  BLOCK_HDR, H_BUCKETS, H_RECFREE, H_RECTOTAL, H_REG, H_SWEEP, KIND_CHANNEL,
   KIND_GROUP, MAX_NAME, RECORD_SIZE, R_CAP, R_CTL, R_ENQ, R_DEQ, R_FULL, R_HASH, R_KIND,
   R_MEMB, R_MEMBERS, R_NAME, R_NLEN, R_ORDER, R_PARKED, R_RING, R_RSIZE, R_SLOT, R_SPACE, R_SPARKED, R_WAKE, hdr,
 } from './layout';
@@ -148,10 +149,9 @@ function newRecord(kind: u32, p: usize, len: u32, hash: u32, cap: u32, full: u32
     if (ring == 0) return 0;
     initRing(ring, ringSlots(cap));
   }
-  let r = popTagged(hdr(H_RECPOOL));
+  let r = reuseRecord();
   let gen: u32 = 1;
   if (r != 0) {
-    atomic.sub<i32>(hdr(H_RECFREE), 1);
     gen = (genOf(atomic.load<u64>(<usize>r + R_CTL)) + 1) & <u32>GEN_MASK;
   } else {
     r = allocBlock(RECORD_SIZE - <u32>BLOCK_HDR);
@@ -191,8 +191,7 @@ function discardRecord(r: u32): void {
   }
   const c = atomic.load<u64>(a + R_CTL);
   atomic.store<u64>(a + R_CTL, (c & (GEN_MASK << GEN_SHIFT)) | DEAD);
-  pushTagged(hdr(H_RECPOOL), r);
-  atomic.add<i32>(hdr(H_RECFREE), 1);
+  retireRecord(r); // back to the arena after a grace period (epoch.ts)
 }
 
 /**
@@ -369,7 +368,7 @@ export function sweep(n: u32, groupCutoff: f64, messageCutoff: f64): u32 {
   return done;
 }
 
-/** Records in use (carved minus pooled). */
+/** Records in use (record blocks minus those waiting in limbo). */
 export function recordsInUse(): i32 {
   return atomic.load<i32>(hdr(H_RECTOTAL)) - atomic.load<i32>(hdr(H_RECFREE));
 }

@@ -34,6 +34,7 @@ import {
   LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
+import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -65,13 +66,27 @@ const MAX_SPIN_BACKOFF = 64;
 export interface SharedMemoryStats {
   /** Bytes of the arena (the region minus header and registry). */
   arenaBytes: number;
-  /** Free arena bytes: never-carved space plus free-listed blocks. */
+  /**
+   * Free arena bytes: every byte not held by a live block (a block holds its size class, a
+   * large block its pages). After the bus is drained and reclaimed it is back at its start.
+   */
   freeBytes: number;
-  /** Arena bytes carved so far (free-listed blocks included). */
+  /** Bytes of the pages in use (slab pages of small blocks, and large blocks), free blocks in them included. */
   carvedBytes: number;
+  /** Bytes of one arena page (small blocks share pages of one size class; a large block takes whole pages). */
+  pageBytes: number;
+  /** Pages in the free-page pool, usable for any size. */
+  freePages: number;
+  /** Bytes of the longest run of free pages: the largest block that fits right now (minus its 16-byte header). */
+  largestFreeRun: number;
   /** Channel and group records in use. */
   records: number;
-  /** Reclaimed records kept for reuse (each {@link SharedMemoryStats.recordBytes} bytes). */
+  /**
+   * Reclaimed records waiting for their grace period (each {@link SharedMemoryStats.recordBytes}
+   * bytes): new channels and groups reuse them at once, the rest goes back to the arena once
+   * every layer instance has moved on (within about 100 ms while instances run; a thread that
+   * died without being reaped holds them back).
+   */
   pooledRecords: number;
   /** Bytes of one record. */
   recordBytes: number;
@@ -114,6 +129,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly parkWord: number;
   /** Counts waiters in and out of parked counters through the core, recording them. */
   private readonly parkedCounter: ParkedCounter;
+  /** Reclamation: epoch announcements, full and bounded reclaims (shared/reclaim.ts). */
+  private readonly reclaimer: Reclaimer;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core) {
     super();
@@ -140,6 +157,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       this.sweeper.unref?.();
     }
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget };
+    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], {
+      group: () => Date.now() - this.opts.common.groupExpiryMs,
+      message: () => this.cutoff(),
+    });
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
@@ -203,6 +224,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       arenaBytes: x.arenaTotal(),
       freeBytes: x.arenaFree(),
       carvedBytes: x.arenaCarved(),
+      pageBytes: x.pageSize(),
+      freePages: x.freePages(),
+      largestFreeRun: x.longestRun() * x.pageSize(),
       records: x.recordsInUse(),
       pooledRecords: x.recordsPooled(),
       recordBytes: RECORD_BYTES,
@@ -214,20 +238,23 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /**
    * Reclaim every empty, unused channel and every empty group of the bus now, after dropping
-   * expired messages and expired group members (this also happens incrementally as channels
-   * are created, and when the arena or the registry runs out).
-   * Returns how many were reclaimed.
+   * expired messages and expired group members, and give their memory back to the arena
+   * (records once every layer instance has moved on, see {@link SharedMemoryStats.pooledRecords}).
+   * This also happens incrementally as channels are created, and in bounded steps when the
+   * arena or the registry runs out. Returns how many were reclaimed.
    */
   reclaim(): number {
-    // Repeat while it finds something: a channel visited before its group dropped it as an
-    // expired member becomes reclaimable only on the next pass.
-    const x = this.core.x;
-    let total = 0;
-    for (;;) {
-      const n = x.sweep(x.slots(), Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
-      total += n;
-      if (n === 0) return total;
+    return this.reclaimer.full();
+  }
+
+  /** Retry `attempt` after bounded relief steps (at most one pass over the registry); 0 when it still fails. */
+  private withRelief(attempt: () => number): number {
+    for (let i = 0; i < RELIEF_STEPS; i++) {
+      this.reclaimer.relieve();
+      const r = attempt();
+      if (r !== 0) return r;
     }
+    return 0;
   }
 
   // ---- send / receive ------------------------------------------------------------------
@@ -530,9 +557,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       try {
         const now = Date.now();
         if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
-          this.reclaim();
-          if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}'`);
+          if (this.withRelief(() => x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs)) === 0) {
+            const bytes = (x.groupSize(g) + 1) * MEMBER_ENTRY + 8;
+            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
           }
         }
       } finally {
@@ -554,9 +581,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       try {
         const cutoff = Date.now() - this.opts.common.groupExpiryMs;
         if (x.groupDiscard(g, c, cutoff) === 0) {
-          this.reclaim();
-          if (x.groupDiscard(g, c, cutoff) === 0) {
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}'`);
+          if (this.withRelief(() => x.groupDiscard(g, c, cutoff)) === 0) {
+            const bytes = x.groupSize(g) * MEMBER_ENTRY + 8;
+            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
           }
         }
       } finally {
@@ -642,6 +669,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // them), then its slot in the instance table is freed. Nothing else of it lives in the
     // shared memory (see claimName): only the caches go.
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.reclaimer.close();
     if (this.instance !== 0) {
       const x = this.core.x;
       try {
@@ -670,15 +698,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const x = this.core.x;
     let h = x.alloc(size, Date.now());
     if (h === 0) {
-      this.reclaim();
-      h = x.alloc(size, Date.now());
-      if (h === 0) {
-        throw new OutOfSharedMemory(
-          'arena',
-          `no free block for a ${size}-byte message (${x.arenaFree()} of ${x.arenaTotal()} arena bytes free, ` +
-            `in blocks of other sizes or not at all); it frees up as messages are received or expire`,
-        );
-      }
+      h = this.withRelief(() => x.alloc(size, Date.now()));
+      if (h === 0) throw new OutOfSharedMemory('arena', `no room for a ${size}-byte message: ${this.reclaimer.shortage(size)}`);
     }
     this.core.u8.set(bytes, h + BLOCK_HEADER);
     return h;
@@ -709,11 +730,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private scratch(bytes: number, what: string): number {
     const x = this.core.x;
     let p = x.allocScratch(bytes);
-    if (p === 0) {
-      this.reclaim();
-      p = x.allocScratch(bytes);
-    }
-    if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes`);
+    if (p === 0) p = this.withRelief(() => x.allocScratch(bytes));
+    if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes: ${this.reclaimer.shortage(bytes)}`);
     return p;
   }
 
@@ -780,8 +798,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (rec === 0) {
       let status = x.lastStatus();
       if (status === STATUS.notFound) return 0;
-      this.reclaim();
-      rec = x.lookup(kind, at, len, 1, cap, full, word);
+      rec = this.withRelief(() => x.lookup(kind, at, len, 1, cap, full, word));
       status = x.lastStatus();
       if (rec === 0 && status === STATUS.registryFull) {
         throw new OutOfSharedMemory(
@@ -790,9 +807,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         );
       }
       if (rec === 0) {
+        const bytes = kind === KIND_CHANNEL ? Math.max(cap, 2) * 8 : RECORD_BYTES - BLOCK_HEADER;
         throw new OutOfSharedMemory(
           'arena',
-          `no room for ${kind === KIND_CHANNEL ? `channel '${name}' (capacity ${cap})` : `group '${name}'`}`,
+          `no room for ${kind === KIND_CHANNEL ? `channel '${name}' (capacity ${cap}: a ${RECORD_BYTES}-byte record and a ring of ${bytes} bytes)` : `group '${name}'`}: ${this.reclaimer.shortage(bytes)}`,
         );
       }
     }
