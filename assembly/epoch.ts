@@ -28,9 +28,10 @@
 //    announces at least G - 1, and a record retired in epoch e is unreachable once G >= e + 2:
 //    its retirer read e after unlinking it, every instance has since announced e + 1, and an
 //    instance announcing e + 1 read G after it became e + 1, after the retirement.
-//  - drain: pop records from limbo list (G + 1) % 3 == (G - 2) % 3 and free those retired at
-//    e <= G - 2 (checked per record against a fresh G: one advance later the list is also
-//    the retire list of the new epoch, and a record found too young goes back).
+//  - drain: pop records from the limbo lists and free those retired at e <= G - 2 (checked per
+//    record against a fresh G). A list's top is its youngest record: one found too young goes
+//    back and the list waits (list (G - 2) % 3 holds only due records, the lists of epochs
+//    G - 1 and G only young ones, so each list is drained whole once its epoch is due).
 //  - reuse: a new record may take any record in limbo at once, whatever its epoch: it stays a
 //    record (type-stable), and its next life has generation + 1, so stale pins fail. So while
 //    a grace period is held back (a thread died without being reaped, an idle instance between
@@ -87,20 +88,22 @@ export function graceAdvance(): bool {
 
 /** Free up to `max` records whose grace period is over; returns how many. */
 export function drainLimbo(max: u32): u32 {
-  const head = hdr(H_LIMBO) + <usize>((currentEpoch() + 1) % 3) * 8;
   let n: u32 = 0;
-  while (n < max) {
-    const r = popTagged(head);
-    if (r == 0) break;
-    if (load<u32>(<usize>r + R_RETIRED) + 2 > currentEpoch()) {
-      pushTagged(head, r); // too young (the epoch moved on meanwhile): its list is not due yet
-      break;
+  for (let k: u32 = 0; k < 3; k++) {
+    const head = hdr(H_LIMBO) + <usize>k * 8;
+    while (n < max) {
+      const r = popTagged(head);
+      if (r == 0) break;
+      if (load<u32>(<usize>r + R_RETIRED) + 2 > currentEpoch()) {
+        pushTagged(head, r); // too young: its list is not due yet (older ones below wait with it)
+        break;
+      }
+      atomic.sub<i32>(hdr(H_RECFREE), 1);
+      atomic.sub<i32>(hdr(H_RECTOTAL), 1);
+      store<u32>(<usize>r, 0); // refcount word (it was the limbo link)
+      freeBlock(r);
+      n++;
     }
-    atomic.sub<i32>(hdr(H_RECFREE), 1);
-    atomic.sub<i32>(hdr(H_RECTOTAL), 1);
-    store<u32>(<usize>r, 0); // refcount word (it was the limbo link)
-    freeBlock(r);
-    n++;
   }
   return n;
 }
