@@ -8,14 +8,19 @@
 //
 //   0 .. HEADER_BASE            per-instance static data of the module (never shared state)
 //   HEADER_BASE (4 KiB)         layout header: magic, version, sizes and offsets of regions,
-//                               arena bump pointer, free-list heads, record pool head
+//                               page-allocator addresses, class current-page hints, the
+//                               reclamation epoch and the limbo-list heads of reclaimed records
 //   name slots (32 KiB)         NAME_SLOTS x 128 bytes: [owner word][pad][name bytes]; a thread
 //                               claims one (CAS 0 -> 1) for the length of one call that passes
 //                               a name to the core or gets one back, then frees it. Nothing is
 //                               held per instance, so attaching costs no shared memory and a
 //                               terminated thread leaks at most the slot of its call in flight.
 //   registry                    buckets * 32 bytes: name -> record table (registry.ts)
-//   arena .. end of memory      blocks: messages, channel/group records, rings, member arrays
+//   page metadata               a 32-byte descriptor per page, the free-page bitmap, one
+//                               "may have room" bitmap per size class (arena.ts)
+//   arena .. end of memory      PAGE_SIZE pages (PAGE_SIZE-aligned): slab pages of one size
+//                               class each, and runs of pages for large blocks: messages,
+//                               channel/group records, rings, member arrays, tables
 //
 // The memory is created with initial == maximum and never grown, so `memory.buffer` never
 // changes and no thread ever has to re-read it.
