@@ -22,11 +22,44 @@ export type MessageValue =
 /** A message: a plain object. ASGI messages carry a `type` string by convention. */
 export type Message = { [key: string]: MessageValue };
 
+/** The leaf values a message may carry (see {@link MessageValue}). */
+export type MessageScalar = string | number | bigint | boolean | null | Uint8Array;
+
+/**
+ * The constraint of the typed calls (`send<T>`, `receive<T>`, ...): `T` is a message type
+ * when each of its properties is a {@link MessageScalar}, an array (or tuple) of message
+ * values, or an object of the same kind. Unlike {@link Message} it needs no index signature,
+ * so interfaces qualify:
+ *
+ * ```ts
+ * interface Job { type: 'job'; id: number; tags?: string[] }
+ * ```
+ *
+ * Functions, class instances such as `Date` or `Map`, `undefined` values and symbols do not
+ * qualify (the runtime refuses them too). Optional properties are fine when omitted; set to
+ * `undefined` they are refused at run time, as `undefined` never travels.
+ */
+export type MessageShape<T> = { [K in keyof T]: MessageValueShape<T[K]> };
+
+/** The constraint on one property of a {@link MessageShape}. */
+export type MessageValueShape<V> = [V] extends [MessageValue]
+  ? V
+  : V extends MessageScalar
+  ? V
+  : V extends (...args: never[]) => unknown
+    ? never
+    : V extends ReadonlyArray<unknown>
+      ? { [I in keyof V]: MessageValueShape<V[I]> }
+      : V extends object
+        ? MessageShape<V>
+        : never;
+
 /** Options of a wait: `receive`, `listen`, and `send` under the `'wait'` full policy. */
 export interface WaitOptions {
   /**
    * Give up after this many milliseconds with a {@link TimeoutError} (nothing is consumed).
-   * `0` means "only if a message is already there". Omitted: wait without limit.
+   * `0` means "only if a message is already there". Omitted (or `Infinity`): wait without
+   * limit. Any finite value works, 2^31 ms (about 24.8 days) and more included.
    */
   timeout?: number;
   /** Cancel the wait: it rejects with {@link Aborted} (nothing is consumed). */
@@ -51,9 +84,9 @@ export interface ListenOptions {
  * expired: its message has been (or will be) redelivered and `ack` resolves to `false`.
  * `ack` and `nack` are bound functions: destructuring them is fine.
  */
-export interface Lease {
+export interface Lease<T = Message> {
   /** A fresh copy of the message. */
-  readonly message: Message;
+  readonly message: T;
   /** 1 on first delivery, 2 on the first redelivery, and so on. */
   readonly deliveries: number;
   /** Settle: the message is gone for good. Resolves `true` if the lease was still held. */
@@ -115,8 +148,10 @@ export interface ChannelLayer {
    * Resolves once the message is queued (it may already have been received by then).
    * Rejects with `TypeError` for a bad name or message, {@link ChannelFull} when the channel
    * holds `capacity` messages, {@link MessageTooLarge}, or {@link LayerClosed}.
+   *
+   * `T` is inferred from `message`: any type of {@link MessageShape}, interfaces included.
    */
-  send(channel: string, message: Message, options?: SendOptions): Promise<void>;
+  send<T extends MessageShape<T>>(channel: string, message: T, options?: SendOptions): Promise<void>;
 
   /**
    * Take the oldest message of `channel`, waiting until one arrives.
@@ -124,16 +159,26 @@ export interface ChannelLayer {
    * Resolves with a fresh copy of the message. Rejects with {@link TimeoutError} after
    * `timeout` ms, {@link Aborted} when `signal` aborts, {@link LayerClosed} when the layer
    * closes, and `TypeError` for a bad name. A rejected receive consumed nothing.
+   *
+   * `T` (default {@link Message}) is what the caller states the channel carries, e.g.
+   * `receive<Job>('jobs')`; it is not checked at run time (any sender may have sent anything).
    */
-  receive(channel: string, options?: ReceiveOptions): Promise<Message>;
+  receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T>;
 
   /**
    * Iterate over the messages of `channel` as they arrive, until `signal` aborts (the loop
-   * ends quietly) or the layer closes (the loop throws {@link LayerClosed}).
+   * ends quietly) or the layer closes (the loop throws {@link LayerClosed}). `T` as for
+   * `receive`.
    */
-  listen(channel: string, options?: ListenOptions & { lease?: false }): AsyncIterableIterator<Message>;
+  listen<T extends MessageShape<T> = Message>(
+    channel: string,
+    options?: ListenOptions & { lease?: false },
+  ): AsyncIterableIterator<T>;
   /** As above, yielding leases (at-least-once delivery): settle each with `ack` or `nack`. */
-  listen(channel: string, options: ListenOptions & { lease: true }): AsyncIterableIterator<Lease>;
+  listen<T extends MessageShape<T> = Message>(
+    channel: string,
+    options: ListenOptions & { lease: true },
+  ): AsyncIterableIterator<Lease<T>>;
 
   /**
    * A new process-specific channel name owned by this layer instance, e.g.
@@ -151,7 +196,7 @@ export interface ChannelLayer {
    * Send `message` to every current member of `group`. Never rejects with ChannelFull:
    * full members miss the message and the miss is counted in `stats().dropped`.
    */
-  groupSend(group: string, message: Message): Promise<void>;
+  groupSend<T extends MessageShape<T>>(group: string, message: T): Promise<void>;
 
   /**
    * At-least-once delivery: take the oldest message of `channel` under a lease. Settle it
@@ -159,7 +204,7 @@ export interface ChannelLayer {
    * settled within `leaseTimeout` (or whose holder's thread dies) is redelivered with
    * `deliveries` one higher. Rejects with {@link Unsupported} under at-most-once delivery.
    */
-  receiveLease(channel: string, options?: ReceiveOptions): Promise<Lease>;
+  receiveLease<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Lease<T>>;
 
   /** Empty every channel and group of the layer (the whole bus, for shared backends). */
   flush(): Promise<void>;
@@ -238,150 +283,10 @@ export function ownerPart(channel: string): string {
 }
 
 // ---------------------------------------------------------------------------------------
-// Messages
+// Messages: the contract (what is carried exactly, what is refused) lives with the codec,
+// which checks and encodes a message in one walk.
 
-const INT64_MIN = -(2n ** 63n);
-const UINT64_MAX = 2n ** 64n - 1n;
-
-/** Field that channels_redis uses to route messages; reserved in every backend. */
-export const RESERVED_FIELD = '__asgi_channel__';
-
-/**
- * Throw a `TypeError` unless `message` is a plain object whose values are all allowed
- * (see {@link MessageValue}). The error names the path of the first bad value, e.g.
- * `message.a[2].b`.
- *
- * Allowed: strings, finite numbers, bigints within 64 bits (signed or unsigned), booleans,
- * null, Uint8Array (Buffer included), arrays and plain objects of these. Rejected:
- * functions, symbols, undefined, NaN and infinities, class instances (Date, Map, Set,
- * RegExp, other typed arrays, ...), circular references. Symbol-keyed properties are not
- * part of a message: like `structuredClone` and `JSON.stringify`, ringbus ignores them.
- */
-export function assertMessage(message: unknown): asserts message is Message {
-  if (!isPlainObject(message)) {
-    throw new TypeError(`invalid message ${quote(message)}: a message must be a plain object`);
-  }
-  if (Object.prototype.hasOwnProperty.call(message, RESERVED_FIELD)) {
-    throw new TypeError(`invalid message: the field message.${RESERVED_FIELD} is reserved for routing`);
-  }
-  if (isValidFast(message, 0)) return;
-  // Refused by the fast pass (or nested very deep): the precise pass finds the path and the
-  // reason, and tells a deep but acyclic message from a circular one.
-  ancestors.length = 0;
-  const found = checkValue(message, ancestors);
-  ancestors.length = 0;
-  if (found !== null) throw new TypeError(found.describe('message' + found.segments.reverse().join('')));
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/**
- * A refused value. The path is collected on the way back up (segments innermost first), so
- * that a valid message, the common case, costs no string building at all.
- */
-interface Problem {
-  segments: string[];
-  describe: (path: string) => string;
-}
-
-const problem = (describe: (path: string) => string): Problem => ({ segments: [], describe });
-
-/** The containers above the value being checked (reused: validation is synchronous). */
-const ancestors: object[] = [];
-
-function keySegment(key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
-}
-
-/** Nesting beyond which the fast pass hands over to the precise one (which detects cycles). */
-const FAST_DEPTH = 64;
-
-/**
- * The fast pass, run on every message sent: no allocation, no path strings, cycles caught
- * by a depth bound. True means valid; false means "ask the precise pass".
- */
-function isValidFast(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value);
-    case 'bigint':
-      return value >= INT64_MIN && value <= UINT64_MAX;
-    case 'object':
-      break;
-    default:
-      return false;
-  }
-  if (value === null || value instanceof Uint8Array) return true;
-  if (depth >= FAST_DEPTH) return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!isValidFast(value[i], depth + 1)) return false;
-    return true;
-  }
-  if (!isPlainObject(value)) return false;
-  for (const key in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, key)) return false;
-    if (!isValidFast((value as Record<string, unknown>)[key], depth + 1)) return false;
-  }
-  return true;
-}
-
-/** Returns null when `value` is allowed, else the problem. `stack` holds the containers above it. */
-function checkValue(value: unknown, stack: object[]): Problem | null {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return null;
-    case 'number':
-      return Number.isFinite(value) ? null : problem((at) => `invalid value ${value} at ${at}: numbers must be finite`);
-    case 'bigint':
-      return value >= INT64_MIN && value <= UINT64_MAX
-        ? null
-        : problem((at) => `invalid value ${value}n at ${at}: integers must fit in 64 bits`);
-    case 'undefined':
-      return problem((at) => `invalid value undefined at ${at}: undefined is not allowed in a message (use null)`);
-    case 'function':
-    case 'symbol':
-      return problem((at) => `invalid value ${quote(value)} at ${at}: ${typeof value}s are not allowed in a message`);
-  }
-  if (value === null) return null;
-  const obj = value as object;
-  if (obj instanceof Uint8Array) return null;
-  if (stack.includes(obj)) return problem((at) => `invalid value at ${at}: circular reference`);
-  if (Array.isArray(obj)) {
-    stack.push(obj);
-    for (let i = 0; i < obj.length; i++) {
-      const p = checkValue(obj[i], stack);
-      if (p !== null) {
-        p.segments.push(`[${i}]`);
-        return p;
-      }
-    }
-    stack.pop();
-    return null;
-  }
-  if (!isPlainObject(obj)) {
-    return problem(
-      (at) => `invalid value ${quote(obj)} at ${at}: only plain objects, arrays and Uint8Array may be nested in a message`,
-    );
-  }
-  stack.push(obj);
-  for (const key of Object.keys(obj)) {
-    const p = checkValue((obj as Record<string, unknown>)[key], stack);
-    if (p !== null) {
-      p.segments.push(keySegment(key));
-      return p;
-    }
-  }
-  stack.pop();
-  return null;
-}
+export { assertMessage, MAX_MESSAGE_DEPTH, RESERVED_FIELD } from './codec.js';
 
 // ---------------------------------------------------------------------------------------
 // Options

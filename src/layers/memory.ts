@@ -27,7 +27,7 @@ import {
   type SendOptions,
   type TradeoffOptions,
 } from '../layer.js';
-import { WaitScope } from '../wait.js';
+import { WaitScope, longTimeout, type LongTimer } from '../wait.js';
 import { LayerBase } from './base.js';
 
 /** Options of the memory backend. */
@@ -304,7 +304,7 @@ export class MemoryLayer extends LayerBase {
 class MemoryLease implements Lease {
   readonly deliveries: number;
   private held = true;
-  private readonly timer: ReturnType<typeof setTimeout>;
+  private readonly timer: LongTimer;
 
   constructor(
     private readonly layer: MemoryLayer,
@@ -313,10 +313,9 @@ class MemoryLease implements Lease {
     readonly message: Message,
   ) {
     this.deliveries = stored.deliveries;
-    this.timer = setTimeout(() => {
+    this.timer = longTimeout(() => {
       if (this.release()) this.layer.requeue(this.channel, this.stored, this);
-    }, layer.leaseTimeoutMs);
-    this.timer.unref?.();
+    }, layer.leaseTimeoutMs).unref();
   }
 
   // Arrow properties: `const { message, ack } = await layer.receiveLease(ch)` must work.
@@ -340,7 +339,7 @@ class MemoryLease implements Lease {
   private release(): boolean {
     if (!this.held) return false;
     this.held = false;
-    clearTimeout(this.timer);
+    this.timer.clear();
     return true;
   }
 }

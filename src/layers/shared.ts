@@ -18,10 +18,10 @@
  */
 
 import { decode, encode } from '../codec.js';
-import { threadId } from 'node:worker_threads';
-import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
+import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
+import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
-  type LayerStats, type Lease, type Message, type ReceiveOptions, type SendOptions,
+  type LayerStats, type Lease, type Message, type MessageShape, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
 import {
   BLOCK_HEADER, Core, FULL_CODES, INSTANCE_SLOTS, KIND_CHANNEL, KIND_GROUP, LIFO_FLAG, MEMBER_ENTRY, RECORD_BYTES, STATUS,
@@ -34,6 +34,10 @@ import {
   LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
+import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
+import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
+import { forget, track } from './shared/lifetime.js';
+import { instancesExhausted, SHUT_DOWN } from './shared/slots.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
@@ -102,7 +106,11 @@ export interface SharedMemoryStats {
 export class SharedLayer extends LayerBase implements LeaseSettler {
   /** `groups` and `flush`, and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
-  /** Pass this to another thread (workerData / postMessage) and call `attachLayer` there. */
+  /**
+   * What another thread needs to attach to this bus (structured-cloneable). Pass it as
+   * `workerData: workerData(layer, fields)` (or in a `postMessage`) and call `attachLayer` there.
+   * The layer itself cannot be cloned.
+   */
   readonly handle: SharedLayerHandle;
   private readonly opts: ResolvedSharedOptions;
   private readonly core: Core;
@@ -118,7 +126,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** This instance's id in the instance table (the owner of its leases); 0: none. */
   private readonly instance: number;
   /** At-least-once: the timer that sweeps expired leases, and when to sweep next on a take. */
-  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private readonly sweeper: { timer: ReturnType<typeof setInterval> | undefined } = { timer: undefined };
+  /** True for the layer that created the bus: closing it shuts the bus down. */
+  private readonly creator: boolean;
+  /** Int32 index of the bus's closed word (assembly/lifetime.ts). */
+  private readonly closedIndex: number;
+  /** Tracks this instance for its thread's exit and its collection (shared/lifetime.ts). */
+  private readonly lifetime: WeakRef<SharedLayer>;
   private nextSweep = 0;
   /**
    * Addresses of this instance's wait words in the instance table (0: none): the record it
@@ -132,16 +146,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** Reclamation: epoch announcements, full and bounded reclaims (shared/reclaim.ts). */
   private readonly reclaimer: Reclaimer;
 
-  private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core) {
-    super();
+  private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
+    super(clientId);
     this.handle = handle;
     this.opts = opts;
     this.core = core;
+    this.creator = creator;
+    this.closedIndex = core.x.closedWord() >> 2;
     const leases = opts.tradeoffs.delivery === 'at-least-once';
     this.extensions = leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
     this.instance = core.x.instanceClaim(threadId);
     if (this.instance === 0 && leases) {
-      throw new OutOfSharedMemory('arena', `no free instance slot: ${INSTANCE_SLOTS} layer instances are attached to this bus`);
+      throw instancesExhausted(INSTANCE_SLOTS);
     }
     const slot = core.x.instanceSlot(this.instance);
     this.pinWord = slot === 0 ? 0 : slot + 16;
@@ -153,21 +169,23 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     };
     if (leases) {
       const every = sweepIntervalMs(opts.tradeoffs.leaseTimeoutMs);
-      this.sweeper = setInterval(() => this.sweepQuietly(), every);
-      this.sweeper.unref?.();
+      const self = new WeakRef(this); // the timer must not keep a forgotten layer alive
+      this.sweeper.timer = setInterval(() => self.deref()?.sweepQuietly(), every);
+      this.sweeper.timer.unref?.();
     }
-    this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget };
-    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], {
-      group: () => Date.now() - this.opts.common.groupExpiryMs,
-      message: () => this.cutoff(),
-    });
+    this.lifetime = track(this, core.x, this.instance, this.sweeper) as WeakRef<SharedLayer>;
+    // A wait re-reads the bus's closed word (through the `closed` getter) after reading its
+    // wake word and before parking (see assembly/lifetime.ts).
+    const check = (): void => void this.closed;
+    this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
+    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common);
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
   }
 
   /** Create a new bus in a fresh shared memory. */
-  static create(options: SharedLayerOptions = {}): SharedLayer {
+  static create(options: SharedLayerOptions = {}, clientId?: string): SharedLayer {
     const opts = resolveSharedOptions(options);
     const module = coreModule();
     const pages = opts.memoryBytes / 65536;
@@ -179,11 +197,21 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (core.x.setupTables(opts.maxLeases, INSTANCE_SLOTS) === 0) {
       throw new TypeError(`invalid option maxLeases: ${opts.maxLeases} lease slots do not fit in memory (${opts.memoryBytes} bytes)`);
     }
-    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core);
+    // The bus-wide options go into the shared memory: attaches read them from there.
+    const text = encodeBusOptions(options);
+    const block = core.x.allocScratch(text.length);
+    if (block === 0) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes leave no room for the bus options`);
+    core.u8.set(text, block + BLOCK_HEADER);
+    core.x.setBusOptions(block + BLOCK_HEADER, text.length);
+    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core, true, clientId);
   }
 
-  /** Attach to the bus of `handle` (from `layer.handle`, possibly made in another thread). */
-  static attach(handle: SharedLayerHandle): SharedLayer {
+  /**
+   * Attach to the bus of `handle` (from `layer.handle`, possibly made in another thread).
+   * `clientId`: the owner id of this instance's `!` channels (random when omitted; the
+   * hybrid layer gives every instance of a machine its bus id).
+   */
+  static attach(handle: SharedLayerHandle, clientId?: string): SharedLayer {
     if (handle === null || typeof handle !== 'object') {
       throw new TypeError(`invalid handle ${String(handle)}: expected the object of a shared layer's \`handle\``);
     }
@@ -201,7 +229,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (!exports.includes('check') || !exports.includes('layoutVersion')) {
       throw new LayoutMismatch('the handle\'s module is not a ringbus core');
     }
-    const opts = resolveSharedOptions(options ?? {});
     const core = new Core(module, memory);
     const rc = core.x.check();
     if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
@@ -211,10 +238,17 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         `the region has layout version ${core.x.headerVersion()}, this core reads version ${core.x.layoutVersion()}`,
       );
     }
+    if (core.x.busClosed() !== 0) throw new LayerClosed('attachLayer', SHUT_DOWN);
+    // Bus-wide options come from the shared memory; the handle may only choose how this
+    // instance waits (shared/bus-options.ts).
+    const at = core.x.busOptionsAddr();
+    if (at === 0) throw new LayoutMismatch('the region holds no bus options (a broken build)');
+    const stored = core.u8.slice(at, at + core.x.busOptionsLen());
+    const opts = resolveSharedOptions(attachOptions(stored, options));
     if (core.x.regionSize() !== opts.memoryBytes >>> 0 || core.x.maxMessageSize() !== opts.maxMessageSize) {
-      throw new LayoutMismatch('the handle\'s options do not match the region\'s header (memory, maxMessageSize)');
+      throw new LayoutMismatch('the bus options in the region do not match its header (memory, maxMessageSize)');
     }
-    return new SharedLayer(handle, opts, core);
+    return new SharedLayer(handle, opts, core, false, clientId);
   }
 
   /** Arena and registry accounting; exact when no operation is in flight. */
@@ -257,15 +291,31 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return 0;
   }
 
+  /**
+   * True once `close()` was called, or once the bus was shut down (its creating layer
+   * closed): this instance then closes itself, so every pending wait rejects with
+   * LayerClosed and every later call does too.
+   */
+  override get closed(): boolean {
+    if (super.closed) return true;
+    if (Atomics.load(this.core.i32, this.closedIndex) === 0) return false;
+    void this.close();
+    return true;
+  }
+
+  protected override closedBecause(): string | undefined {
+    return !this.creator && Atomics.load(this.core.i32, this.closedIndex) !== 0 ? SHUT_DOWN : undefined;
+  }
+
   // ---- send / receive ------------------------------------------------------------------
 
-  /**
-   * Fast path: a channel this instance already resolved. Everything happens
-   * synchronously and the returned promise is already settled, which saves the two promise
-   * hops of the generic path (validation is the same: a name is cached only after it was
-   * checked, and the message is checked here).
-   */
-  override send(channel: string, message: Message, options?: SendOptions): Promise<void> {
+  // Fast path: a channel this instance already resolved. Everything happens synchronously
+  // and the returned promise is already settled, which saves the two promise hops of the
+  // generic path (validation is the same: a name is cached only after it was checked, and
+  // the message is checked here).
+  /** {@inheritDoc ChannelLayer.send} */
+  override send<T extends MessageShape<T>>(channel: string, msg: T, options?: SendOptions): Promise<void> {
+    const message = msg as unknown as Message;
     if (!this.closed) {
       const cached = this.channels.get(channel);
       if (cached !== undefined) {
@@ -286,22 +336,22 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return super.send(channel, message, options);
   }
 
-  /**
-   * Fast path: a message is waiting on a channel this instance already resolved and owns (it
-   * is taken whatever the timeout says, as a wait would end at once; `listen` loops get here
-   * too). The checks are LayerBase's, so the fast path refuses exactly what `receive` refuses.
-   */
-  override receive(channel: string, options?: ReceiveOptions): Promise<Message> {
+  // Fast path: a message is waiting on a channel this instance already resolved and owns (it
+  // is taken whatever the timeout says, as a wait would end at once; `listen` loops get here
+  // too). The checks are LayerBase's, so the fast path refuses exactly what `receive`
+  // refuses.
+  /** {@inheritDoc ChannelLayer.receive} */
+  override receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
     const cached = this.closed ? undefined : this.channels.get(channel);
-    if (cached === undefined) return super.receive(channel, options);
+    if (cached === undefined) return super.receive<T>(channel, options);
     try {
       this.checkReceive('receive', channel, options, true);
       const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
-      if (h > 1) return Promise.resolve(this.take(h));
+      if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.doReceive(channel, options);
+    return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
   }
 
   /** Reached only for a channel this instance has not resolved yet (see `send`). */
@@ -436,7 +486,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       const attempt = (): number => {
         const rc = x.leaseTake(rec, gen, this.instance, this.cutoff(), Date.now() + this.opts.tradeoffs.leaseTimeoutMs);
         if (rc === -1) {
-          throw new OutOfSharedMemory('arena', `no free lease slot: ${this.opts.maxLeases} leases are out (option maxLeases)`);
+          throw new OutOfSharedMemory('leases', `no free lease slot: ${this.opts.maxLeases} leases are out (option maxLeases)`);
         }
         if (rc <= 0) return 0;
         taken = { slot: rc - 1, seq: x.lastLeaseSeq(), h: x.lastLeaseHandle(), deliveries: x.lastLeaseDeliveries() };
@@ -632,6 +682,45 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     }
   }
 
+  /**
+   * Deliver an already encoded message to each of `channels`, as a group send does to its
+   * members: full channels miss it (counted in `dropped`; a `'drop-oldest'` channel evicts
+   * its oldest message instead), `timeMs` (epoch ms) is its send time, from which `expiry`
+   * counts. For the hybrid layer (src/layers/hybrid.ts), whose groups and Redis arrivals
+   * are encoded once for all local members; `bytes` must be one message as `encode` writes
+   * it, within `maxMessageSize`. Returns how many channels received it. @internal
+   */
+  deliverEncoded(channels: readonly string[], bytes: Uint8Array, timeMs: number): number {
+    this.assertOpen('groupSend');
+    const x = this.core.x;
+    let delivered = 0;
+    for (const channel of channels) {
+      const rec = this.pinChannel(channel);
+      try {
+        const h = this.storeBytes(bytes, timeMs);
+        let ok = x.pushPinned(rec, h) === 1;
+        if (!ok) {
+          x.dropExpired(rec, this.cutoff());
+          ok = x.pushPinned(rec, h) === 1;
+        }
+        if (!ok && this.opts.tradeoffs.fullOf(channel) === 'drop-oldest' && x.dropOldest(rec) === 1) {
+          this.counters.dropped++;
+          ok = x.pushPinned(rec, h) === 1;
+        }
+        if (ok) {
+          delivered++;
+          this.counters.sent++;
+        } else {
+          x.release(h);
+          this.counters.dropped++;
+        }
+      } finally {
+        x.unpinRecord(rec);
+      }
+    }
+    return delivered;
+  }
+
   // ---- whole bus -----------------------------------------------------------------------
 
   /** Counters of this instance (expired ones are counted by its core instance) and bus depths. */
@@ -668,8 +757,11 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // This instance's leases go back to their channels (a closed holder will not settle
     // them), then its slot in the instance table is freed. Nothing else of it lives in the
     // shared memory (see claimName): only the caches go.
-    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    if (this.sweeper.timer !== undefined) clearInterval(this.sweeper.timer);
     this.reclaimer.close();
+    forget(this.lifetime);
+    // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.
+    if (this.creator) this.core.x.shutdown();
     if (this.instance !== 0) {
       const x = this.core.x;
       try {
@@ -693,12 +785,17 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** Encode and store `message` in a fresh block (refcount 1, owned by the caller). */
   private store(message: Message): number {
     const bytes = encode(message);
+    if (bytes.length > this.opts.maxMessageSize) throw new MessageTooLarge(bytes.length, this.opts.maxMessageSize);
+    return this.storeBytes(bytes, Date.now());
+  }
+
+  /** Store encoded `bytes` in a fresh block stamped `timeMs` (refcount 1, owned by the caller). */
+  private storeBytes(bytes: Uint8Array, timeMs: number): number {
     const size = bytes.length;
-    if (size > this.opts.maxMessageSize) throw new MessageTooLarge(size, this.opts.maxMessageSize);
     const x = this.core.x;
-    let h = x.alloc(size, Date.now());
+    let h = x.alloc(size, timeMs);
     if (h === 0) {
-      h = this.withRelief(() => x.alloc(size, Date.now()));
+      h = this.withRelief(() => x.alloc(size, timeMs));
       if (h === 0) throw new OutOfSharedMemory('arena', `no room for a ${size}-byte message: ${this.reclaimer.shortage(size)}`);
     }
     this.core.u8.set(bytes, h + BLOCK_HEADER);
@@ -715,7 +812,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Decode a copy of message `h`, which stays where it is (a lease slot owns it). */
   private copyOut(h: number): Message {
-    return decode(this.inbox.subarray(0, this.copyIn(h)));
+    // copyIn may replace this.inbox with a larger buffer: read the field only after it.
+    const len = this.copyIn(h);
+    return decode(this.inbox.subarray(0, len));
   }
 
   /** Copy the payload of message `h` into the private inbox; returns its length. */
@@ -880,9 +979,28 @@ function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
   return out as SharedLayerOptions;
 }
 
-/** Attach to the bus of a shared layer's `handle`, in this thread. */
-export function attachLayer(handle: SharedLayerHandle): SharedLayer {
-  return SharedLayer.attach(handle);
+/**
+ * Attach to a bus in this thread; the usual call is in a worker thread.
+ *
+ * - `attachLayer()`: the bus in this worker's `workerData`, given by the creating thread as
+ *   `workerData: workerData(layer, { ...fields })` (or `{ ringbus: layer.handle, ... }`, or
+ *   `layer.handle` itself).
+ * - `attachLayer(x)`: the same shapes passed explicitly: `layer.handle` (from `workerData`
+ *   or a `postMessage`), `{ ringbus: handle, ... }`, or a shared layer of this thread.
+ *
+ * Throws `TypeError` for anything else (a memory or Redis layer, an object without a
+ * handle), {@link LayoutMismatch} for a handle of an incompatible build or a foreign memory.
+ */
+export function attachLayer(source?: SharedLayerHandle | BusWorkerData | SharedLayer): SharedLayer {
+  if (source === undefined) {
+    if (isMainThread) {
+      throw new TypeError(
+        `attachLayer() with no argument reads the bus from a worker thread's workerData, and this is the main thread; ${HANDOFF_HINT}`,
+      );
+    }
+    return SharedLayer.attach(handleFrom(threadWorkerData, 'attachLayer() (reading workerData)'));
+  }
+  return SharedLayer.attach(handleFrom(source, 'attachLayer'));
 }
 
 /** Create a new shared-memory bus (what `createLayer()` does by default). */

@@ -30,10 +30,10 @@ export interface RecordCache {
   delete(key: string): boolean;
 }
 
-/** Cutoffs (ms) of the sweeps: group members added and messages sent at or before them are expired. */
-export interface Cutoffs {
-  group(): number;
-  message(): number;
+/** Expiry of the bus (ms): group members added and messages sent that long ago are expired. */
+export interface Expiries {
+  readonly groupExpiryMs: number;
+  readonly expiryMs: number;
 }
 
 /** One layer instance's part in giving memory back. */
@@ -43,28 +43,44 @@ export class Reclaimer {
   private readonly announceIndex: number;
   private seen = -1;
   private readonly timer: ReturnType<typeof setInterval>;
+  private readonly cutoffs: { group(): number; message(): number };
 
   /**
    * @param core this instance's core
    * @param slot address of this instance's slot in the instance table (0: none)
    * @param caches the name caches to drop dead records from
-   * @param cutoffs expiry cutoffs for the sweeps
+   * @param expiries the bus's expiries, for the sweeps
    */
   constructor(
     private readonly core: Core,
     slot: number,
     private readonly caches: readonly RecordCache[],
-    private readonly cutoffs: Cutoffs,
+    expiries: Expiries,
   ) {
     const x = core.x;
     this.epochIndex = x.epochWord() >> 2;
     this.announceIndex = slot === 0 ? -1 : (slot + x.announceOffset()) >> 2;
-    if (slot === 0) x.untrackedInstance(1);
-    this.timer = setInterval(() => this.tick(), ANNOUNCE_MS);
-    this.timer.unref?.();
+    this.cutoffs = {
+      group: () => Date.now() - expiries.groupExpiryMs,
+      message: () => Date.now() - expiries.expiryMs,
+    };
+    const untracked = slot === 0;
+    if (untracked) x.untrackedInstance(1);
+    // The timer holds this reclaimer weakly (and nothing of the layer): a layer collected
+    // without close() (its slot is then freed by shared/lifetime.ts) stops announcing at once,
+    // and must never announce into a slot that another instance may own by then.
+    const self = new WeakRef(this);
+    const timer = setInterval(() => {
+      const me = self.deref();
+      if (me !== undefined) return me.tick();
+      clearInterval(timer);
+      if (untracked) x.untrackedInstance(-1);
+    }, ANNOUNCE_MS);
+    timer.unref?.();
+    this.timer = timer;
   }
 
-  /** Stop announcing (the instance closed; its slot is freed by the caller). */
+  /** Stop announcing (the instance closes; the caller frees its slot right after). */
   close(): void {
     clearInterval(this.timer);
     if (this.announceIndex < 0) this.core.x.untrackedInstance(-1);
