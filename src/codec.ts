@@ -114,7 +114,20 @@ function str(s: string): Buffer {
  * beyond `MAX_MESSAGE_DEPTH`, truncated or trailing bytes).
  */
 export function decode(bytes: Uint8Array): Message {
-  const value = decodeValue(bytes);
+  return asMessage(decodeValue(bytes));
+}
+
+/**
+ * As {@link decode}, for `bytes` that the caller hands over: a buffer holding this one
+ * message only (its `ArrayBuffer` holds nothing else), never modified or reused afterwards.
+ * Byte strings in the result are views of it instead of copies (one copy less for large
+ * payloads; their `.buffer` shows this message's own encoded bytes, nothing else).
+ */
+export function decodeOwned(bytes: Uint8Array): Message {
+  return asMessage(decodeValue(bytes, true));
+}
+
+function asMessage(value: unknown): Message {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
     throw new DecodeError('undecodable message: the bytes are a msgpack value, but not a map (a message is a map)');
   }

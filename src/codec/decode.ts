@@ -7,7 +7,8 @@
  *   own property of that name (never the prototype); keys that are `bin` (Python `bytes`)
  *   become the string of their UTF-8 bytes, integer keys their decimal string; a key of any
  *   other type, or two keys that end up equal, make the bytes undecodable;
- * - `bin` becomes a fresh `Uint8Array` (a copy, never a view of the input);
+ * - `bin` becomes a fresh `Uint8Array` (a copy, never a view of the input), unless the caller
+ *   hands the input over (`views`): then a view of it, without a copy;
  * - integers become numbers when they are safe integers, `bigint`s beyond 2^53; floats
  *   (float32 or float64) become numbers, NaN and ±Infinity included;
  * - strings must be well-formed UTF-8 (nothing is replaced by U+FFFD);
@@ -39,12 +40,18 @@ const EMPTY = new Uint8Array(0);
 let src: Uint8Array = EMPTY;
 let pos = 0;
 let end = 0;
+let binViews = false;
 
-/** Decode one msgpack value that fills `bytes` exactly. */
-export function decodeValue(bytes: Uint8Array): unknown {
+/**
+ * Decode one msgpack value that fills `bytes` exactly. `views`: `bytes` belongs to the result
+ * from now on (a buffer of this value alone, never modified or reused by the caller), so
+ * `bin` values are views of it instead of copies.
+ */
+export function decodeValue(bytes: Uint8Array, views = false): unknown {
   src = bytes;
   pos = 0;
   end = bytes.length;
+  binViews = views;
   try {
     const value = read(0);
     if (pos !== end) fail(`${end - pos} bytes after the end of the value`);
@@ -249,6 +256,11 @@ function readKey(): string {
 
 function readBin(length: number): Uint8Array {
   need(length);
+  if (binViews) {
+    const view = src.subarray(pos, pos + length);
+    pos += length;
+    return view;
+  }
   const out = new Uint8Array(length);
   out.set(src.subarray(pos, pos + length));
   pos += length;

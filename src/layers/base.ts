@@ -30,6 +30,7 @@ import {
   type ReceiveOptions,
   type SendOptions,
 } from '../layer.js';
+import { encode } from '../codec.js';
 import { listenLoop } from '../wait.js';
 import { CLONE_GUARD } from './shared/worker-data.js';
 
@@ -125,9 +126,9 @@ export abstract class LayerBase implements ChannelLayer {
 
   async sendMany<T extends MessageShape<T>>(channel: string, messages: readonly T[], options?: SendOptions): Promise<void> {
     const ms = messages as unknown as readonly Message[];
-    this.checkSendMany(channel, ms, options);
+    const encoded = this.checkSendMany(channel, ms, options);
     if (ms.length === 0) return;
-    return this.doSendMany(channel, ms, options);
+    return this.doSendMany(channel, encoded, options);
   }
 
   async receiveMany<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveManyOptions): Promise<T[]> {
@@ -239,24 +240,33 @@ export abstract class LayerBase implements ChannelLayer {
     if (options.signal?.aborted) throw new Aborted(`send('${channel}')`, options.signal.reason);
   }
 
-  /** Every check of `sendMany`: those of `send`, for each message (errors name `messages[i]`). */
-  protected checkSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): void {
+  /**
+   * Every check of `sendMany`: those of `send`, for each message (errors name `messages[i]`).
+   * Returns the messages encoded (plain msgpack, each in a buffer of its own): the check is
+   * an encode, so a backend stores these bytes instead of encoding a second time.
+   */
+  protected checkSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Uint8Array[] {
     this.assertOpen('sendMany');
     assertChannelName(channel);
     if (!Array.isArray(messages)) {
       throw new TypeError(`invalid messages ${quote(messages)} for sendMany('${channel}'): expected an array of messages`);
     }
+    if (options !== undefined) {
+      assertWaitOptions('sendMany', options);
+      if (options.signal?.aborted) throw new Aborted(`sendMany('${channel}')`, options.signal.reason);
+    }
+    const encoded: Uint8Array[] = [];
     for (let i = 0; i < messages.length; i++) {
+      const message = messages[i] as Message;
       try {
-        assertMessage(messages[i]);
+        assertMessage(message);
       } catch (err) {
         if (!(err instanceof TypeError)) throw err;
         throw new TypeError(`sendMany('${channel}'): messages[${i}]: ${err.message}; nothing of the batch was sent`);
       }
+      encoded.push(encode(message).slice()); // the encode of the check, from the codec's cache
     }
-    if (options === undefined) return;
-    assertWaitOptions('sendMany', options);
-    if (options.signal?.aborted) throw new Aborted(`sendMany('${channel}')`, options.signal.reason);
+    return encoded;
   }
 
   /** Every check of `receiveMany`; returns its `max`. */
@@ -297,8 +307,11 @@ export abstract class LayerBase implements ChannelLayer {
   protected abstract doTrySend(channel: string, message: Message): boolean;
   /** `tryReceive` with checked arguments. */
   protected abstract doTryReceive(channel: string): Message | undefined;
-  /** `sendMany` with checked arguments and at least one message. */
-  protected abstract doSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Promise<void>;
+  /**
+   * `sendMany` with checked arguments and at least one message, as `checkSendMany` encoded
+   * them (the size limit is the backend's to check).
+   */
+  protected abstract doSendMany(channel: string, encoded: readonly Uint8Array[], options: SendOptions | undefined): Promise<void>;
   /** `receiveMany` with checked arguments. */
   protected abstract doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]>;
   protected doReceiveLease(channel: string, _options: ReceiveOptions | undefined): Promise<Lease> {

@@ -243,8 +243,9 @@ export class HybridLayer extends LayerBase {
     return this.tryReceive(channel);
   }
 
-  protected doSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Promise<void> {
-    return this.sendMany(channel, messages, options);
+  /** Not reached: `sendMany` above routes before LayerBase's checks. */
+  protected doSendMany(channel: string, _encoded: readonly Uint8Array[], _options: SendOptions | undefined): Promise<void> {
+    return Promise.reject(new Error(`HybridLayer.doSendMany('${channel}') is not used: sendMany routes to its local or remote layer`));
   }
 
   protected doReceiveMany(channel: string, _max: number, options: ReceiveManyOptions | undefined): Promise<Message[]> {

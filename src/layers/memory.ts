@@ -116,15 +116,16 @@ export class MemoryLayer extends LayerBase {
   }
 
   /** One message at a time, as `send` would; `timeout` bounds the whole batch. */
-  protected async doSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Promise<void> {
+  protected async doSendMany(channel: string, encoded: readonly Uint8Array[], options: SendOptions | undefined): Promise<void> {
     const deadline = options?.timeout === undefined ? undefined : Date.now() + options.timeout;
     const queue = this.queue(channel);
     const capacity = this.common.capacityOf(channel);
     const policy = this.tradeoffs.fullOf(channel);
     let sent = 0;
     try {
-      for (const message of messages) {
-        const bytes = this.encode(message); // one over maxMessageSize stops the batch here
+      for (const bytes of encoded) {
+        // One over maxMessageSize stops the batch here (the bytes are already a copy of their own).
+        if (bytes.length > this.maxMessageSize) throw new MessageTooLarge(bytes.length, this.maxMessageSize);
         this.dropExpired(queue);
         if (queue.messages.length >= capacity) {
           if (policy === 'reject') throw new ChannelFull(channel, capacity);
@@ -143,7 +144,7 @@ export class MemoryLayer extends LayerBase {
         sent++;
       }
     } catch (err) {
-      throw partialSend(err, sent, messages.length);
+      throw partialSend(err, sent, encoded.length);
     }
   }
 

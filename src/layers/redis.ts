@@ -664,18 +664,18 @@ export class RedisLayer extends LayerBase {
    * rotation for the whole batch; `!` channels: their owner's). Messages are encoded first;
    * one over maxMessageSize stops the batch there (the messages before it are sent).
    */
-  protected async doSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Promise<void> {
+  protected async doSendMany(channel: string, encoded: readonly Uint8Array[], options: SendOptions | undefined): Promise<void> {
     const specific = isProcessSpecific(channel);
     const members: Buffer[] = [];
     let tooLarge: unknown;
-    for (const message of messages) {
-      try {
-        const body = this.encode(message);
-        members.push(makeMember(specific ? withRouting(body, channel) : body, this.options.crypter));
-      } catch (err) {
-        tooLarge = err;
+    const limit = this.options.maxMessageSize;
+    for (const bytes of encoded) {
+      if (bytes.length > limit) {
+        tooLarge = new MessageTooLarge(bytes.length, limit);
         break;
       }
+      const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      members.push(makeMember(specific ? withRouting(body, channel) : body, this.options.crypter));
     }
     const n = this.servers.length;
     const index = specific ? this.shardOf(channel) : n === 1 ? 0 : this.sendCursor++ % n;
@@ -709,7 +709,7 @@ export class RedisLayer extends LayerBase {
       }
       if (tooLarge !== undefined) throw tooLarge;
     } catch (err) {
-      throw partialSend(err, sent, messages.length);
+      throw partialSend(err, sent, encoded.length);
     }
   }
 

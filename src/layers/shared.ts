@@ -17,7 +17,7 @@
  * @module
  */
 
-import { decode, encode } from '../codec.js';
+import { decode, decodeOwned, encode } from '../codec.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
@@ -63,6 +63,13 @@ interface Ref {
   spinSkip: number;
   spinBackoff: number;
 }
+
+/**
+ * Messages of at least this many encoded bytes are copied out of the shared memory into a
+ * buffer of their own and decoded without copying their byte strings again (below it, the
+ * reused inbox and a copy per byte string cost less than a fresh buffer per message).
+ */
+const OWNED_MIN = 1024;
 
 /** Most waits in a row that skip spinning on a channel where spinning keeps failing. */
 const MAX_SPIN_BACKOFF = 64;
@@ -193,6 +200,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       core, opts, counters, strategy: this.strategy, parkedCounter: this.parkedCounter, closeSignal: this.closeSignal,
       cached: (channel) => this.channels.get(channel),
       store: (message, now) => this.store(message, now),
+      storeEncoded: (bytes, now) => {
+        if (bytes.length > opts.maxMessageSize) throw new MessageTooLarge(bytes.length, opts.maxMessageSize);
+        return this.storeBytes(bytes, now);
+      },
       take: (h) => this.take(h),
       cutoff: () => this.cutoff(),
       pinForWait: (channel) => this.pinForWait(channel),
@@ -485,8 +496,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return batch.tryReceive(this.batch, channel);
   }
 
-  protected doSendMany(channel: string, messages: readonly Message[], options: SendOptions | undefined): Promise<void> {
-    return batch.sendMany(this.batch, channel, messages, options);
+  protected doSendMany(channel: string, encoded: readonly Uint8Array[], options: SendOptions | undefined): Promise<void> {
+    return batch.sendMany(this.batch, channel, encoded, options);
   }
 
   protected doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]> {
@@ -826,17 +837,37 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Copy message `h` out of the shared memory, release it, decode the copy. */
   private take(h: number): Message {
-    const len = this.copyIn(h);
+    const bytes = this.copyMessage(h);
     this.core.x.release(h);
     this.counters.received++;
-    return decode(this.inbox.subarray(0, len));
+    return this.decodeCopy(bytes);
   }
 
   /** Decode a copy of message `h`, which stays where it is (a lease slot owns it). */
   private copyOut(h: number): Message {
-    // copyIn may replace this.inbox with a larger buffer: read the field only after it.
-    const len = this.copyIn(h);
-    return decode(this.inbox.subarray(0, len));
+    return this.decodeCopy(this.copyMessage(h));
+  }
+
+  /**
+   * Copy message `h` out of the shared memory (one `set`, never a `slice` of shared memory):
+   * a message of at least {@link OWNED_MIN} bytes into a buffer of its own, which its byte
+   * strings then view (decodeOwned: no second copy of a large payload, one ArrayBuffer for
+   * all its byte strings); a smaller one into the reused private inbox.
+   */
+  private copyMessage(h: number): Uint8Array {
+    const len = this.core.u32[(h + 4) >>> 2] as number;
+    if (len < OWNED_MIN) {
+      const n = this.copyIn(h); // it may replace this.inbox by a larger one: read the field after it
+      return this.inbox.subarray(0, n);
+    }
+    const start = h + BLOCK_HEADER;
+    const own = new Uint8Array(len);
+    own.set(this.core.u8.subarray(start, start + len));
+    return own;
+  }
+
+  private decodeCopy(bytes: Uint8Array): Message {
+    return bytes.buffer === this.inbox.buffer ? decode(bytes) : decodeOwned(bytes);
   }
 
   /** Copy the payload of message `h` into the private inbox; returns its length. */

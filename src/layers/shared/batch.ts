@@ -39,6 +39,8 @@ export interface BatchHost {
   cached(channel: string): { rec: number; gen: number } | undefined;
   /** Encode and store a message in a fresh block sent at `now` (owned by the caller). */
   store(message: Message, now: number): number;
+  /** Store an encoded message (MessageTooLarge over the limit) in a fresh block sent at `now`. */
+  storeEncoded(bytes: Uint8Array, now: number): number;
   /** Copy message `h` out, release it, count it received, decode it. */
   take(h: number): Message;
   /** Date.now() minus the expiry: messages sent at or before it are expired. */
@@ -161,13 +163,13 @@ export function tryReceive(host: BatchHost, channel: string): Message | undefine
 }
 
 /**
- * `sendMany`: arguments checked, at least one message. Under one pin and one clock read,
+ * `sendMany`: arguments checked and encoded, at least one message. Under one pin and one clock read,
  * each message in turn is stored and pushed, the full policy applying per message. Storing
  * one at a time keeps at most one message in hand, tracked for the reaper like `send`'s (a
  * thread killed mid-batch leaves the messages before it queued and the rest never stored).
  */
 export async function sendMany(
-  host: BatchHost, channel: string, messages: readonly Message[], options: SendOptions | undefined,
+  host: BatchHost, channel: string, messages: readonly Uint8Array[], options: SendOptions | undefined,
 ): Promise<void> {
   const x = host.core.x;
   const now = Date.now();
@@ -181,7 +183,7 @@ export async function sendMany(
     rec = host.pinForWait(channel);
     let cutoff = now - host.opts.common.expiryMs;
     for (; sent < messages.length; sent++) {
-      h = host.store(messages[sent] as Message, now);
+      h = host.storeEncoded(messages[sent] as Uint8Array, now);
       if (x.pushPinned(rec, h) !== 1) {
         x.dropExpired(rec, cutoff);
         if (x.pushPinned(rec, h) !== 1) {

@@ -1,0 +1,84 @@
+/**
+ * Large payloads on the shared layer are copied out of the shared memory once: a message of
+ * 1 KiB or more gets a buffer of its own, and its byte strings are views of it (no second
+ * copy). Checked: the bytes arrive exactly; no byte string is a view of shared memory; a
+ * byte string's `.buffer` holds this message's own encoded bytes and nothing of any other
+ * message; byte strings of one message do not overlap; later receives never change what an
+ * earlier one returned; small messages keep a fresh buffer per byte string. The same on the
+ * lease path (a message copied out of its lease slot).
+ */
+import { describe, expect, it } from 'vitest';
+import { createLayer, encode, type Message } from '../../dist/index.js';
+
+function pattern(size: number, seed: number): Uint8Array {
+  const b = new Uint8Array(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed * 7) & 0xff;
+  return b;
+}
+
+function large(seed: number): Message {
+  return { type: 'blob', seed, big: pattern(64 * 1024, seed), small: pattern(10, seed + 1), list: [pattern(3, seed + 2)] };
+}
+
+function expectOwned(got: Message, sent: Message): void {
+  expect(got).toEqual(sent);
+  const bins = [got.big, got.small, (got.list as Uint8Array[])[0]] as Uint8Array[];
+  const buffer = bins[0]!.buffer;
+  for (const b of bins) {
+    expect(b.constructor).toBe(Uint8Array);
+    expect(b.buffer instanceof SharedArrayBuffer).toBe(false);
+    expect(b.buffer).toBe(buffer); // one buffer for the message's byte strings
+  }
+  // The buffer is this message's encoded bytes, nothing more.
+  expect(new Uint8Array(buffer)).toEqual(encode(sent));
+  const ranges = bins.map((b) => [b.byteOffset, b.byteOffset + b.length] as const).sort((x, y) => x[0] - y[0]);
+  for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBeGreaterThanOrEqual(ranges[i - 1]![1]);
+}
+
+describe('large payloads: one copy out of the shared memory', () => {
+  it('receive, receiveMany and tryReceive hand out byte strings that view a buffer of the message alone', async () => {
+    const layer = await createLayer({ maxMessageSize: 1 << 20 });
+    const ch = 'bytes.large';
+    const kept: Array<[Message, Message]> = [];
+    for (let seed = 0; seed < 6; seed++) {
+      await layer.send(ch, large(seed));
+      const got =
+        seed % 3 === 0 ? await layer.receive(ch) : seed % 3 === 1 ? (await layer.receiveMany(ch))[0]! : layer.tryReceive(ch)!;
+      expectOwned(got, large(seed));
+      kept.push([got, large(seed)]);
+      // Writing into what was received changes nothing else.
+      (got.big as Uint8Array).fill(0xee);
+    }
+    // Later receives did not reuse or overwrite earlier results (beyond the writes above).
+    for (const [got, sent] of kept) {
+      expect(got.small).toEqual(sent.small);
+      expect((got.list as Uint8Array[])[0]).toEqual((sent.list as Uint8Array[])[0]);
+    }
+    await layer.close();
+  });
+
+  it('small messages keep a fresh buffer per byte string', async () => {
+    const layer = await createLayer();
+    await layer.send('bytes.small', { a: pattern(8, 1), b: pattern(16, 2) });
+    const got = await layer.receive('bytes.small');
+    for (const b of [got.a, got.b] as Uint8Array[]) {
+      expect(b.byteOffset).toBe(0);
+      expect(b.buffer.byteLength).toBe(b.length);
+    }
+    expect(got.a).toEqual(pattern(8, 1));
+    await layer.close();
+  });
+
+  it('the lease path too (the message is copied out of its lease slot)', async () => {
+    const layer = await createLayer({ delivery: 'at-least-once', maxMessageSize: 1 << 20 });
+    await layer.send('bytes.lease', large(9));
+    const lease = await layer.receiveLease('bytes.lease');
+    expectOwned(lease.message, large(9));
+    expect(await lease.nack()).toBe(true);
+    const again = await layer.receiveLease('bytes.lease');
+    expectOwned(again.message, large(9));
+    expect(await again.ack()).toBe(true);
+    expect(layer.memoryStats().leases).toBe(0);
+    await layer.close();
+  });
+});
