@@ -138,7 +138,7 @@ export function computeRatio(def, summaries) {
 }
 
 function describe(def, terms) {
-  return { label: def.label, of: def.of, over: terms, kind: def.kind, better: def.kind === 'rate' ? 'higher' : 'lower' };
+  return { label: def.label, of: def.of, over: terms, kind: def.kind, better: def.better ?? (def.kind === 'rate' ? 'higher' : 'lower') };
 }
 
 /** `over` may be one id, or an array of ids and `{ id, times }` terms. */
