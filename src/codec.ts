@@ -47,6 +47,8 @@ export { RESERVED_FIELD };
  * keeps the bytes it produced, and the `encode` of the same message that follows within
  * the same synchronous call hands them out instead of walking the message again. The slot
  * holds one message; any other encode overwrites the scratch buffer and so empties it first.
+ * (A batch call should therefore `encode` each message, which checks it, rather than
+ * `assertMessage` them all and then encode them all: that would walk each one twice.)
  */
 let checked: object | null = null;
 let checkedBytes: Uint8Array = new Uint8Array(0);
