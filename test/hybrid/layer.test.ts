@@ -28,6 +28,7 @@ describe.runIf(enabled)('hybrid layer', () => {
   it('refuses knobs that cannot hold across machines, and unknown options, at createLayer', async () => {
     await expect(make({ full: 'drop-oldest' })).rejects.toBeInstanceOf(Unsupported);
     await expect(make({ full: 'wait' })).rejects.toThrow(/process-specific channels use full: 'reject'/);
+    await expect(make({ full: 'sometimes' })).rejects.toBeInstanceOf(TypeError);
     await expect(make({ colour: 'blue' })).rejects.toThrow(/unknown option "colour"/);
     await expect(make({ localChannels: 'jobs.*' })).rejects.toThrow(TypeError);
   });
