@@ -106,6 +106,27 @@ describe.runIf(enabled)('hybrid layer', () => {
     }
   });
 
+  it('joins two machines with encrypted messages (symmetricEncryptionKeys), direct and through a group', async () => {
+    const prefix = `hybl${process.pid}x${serial++}:`;
+    const options = { prefix, symmetricEncryptionKeys: ['a secret'] };
+    const [a, b] = [await make(options), await make(options)];
+    try {
+      const [ca, cb] = [await a.newChannel(), await b.newChannel()];
+      await b.send(ca, { secret: 1 });
+      expect(await a.receive(ca, { timeout: 5000 })).toEqual({ secret: 1 });
+      const owner = ca.slice(0, ca.indexOf('!') + 1);
+      await a.groupAdd('vault', ca);
+      await b.groupAdd('vault', cb);
+      await a.groupSend('vault', { secret: 2 });
+      expect(await a.receive(ca, { timeout: 5000 })).toEqual({ secret: 2 });
+      expect(await b.receive(cb, { timeout: 5000 })).toEqual({ secret: 2 });
+      expect(await redis.exists(`${prefix}${owner}`)).toBe(0); // a's own member got it without Redis
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('runs a piscina pool whose workers attach to the hybrid bus', async () => {
     const layer = (await make()) as HybridLayer;
     const pool = createPool(layer, { filename: new URL('./pool-task.js', import.meta.url).href, maxThreads: 2, minThreads: 1 });
