@@ -299,13 +299,13 @@ export class HybridLayer extends LayerBase {
     const a = this.local.stats();
     const b = this.remote.stats();
     delete a.depths[CONTROL_CHANNEL]; // the router's own channel (see hybrid/router.ts)
-    return {
-      sent: a.sent + b.sent,
-      received: a.received + b.received,
-      expired: a.expired + b.expired,
-      dropped: a.dropped + b.dropped,
-      depths: { ...b.depths, ...a.depths },
-    };
+    // Every counter of both sides summed, whatever counters LayerStats has.
+    const sum: Record<string, unknown> = { ...a };
+    for (const [key, value] of Object.entries(b)) {
+      if (typeof value === 'number') sum[key] = (typeof sum[key] === 'number' ? (sum[key] as number) : 0) + value;
+    }
+    sum.depths = { ...b.depths, ...a.depths };
+    return sum as unknown as LayerStats;
   }
 
   protected depths(): Record<string, number> {
