@@ -232,7 +232,7 @@ function cases(url, quick, ceiling) {
   };
   const groupSend = {
     id: 'groupsend-ringbus',
-    name: `groupSend to ${GROUP_MEMBERS} channels, all received, ringbus`,
+    name: `groupSend to ${GROUP_MEMBERS} channels, all received, ringbus (members in the sender: no Redis hop for them)`,
     kind: 'rate',
     unit: 'delivery',
     message: 'chat',
@@ -257,6 +257,35 @@ function cases(url, quick, ceiling) {
       };
     },
   };
+  const groupSendElsewhere = {
+    id: 'groupsend-elsewhere-ringbus',
+    name: `groupSend to ${GROUP_MEMBERS} channels of another layer, all received, ringbus (through Redis)`,
+    kind: 'rate',
+    unit: 'delivery',
+    message: 'chat',
+    batch: GROUP_MEMBERS,
+    async open(round) {
+      const sender = await make();
+      const receiver = await make();
+      const group = `bench.node.${process.pid}.${round}.group-elsewhere`;
+      const members = [];
+      for (let i = 0; i < GROUP_MEMBERS; i++) members.push(await receiver.newChannel('bench'));
+      for (const member of members) await receiver.groupAdd(group, member);
+      let n = 0;
+      return {
+        async: true,
+        async run() {
+          await sender.groupSend(group, makeMessage('chat', ++n));
+          for (const member of members) await receiver.receive(member);
+        },
+        close: async () => {
+          for (const member of members) await receiver.groupDiscard(group, member);
+          await sender.close();
+          await receiver.close();
+        },
+      };
+    },
+  };
   return [
     rtt,
     pythonCase(url, 'rtt', 'rtt', 'round trip (send, receive)', 'latency', 'round trip', 1),
@@ -264,6 +293,7 @@ function cases(url, quick, ceiling) {
     pythonCase(url, 'throughput', 'throughput', `throughput (concurrent sender, receiver, ${CONCURRENCY} in flight each)`, 'rate', 'message', throughputBatch),
     ...(ceiling ? [zaddCeiling(url)] : []),
     groupSend,
+    groupSendElsewhere,
     pythonCase(url, 'groupsend', 'groupsend', `group_send to ${GROUP_MEMBERS} channels, all received`, 'rate', 'delivery', GROUP_MEMBERS),
   ];
 }
@@ -276,6 +306,7 @@ export default {
     { label: 'throughput, ringbus / channels_redis', of: 'redis/throughput-ringbus', over: 'redis/throughput-channels_redis', kind: 'rate' },
     { label: 'throughput, ringbus messages / redis-benchmark ZADDs', of: 'redis/throughput-ringbus', over: 'redis/zadd-redis-benchmark', kind: 'rate' },
     { label: 'group send deliveries, ringbus / channels_redis', of: 'redis/groupsend-ringbus', over: 'redis/groupsend-channels_redis', kind: 'rate' },
+    { label: 'group send deliveries to another layer, ringbus / channels_redis', of: 'redis/groupsend-elsewhere-ringbus', over: 'redis/groupsend-channels_redis', kind: 'rate' },
   ],
   async open({ quick }) {
     if (!(await redisServerPresent())) return { skipped: 'redis-server is not installed (Debian: apt install redis-server)' };

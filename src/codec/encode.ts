@@ -35,6 +35,8 @@ let pos = 0;
 
 /** Containers and keys on the path to the value being written, by depth (for errors and cycles). */
 const containers: unknown[] = [];
+/** The deepest index of `containers` set by the current call. */
+let deepest = 0;
 const pathKeys: Array<string | number> = [];
 
 function grow(needed: number): void {
@@ -66,7 +68,8 @@ export function encodeValue(value: unknown, root: string, message: boolean): Uin
     throw error;
   } finally {
     // Drop references to the caller's objects (the arrays stay allocated for reuse).
-    containers.fill(undefined);
+    for (let d = 0; d <= deepest; d++) containers[d] = undefined;
+    deepest = 0;
   }
   return buf.subarray(0, pos);
 }
@@ -151,6 +154,7 @@ function writeObject(value: object, depth: number): void {
     );
   } else if (Array.isArray(value)) {
     containers[depth] = value;
+    if (depth > deepest) deepest = depth;
     const length = value.length;
     writeArrayHeader(length);
     for (let i = 0; i < length; i++) {
@@ -170,6 +174,7 @@ function writeObject(value: object, depth: number): void {
 
 function writePlainObject(value: object, depth: number, top: boolean): void {
   containers[depth] = value;
+  if (depth > deepest) deepest = depth;
   const keys = Object.keys(value);
   const count = keys.length;
   writeMapHeader(count);

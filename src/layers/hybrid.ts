@@ -296,6 +296,7 @@ export class HybridLayer extends LayerBase {
   override stats(): LayerStats {
     const a = this.local.stats();
     const b = this.remote.stats();
+    delete a.depths[CONTROL_CHANNEL]; // the router's own channel (see hybrid/router.ts)
     return {
       sent: a.sent + b.sent,
       received: a.received + b.received,

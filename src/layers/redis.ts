@@ -35,6 +35,7 @@ import { RedisServer } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
 import { leaseKeys, RedisLease } from '../redis/leases.js';
 import { Reader, type ReaderOwner } from '../redis/reader.js';
+import { decode } from '../codec.js';
 import { copyMessage, encodeBody, makeMember, mapHeader, nextScore, nowSeconds, randomPrefix, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
 import { WaitScope } from '../wait.js';
 import { LayerBase, randomHex } from './base.js';
@@ -179,6 +180,7 @@ export class RedisLayer extends LayerBase {
   protected async doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void> {
     const body = this.encode(message);
     const specific = isProcessSpecific(channel);
+    if (specific && this.owns(channel)) return this.sendToSelf(channel, body, options);
     const member = makeMember(specific ? withRouting(body, channel) : body, this.options.crypter);
     const n = this.servers.length;
     const index = specific ? this.shardOf(channel) : n === 1 ? 0 : this.sendCursor++ % n;
@@ -208,6 +210,54 @@ export class RedisLayer extends LayerBase {
    */
   private async waitForRoom(what: string, options: SendOptions | undefined, attempt: () => Promise<boolean>): Promise<void> {
     await this.pollUntil(what, options, async () => ((await attempt()) ? true : undefined));
+  }
+
+  /**
+   * A send to one of this instance's own `!` channels: only this instance may receive it,
+   * so it goes straight into the channel's local buffer (a fresh copy of the message, from
+   * its encoding), without a trip through Redis and back. The channel's capacity and full
+   * policy apply to that buffer.
+   */
+  private async sendToSelf(channel: string, body: Buffer, options: SendOptions | undefined): Promise<void> {
+    const message = decode(body) as Message;
+    const attempt = async (): Promise<boolean> => {
+      if (!this.pushOwn(channel, message, nowSeconds())) return false;
+      this.counters.sent++;
+      return true;
+    };
+    if (await attempt()) return;
+    const policy = this.options.tradeoffs.fullOf(channel);
+    if (policy !== 'wait') throw new ChannelFull(channel, this.options.common.capacityOf(channel));
+    await this.waitForRoom(`send('${channel}')`, options, attempt);
+  }
+
+  /**
+   * Hand `message` to a receiver of own channel `channel` or buffer it; false when the
+   * buffer holds `capacity` fresh messages and the policy is not 'drop-oldest' (which evicts
+   * the oldest instead, counted in `dropped`).
+   */
+  private pushOwn(channel: string, message: Message, score: number): boolean {
+    const inbox = this.inbox(channel);
+    const waiter = inbox.waiters.shift();
+    if (waiter !== undefined) {
+      waiter.deliver(message);
+      return true;
+    }
+    while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
+      inbox.buffer.shift();
+      this.counters.expired++;
+    }
+    const capacity = this.options.common.capacityOf(channel);
+    if (inbox.buffer.length >= capacity) {
+      if (this.options.tradeoffs.fullOf(channel) !== 'drop-oldest') {
+        this.forgetIfIdle(channel, inbox);
+        return false;
+      }
+      inbox.buffer.shift();
+      this.counters.dropped++;
+    }
+    inbox.buffer.push({ message, score });
+    return true;
   }
 
   /**
@@ -599,15 +649,42 @@ export class RedisLayer extends LayerBase {
 
   protected async doGroupSend(group: string, message: Message): Promise<void> {
     const body = this.encode(message);
+    const own = await this.groupSendExcept(group, body, `.${this.clientId}!`);
+    if (own.length === 0) return;
+    // This instance's own members: no trip through Redis and back, as for its direct sends
+    // to them (see sendToSelf).
+    const score = nextScore();
+    const decoded = decode(body) as Message;
+    own.forEach((channel, i) => {
+      const copy = i === own.length - 1 ? decoded : copyMessage(decoded);
+      if (this.pushOwn(channel, copy, score)) this.counters.sent++;
+      else this.counters.dropped++;
+    });
+  }
+
+  /**
+   * Group send of encoded `body` to every member of `group` except those whose owner part
+   * ends with `suffix` (`.<client>!`), which are returned. One round trip on a single
+   * server without encryption or per-channel patterns (the GROUP_SEND_LOCAL script); else
+   * one to read the group and one per shard.
+   */
+  protected async groupSendExcept(group: string, body: Buffer, suffix: string): Promise<string[]> {
     const what = `groupSend('${group}')`;
     const cutoff = nowSeconds() - this.options.common.groupExpiryMs / 1000;
     if (this.servers.length === 1 && this.options.crypter === null && this.options.uniformChannels) {
-      return this.groupSendLocal(group, body, cutoff, what);
+      return this.groupSendLocal(group, body, cutoff, what, suffix);
     }
     const members = await this.server(shardIndex(group, this.servers.length)).run(what, (c) =>
       c.rbGroupMembers(this.groupKey(group), cutoff),
     );
-    await this.deliverToMembers(members, body, what);
+    const own: string[] = [];
+    const others: string[] = [];
+    for (const member of members) {
+      const bang = member.indexOf('!');
+      (bang >= 0 && member.slice(0, bang + 1).endsWith(suffix) ? own : others).push(member);
+    }
+    await this.deliverToMembers(others, body, what);
+    return own;
   }
 
   /**
@@ -656,12 +733,12 @@ export class RedisLayer extends LayerBase {
     );
   }
 
-  /** One round trip: the GROUP_SEND_LOCAL script reads the group and stores for every key. */
-  private async groupSendLocal(group: string, body: Buffer, groupCutoff: number, what: string): Promise<void> {
+  /** One round trip: the GROUP_SEND_LOCAL script reads the group and stores for every key but the sender's. */
+  private async groupSendLocal(group: string, body: Buffer, groupCutoff: number, what: string, suffix: string): Promise<string[]> {
     const [count, headerLength] = mapHeader(body);
     const score = nextScore();
     const { common, tradeoffs, prefix } = this.options;
-    const [delivered, missed, evicted, expired] = await this.server(0).run(what, (c) =>
+    const reply = await this.server(0).run(what, (c) =>
       c.rbGroupSendLocal(
         this.groupKey(group),
         prefix,
@@ -674,11 +751,14 @@ export class RedisLayer extends LayerBase {
         randomPrefix(),
         body.subarray(headerLength),
         count,
+        suffix,
       ),
     );
-    this.counters.sent += delivered;
-    this.counters.dropped += missed + evicted;
-    this.counters.expired += expired;
+    const [delivered, missed, evicted, expired] = reply as number[];
+    this.counters.sent += delivered as number;
+    this.counters.dropped += (missed as number) + (evicted as number);
+    this.counters.expired += expired as number;
+    return reply.slice(4).map(String);
   }
 
   // -------------------------------------------------------------------------------------
