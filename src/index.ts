@@ -43,6 +43,7 @@ export type {
 } from './layer.js';
 export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 export { encode, decode } from './codec.js';
+export type { Bytes, Count, Milliseconds, Seconds } from './options.js';
 export { RedisLayer } from './layers/redis.js';
 export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost, SentinelAddress } from './redis/options.js';
 export { SharedLayer, attachLayer } from './layers/shared.js';

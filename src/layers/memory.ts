@@ -15,6 +15,10 @@
 import { decode, encode } from '../codec.js';
 import { ChannelFull, MessageTooLarge, TimeoutError } from '../errors.js';
 import {
+  COMMON_OPTION_KEYS,
+  TRADEOFF_OPTION_KEYS,
+  assertOptionsObject,
+  type CoversKeys,
   assertPositiveInteger,
   resolveCommonOptions,
   resolveTradeoffs,
@@ -28,13 +32,20 @@ import {
   type TradeoffOptions,
 } from '../layer.js';
 import { WaitScope } from '../wait.js';
+import { assertKnownOptions, type Bytes } from '../options.js';
 import { LayerBase } from './base.js';
 
 /** Options of the memory backend. */
 export interface MemoryLayerOptions extends CommonLayerOptions, TradeoffOptions {
-  /** Largest encoded message accepted, in bytes. Default 1 MiB. */
-  maxMessageSize?: number;
+  /** Largest encoded message accepted, in **bytes**. Default 1 MiB. */
+  maxMessageSize?: Bytes;
 }
+
+/** Every option of the memory backend (unknown ones are refused). */
+export const MEMORY_OPTION_KEYS = [...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'maxMessageSize'] as const;
+/** Fails to compile when an option of MemoryLayerOptions is missing from MEMORY_OPTION_KEYS. */
+const memoryKeysComplete: CoversKeys<MemoryLayerOptions, typeof MEMORY_OPTION_KEYS> = true;
+void memoryKeysComplete;
 
 interface Stored {
   bytes: Uint8Array;
@@ -69,6 +80,8 @@ export class MemoryLayer extends LayerBase {
   /** @param options see {@link MemoryLayerOptions} */
   constructor(options: MemoryLayerOptions = {}) {
     super();
+    assertOptionsObject("createLayer({ backend: 'memory' })", options);
+    assertKnownOptions("createLayer({ backend: 'memory' })", options, MEMORY_OPTION_KEYS);
     this.common = resolveCommonOptions(options);
     this.tradeoffs = resolveTradeoffs(options);
     const maxMessageSize = options.maxMessageSize ?? 1024 * 1024;

@@ -31,7 +31,7 @@ import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
 import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
 import {
-  LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
+  LIFO_DROP_OLDEST, SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
@@ -857,13 +857,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
 /** The options every attached instance needs, and nothing else (the handle must stay cloneable). */
 function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
-  const keys: Array<keyof SharedLayerOptions> = [
-    'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'memory', 'maxMessageSize', 'maxNames',
-    'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout',
-    'maxDeliveries', 'deadLetterChannel', 'maxLeases',
-  ];
   const out: Record<string, unknown> = {};
-  for (const key of keys) if (options[key] !== undefined) out[key] = options[key];
+  for (const key of SHARED_OPTION_KEYS) if (options[key] !== undefined) out[key] = options[key];
   return out as SharedLayerOptions;
 }
 
