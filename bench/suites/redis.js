@@ -1,7 +1,8 @@
 // Suite 5, the Redis backend against Python's channels_redis, on the same local redis-server
 // in the same run: send + receive round trip, throughput (a sender and a receiver running
 // concurrently), and group_send to 100 channels with every member received. The Python side
-// is bench/python/channels_redis_bench.py run by /usr/bin/python3; each round runs it once per
+// is bench/python/channels_redis_bench.py run by the Python that bench/python.js finds
+// (RINGBUS_PYTHON, else the first python3/python on PATH that imports channels_redis); each round runs it once per
 // case, next to the Node side of the same case.
 
 import { spawn, execFile } from 'node:child_process';
@@ -10,8 +11,8 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createLayer } from '../../dist/index.js';
 import { makeMessage } from '../messages.js';
+import { findPython } from '../python.js';
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../python/channels_redis_bench.py', import.meta.url));
 const GROUP_MEMBERS = 100;
 const CAPACITY = 10_000;
@@ -80,11 +81,9 @@ async function startRedis() {
 
 /** Why the Python side cannot run here, or null when it can. */
 function pythonProblem() {
-  if (!existsSync(PYTHON)) return `${PYTHON} is absent`;
   if (!existsSync(SCRIPT)) return 'bench/python/channels_redis_bench.py is not in this copy of ringbus';
-  return new Promise((resolve) => {
-    execFile(PYTHON, ['-c', 'import channels_redis'], (err) => resolve(err ? `${PYTHON} cannot import channels_redis (Debian: apt install python3-channels-redis)` : null));
-  });
+  const python = findPython();
+  return python.path === null ? python.describe() : null;
 }
 
 /** Does a `redis-server` binary run here? */
@@ -96,7 +95,7 @@ function redisServerPresent() {
 function runPython(url, pyCase, batch, timeMs, warmupMs, tag) {
   const args = [SCRIPT, '--host', url, '--case', pyCase, '--batch', String(batch), '--time-ms', String(timeMs), '--warmup-ms', String(warmupMs), '--tag', tag];
   return new Promise((resolve, reject) => {
-    execFile(PYTHON, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(findPython().path, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`channels_redis_bench.py --case ${pyCase} failed: ${stderr.trim().split('\n').pop() || err.message}`));
       try {
         const out = JSON.parse(stdout);
@@ -223,10 +222,11 @@ export default {
     { label: 'throughput, ringbus / channels_redis', of: 'redis/throughput-ringbus', over: 'redis/throughput-channels_redis', kind: 'rate' },
     { label: 'group send deliveries, ringbus / channels_redis', of: 'redis/groupsend-ringbus', over: 'redis/groupsend-channels_redis', kind: 'rate' },
   ],
-  async open({ quick }) {
+  async open({ quick, note }) {
     if (!(await redisServerPresent())) return { skipped: 'redis-server is not installed (Debian: apt install redis-server)' };
-    const problem = await pythonProblem();
+    const problem = pythonProblem();
     if (problem !== null) return { skipped: problem };
+    note(findPython().describe());
     const server = await startRedis();
     try {
       const probe = await createLayer({ backend: 'redis', hosts: [server.url] });
