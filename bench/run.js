@@ -1,5 +1,6 @@
 // `npm run bench` (and `ringbus bench`): run the suites interleaved, print the table of figures
-// and ratios, write bench/results/latest.json and bench/results/report.html.
+// and ratios, write bench/results/latest.json and bench/results/report.html (under the current
+// directory unless --out says otherwise).
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,7 +33,9 @@ export async function main(argv, { suites = SUITES, stdout = process.stdout, std
     stdout.write(USAGE);
     return 0;
   }
-  const outDir = path.resolve(opts.out ?? path.join(here, 'results'));
+  // Relative to the current directory (npm run bench runs in the repository; `ringbus bench` from an
+  // installed package must not write into node_modules).
+  const outDir = path.resolve(opts.out ?? path.join('bench', 'results'));
   const progress = createProgress({ stream: stderr });
   const startedAt = new Date();
   const loadAtStart = machineInfo().loadAverage;
