@@ -7,6 +7,8 @@
 //   queue.ts     Vyukov bounded MPMC queue per channel, wake words, pin/unpin
 //   registry.ts  name -> record table (per-bucket optimistic seqlock), record reclamation
 //   groups.ts    copy-on-write member arrays, group delivery
+//   leases.ts    lease table and instance table (at-least-once delivery, dead threads)
+//   lifetime.ts  the bus options block and the shutdown of the bus
 //
 // Per-instance secondary results (the generation of a lookup, the number of expired
 // messages dropped by a receive, ...) travel in wasm globals, which are private to the
@@ -25,6 +27,7 @@ import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSl
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
 
 export { OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED } from './registry';
+export { busClosed, busOptionsAddr, busOptionsLen, closedWord, setBusOptions, shutdown } from './lifetime';
 
 /** Layout version this build reads and writes. */
 export function layoutVersion(): u32 {

@@ -34,7 +34,7 @@
 //   group:   144 members word (u64: member-array address | version << 32)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
-export const LAYOUT_VERSION: u32 = 3;
+export const LAYOUT_VERSION: u32 = 4;
 /** 'RBUS' */
 export const MAGIC: u32 = 0x53554252;
 
@@ -68,6 +68,10 @@ export const H_LEASES: usize = 2048; // lease table address (0: at-most-once bus
 export const H_LEASECAP: usize = 2052; // lease slots
 export const H_INST: usize = 2056; // instance table address
 export const H_INSTCAP: usize = 2060; // instance slots
+// Lifetime of the bus (lifetime.ts): bytes 2304..2559 of the header.
+export const H_CLOSED: usize = 2304; // 1 once the creating layer shut the bus down (atomic)
+export const H_OPTS: usize = 2308; // address of the bus options text (UTF-8 JSON), 0: none
+export const H_OPTSLEN: usize = 2312; // its length in bytes
 
 export const BLOCK_HDR: usize = 16;
 export const B_REFS: usize = 0;

@@ -81,9 +81,16 @@ export class MessageTooLarge extends RingbusError {
 
 /** The layer was closed: every later call rejects with this, and pending waits are released with it. */
 export class LayerClosed extends RingbusError {
-  /** @param what the operation that was attempted */
-  constructor(what = 'operation') {
-    super('ERR_RINGBUS_LAYER_CLOSED', `layer is closed: ${what} is not possible`);
+  /** Why the layer closed, when it was not its own `close()` (e.g. the bus was shut down). */
+  readonly detail: string | undefined;
+
+  /**
+   * @param what the operation that was attempted
+   * @param detail why the layer is closed, when it was not its own `close()`
+   */
+  constructor(what = 'operation', detail?: string) {
+    super('ERR_RINGBUS_LAYER_CLOSED', `layer is closed: ${what} is not possible${detail === undefined ? '' : ` (${detail})`}`);
+    this.detail = detail;
   }
 }
 
@@ -122,7 +129,7 @@ export class Aborted extends RingbusError {
  * messages are received or expire.
  */
 export class OutOfSharedMemory extends RingbusError {
-  /** Which part of the shared region is exhausted: `'arena'`, `'registry'`, `'groups'`. */
+  /** Which part of the shared region is exhausted: `'arena'`, `'registry'`, `'names'`, `'instances'`, `'leases'`. */
   readonly region: string;
 
   /**

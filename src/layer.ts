@@ -59,7 +59,8 @@ export type MessageValueShape<V> = [V] extends [MessageValue]
 export interface WaitOptions {
   /**
    * **Milliseconds**: give up after this long with a {@link TimeoutError} (nothing is consumed).
-   * `0` means "only if a message is already there". Omitted: wait without limit.
+   * `0` means "only if a message is already there". Omitted (or `Infinity`): wait without
+   * limit. Any finite value works, 2^31 ms (about 24.8 days) and more included.
    */
   timeout?: Milliseconds;
   /** Cancel the wait: it rejects with {@link Aborted} (nothing is consumed). */

@@ -12,13 +12,57 @@ import type { WaitOptions } from './layer.js';
 
 type Cause = 'timeout' | 'abort' | 'close';
 
+/**
+ * The longest delay one Node timer takes: `setTimeout` with 2^31 ms or more fires at once
+ * (with a TimeoutOverflowWarning). Longer delays are chained from timers of at most this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timer of {@link longTimeout}: cancel it, or let it not keep the event loop alive. */
+export interface LongTimer {
+  /** Cancel it (idempotent). */
+  clear(): void;
+  /** Do not keep the event loop alive for it. */
+  unref(): LongTimer;
+}
+
+/**
+ * `setTimeout` for any finite delay: delays of 2^31 ms or more (about 24.8 days) are chained
+ * from shorter timers instead of firing at once. A non-finite or negative delay is a
+ * RangeError (the callers check their options first; this is the last line).
+ */
+export function longTimeout(fn: () => void, ms: number): LongTimer {
+  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`invalid delay ${ms} ms: it must be a finite number >= 0`);
+  const end = Date.now() + ms;
+  let timer: ReturnType<typeof setTimeout>;
+  let unref = false;
+  const arm = (left: number): void => {
+    timer = setTimeout(() => {
+      const rest = end - Date.now();
+      if (rest > 0) arm(rest);
+      else fn();
+    }, Math.min(left, MAX_TIMER_MS));
+    if (unref) timer.unref?.();
+  };
+  arm(ms);
+  const handle: LongTimer = {
+    clear: () => clearTimeout(timer),
+    unref: () => {
+      unref = true;
+      timer.unref?.();
+      return handle;
+    },
+  };
+  return handle;
+}
+
 /** A live wait: `signal` aborts when the wait must end; `error()` tells why. */
 export class WaitScope {
   /** Aborts when the timeout expires, the caller's signal aborts or the layer closes. */
   readonly signal: AbortSignal;
   private readonly controller = new AbortController();
   private cause: Cause | null = null;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: LongTimer | undefined;
   private readonly cleanups: Array<() => void> = [];
 
   /**
@@ -29,14 +73,14 @@ export class WaitScope {
   constructor(
     private readonly what: string,
     private readonly options: WaitOptions | undefined,
-    layerSignal: AbortSignal,
+    private readonly layerSignal: AbortSignal,
   ) {
     this.signal = this.controller.signal;
     this.watch(layerSignal, 'close');
     if (options?.signal) this.watch(options.signal, 'abort');
     const timeout = options?.timeout;
     if (timeout !== undefined && this.cause === null && Number.isFinite(timeout)) {
-      this.timer = setTimeout(() => this.fire('timeout'), timeout);
+      this.timer = longTimeout(() => this.fire('timeout'), timeout);
     }
   }
 
@@ -52,14 +96,16 @@ export class WaitScope {
         return new TimeoutError(this.what, this.options?.timeout ?? 0);
       case 'abort':
         return new Aborted(this.what, this.options?.signal?.reason);
-      default:
-        return new LayerClosed(this.what);
+      default: {
+        const reason: unknown = this.layerSignal.reason;
+        return new LayerClosed(this.what, reason instanceof LayerClosed ? reason.detail : undefined);
+      }
     }
   }
 
   /** Release the timer and listeners. Call once the wait is over, however it ended. */
   dispose(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.clear();
     for (const c of this.cleanups) c();
     this.cleanups.length = 0;
   }

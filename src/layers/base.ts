@@ -146,7 +146,7 @@ export abstract class LayerBase implements ChannelLayer {
 
   close(): Promise<void> {
     if (this.closing === null) {
-      this.closer.abort(new LayerClosed('wait'));
+      this.closer.abort(new LayerClosed('wait', this.closedBecause()));
       this.closing = this.doClose();
     }
     return this.closing;
@@ -159,7 +159,12 @@ export abstract class LayerBase implements ChannelLayer {
 
   /** Throw LayerClosed once the layer is closed. */
   protected assertOpen(what: string): void {
-    if (this.closed) throw new LayerClosed(what);
+    if (this.closed) throw new LayerClosed(what, this.closedBecause());
+  }
+
+  /** Why the layer is (being) closed when it was not its own `close()`; undefined otherwise. */
+  protected closedBecause(): string | undefined {
+    return undefined;
   }
 
   /** True when this instance may receive on `channel` (see {@link LayerBase.clientId}). */

@@ -31,7 +31,7 @@ import {
   type SendOptions,
   type TradeoffOptions,
 } from '../layer.js';
-import { WaitScope } from '../wait.js';
+import { WaitScope, longTimeout, type LongTimer } from '../wait.js';
 import { assertKnownOptions, type Bytes } from '../options.js';
 import { LayerBase } from './base.js';
 
@@ -317,7 +317,7 @@ export class MemoryLayer extends LayerBase {
 class MemoryLease implements Lease {
   readonly deliveries: number;
   private held = true;
-  private readonly timer: ReturnType<typeof setTimeout>;
+  private readonly timer: LongTimer;
 
   constructor(
     private readonly layer: MemoryLayer,
@@ -326,10 +326,9 @@ class MemoryLease implements Lease {
     readonly message: Message,
   ) {
     this.deliveries = stored.deliveries;
-    this.timer = setTimeout(() => {
+    this.timer = longTimeout(() => {
       if (this.release()) this.layer.requeue(this.channel, this.stored, this);
-    }, layer.leaseTimeoutMs);
-    this.timer.unref?.();
+    }, layer.leaseTimeoutMs).unref();
   }
 
   // Arrow properties: `const { message, ack } = await layer.receiveLease(ch)` must work.
@@ -353,7 +352,7 @@ class MemoryLease implements Lease {
   private release(): boolean {
     if (!this.held) return false;
     this.held = false;
-    clearTimeout(this.timer);
+    this.timer.clear();
     return true;
   }
 }

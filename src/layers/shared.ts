@@ -19,7 +19,7 @@
 
 import { decode, encode } from '../codec.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
-import { ChannelFull, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
+import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
   type LayerStats, type Lease, type Message, type MessageShape, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
@@ -35,6 +35,9 @@ import {
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
+import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
+import { forget, track } from './shared/lifetime.js';
+import { instancesExhausted, SHUT_DOWN } from './shared/slots.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -108,7 +111,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** This instance's id in the instance table (the owner of its leases); 0: none. */
   private readonly instance: number;
   /** At-least-once: the timer that sweeps expired leases, and when to sweep next on a take. */
-  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private readonly sweeper: { timer: ReturnType<typeof setInterval> | undefined } = { timer: undefined };
+  /** True for the layer that created the bus: closing it shuts the bus down. */
+  private readonly creator: boolean;
+  /** Int32 index of the bus's closed word (assembly/lifetime.ts). */
+  private readonly closedIndex: number;
+  /** Tracks this instance for its thread's exit and its collection (shared/lifetime.ts). */
+  private readonly lifetime: WeakRef<SharedLayer>;
   private nextSweep = 0;
   /**
    * Addresses of this instance's wait words in the instance table (0: none): the record it
@@ -120,16 +129,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** Counts waiters in and out of parked counters through the core, recording them. */
   private readonly parkedCounter: ParkedCounter;
 
-  private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core) {
+  private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean) {
     super();
     this.handle = handle;
     this.opts = opts;
     this.core = core;
+    this.creator = creator;
+    this.closedIndex = core.x.closedWord() >> 2;
     const leases = opts.tradeoffs.delivery === 'at-least-once';
     this.extensions = leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
     this.instance = core.x.instanceClaim(threadId);
     if (this.instance === 0 && leases) {
-      throw new OutOfSharedMemory('arena', `no free instance slot: ${INSTANCE_SLOTS} layer instances are attached to this bus`);
+      throw instancesExhausted(INSTANCE_SLOTS);
     }
     const slot = core.x.instanceSlot(this.instance);
     this.pinWord = slot === 0 ? 0 : slot + 16;
@@ -141,10 +152,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     };
     if (leases) {
       const every = sweepIntervalMs(opts.tradeoffs.leaseTimeoutMs);
-      this.sweeper = setInterval(() => this.sweepQuietly(), every);
-      this.sweeper.unref?.();
+      const self = new WeakRef(this); // the timer must not keep a forgotten layer alive
+      this.sweeper.timer = setInterval(() => self.deref()?.sweepQuietly(), every);
+      this.sweeper.timer.unref?.();
     }
-    this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget };
+    this.lifetime = track(this, core.x, this.instance, this.sweeper) as WeakRef<SharedLayer>;
+    // A wait re-reads the bus's closed word (through the `closed` getter) after reading its
+    // wake word and before parking (see assembly/lifetime.ts).
+    const check = (): void => void this.closed;
+    this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
@@ -163,7 +179,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (core.x.setupTables(opts.maxLeases, INSTANCE_SLOTS) === 0) {
       throw new TypeError(`invalid option maxLeases: ${opts.maxLeases} lease slots do not fit in memory (${opts.memoryBytes} bytes)`);
     }
-    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core);
+    // The bus-wide options go into the shared memory: attaches read them from there.
+    const text = encodeBusOptions(options);
+    const block = core.x.allocScratch(text.length);
+    if (block === 0) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes leave no room for the bus options`);
+    core.u8.set(text, block + BLOCK_HEADER);
+    core.x.setBusOptions(block + BLOCK_HEADER, text.length);
+    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core, true);
   }
 
   /** Attach to the bus of `handle` (from `layer.handle`, possibly made in another thread). */
@@ -185,7 +207,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (!exports.includes('check') || !exports.includes('layoutVersion')) {
       throw new LayoutMismatch('the handle\'s module is not a ringbus core');
     }
-    const opts = resolveSharedOptions(options ?? {});
     const core = new Core(module, memory);
     const rc = core.x.check();
     if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
@@ -195,10 +216,17 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         `the region has layout version ${core.x.headerVersion()}, this core reads version ${core.x.layoutVersion()}`,
       );
     }
+    if (core.x.busClosed() !== 0) throw new LayerClosed('attachLayer', SHUT_DOWN);
+    // Bus-wide options come from the shared memory; the handle may only choose how this
+    // instance waits (shared/bus-options.ts).
+    const at = core.x.busOptionsAddr();
+    if (at === 0) throw new LayoutMismatch('the region holds no bus options (a broken build)');
+    const stored = core.u8.slice(at, at + core.x.busOptionsLen());
+    const opts = resolveSharedOptions(attachOptions(stored, options));
     if (core.x.regionSize() !== opts.memoryBytes >>> 0 || core.x.maxMessageSize() !== opts.maxMessageSize) {
-      throw new LayoutMismatch('the handle\'s options do not match the region\'s header (memory, maxMessageSize)');
+      throw new LayoutMismatch('the bus options in the region do not match its header (memory, maxMessageSize)');
     }
-    return new SharedLayer(handle, opts, core);
+    return new SharedLayer(handle, opts, core, false);
   }
 
   /** Arena and registry accounting; exact when no operation is in flight. */
@@ -233,6 +261,22 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       total += n;
       if (n === 0) return total;
     }
+  }
+
+  /**
+   * True once `close()` was called, or once the bus was shut down (its creating layer
+   * closed): this instance then closes itself, so every pending wait rejects with
+   * LayerClosed and every later call does too.
+   */
+  override get closed(): boolean {
+    if (super.closed) return true;
+    if (Atomics.load(this.core.i32, this.closedIndex) === 0) return false;
+    void this.close();
+    return true;
+  }
+
+  protected override closedBecause(): string | undefined {
+    return !this.creator && Atomics.load(this.core.i32, this.closedIndex) !== 0 ? SHUT_DOWN : undefined;
   }
 
   // ---- send / receive ------------------------------------------------------------------
@@ -414,7 +458,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       const attempt = (): number => {
         const rc = x.leaseTake(rec, gen, this.instance, this.cutoff(), Date.now() + this.opts.tradeoffs.leaseTimeoutMs);
         if (rc === -1) {
-          throw new OutOfSharedMemory('arena', `no free lease slot: ${this.opts.maxLeases} leases are out (option maxLeases)`);
+          throw new OutOfSharedMemory('leases', `no free lease slot: ${this.opts.maxLeases} leases are out (option maxLeases)`);
         }
         if (rc <= 0) return 0;
         taken = { slot: rc - 1, seq: x.lastLeaseSeq(), h: x.lastLeaseHandle(), deliveries: x.lastLeaseDeliveries() };
@@ -646,7 +690,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // This instance's leases go back to their channels (a closed holder will not settle
     // them), then its slot in the instance table is freed. Nothing else of it lives in the
     // shared memory (see claimName): only the caches go.
-    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    if (this.sweeper.timer !== undefined) clearInterval(this.sweeper.timer);
+    forget(this.lifetime);
+    // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.
+    if (this.creator) this.core.x.shutdown();
     if (this.instance !== 0) {
       const x = this.core.x;
       try {
@@ -699,7 +746,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Decode a copy of message `h`, which stays where it is (a lease slot owns it). */
   private copyOut(h: number): Message {
-    return decode(this.inbox.subarray(0, this.copyIn(h)));
+    // copyIn may replace this.inbox with a larger buffer: read the field only after it.
+    const len = this.copyIn(h);
+    return decode(this.inbox.subarray(0, len));
   }
 
   /** Copy the payload of message `h` into the private inbox; returns its length. */

@@ -23,6 +23,7 @@ import {
   type TradeoffOptions,
 } from '../layer.js';
 import { Fernet, MultiFernet } from './fernet.js';
+import { MAX_TIMER_MS } from '../wait.js';
 
 /** Where a Sentinel listens. */
 export interface SentinelAddress {
@@ -76,7 +77,8 @@ export interface RedisLayerOptions extends CommonLayerOptions, TradeoffOptions {
    * **Milliseconds** an operation (send, groupSend, groupAdd, ...) waits for a server that is
    * unreachable or does not answer, before it rejects with {@link ConnectionError}. Also
    * bounds `createLayer`'s first connection. Default 5000. Pending receives do not time
-   * out because of an outage: they wait and resume when the server returns.
+   * out because of an outage: they wait and resume when the server returns. At most
+   * 2^31 - 1 ms (a larger value is a RangeError).
    */
   operationTimeout?: Milliseconds;
   /** ioredis options applied to every host (a host entry's own options win). */
@@ -137,6 +139,12 @@ export function resolveRedisOptions(options: RedisLayerOptions): ResolvedRedisOp
 
   const operationTimeout = options.operationTimeout ?? 5000; // milliseconds
   assertPositiveNumber('operationTimeout', operationTimeout);
+  if (operationTimeout > MAX_TIMER_MS) {
+    // ioredis arms its command timer with setTimeout, which fires at once from 2^31 ms on.
+    throw new RangeError(
+      `invalid option operationTimeout: ${operationTimeout} ms; it must be at most ${MAX_TIMER_MS} ms (2^31 - 1, about 24.8 days)`,
+    );
+  }
 
   let crypter: MultiFernet | null = null;
   const keys = options.symmetricEncryptionKeys;

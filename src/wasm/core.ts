@@ -83,6 +83,12 @@ export interface CoreExports {
   leaseSweep(now: number, me: number, dead: number, maxDeliveries: number, deadOwner: number): number;
   leaseFlush(me: number): void;
   leasesHeld(): number;
+  setBusOptions(addr: number, len: number): void;
+  busOptionsAddr(): number;
+  busOptionsLen(): number;
+  closedWord(): number;
+  busClosed(): number;
+  shutdown(): number;
   OFF_WAKE: WasmGlobal;
   OFF_PARKED: WasmGlobal;
   OFF_SPACE: WasmGlobal;

@@ -39,6 +39,12 @@ const PLAIN_COUNTER: ParkedCounter = {
 export interface Strategy {
   wait: WaitStrategy;
   spinBudget: number;
+  /**
+   * Called after the wake word was read and before parking, and between spin rounds: it may
+   * close the layer (the shared layer does when its bus was shut down), which ends the wait
+   * with the scope's error.
+   */
+  check?: () => void;
 }
 
 /**
@@ -94,6 +100,7 @@ export async function parkUntil(
           if (r !== 0) return r;
         }
         await yieldToLoop();
+        strategy.check?.();
         if (scope.ended) throw scope.error();
       }
     }
@@ -103,6 +110,8 @@ export async function parkUntil(
       counter.enter(i32, count);
       let r: number;
       try {
+        strategy.check?.();
+        if (scope.ended) throw scope.error();
         r = attempt();
         if (r !== 0) return r;
         const left = deadline - Date.now();

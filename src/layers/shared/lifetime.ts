@@ -1,0 +1,87 @@
+/**
+ * Giving back the instance slot of a layer that was never closed.
+ *
+ * Every shared-layer instance claims one of the bus's {@link INSTANCE_SLOTS} instance slots
+ * (assembly/leases.ts: the owner id of its leases, the words that let a reaper clean up after
+ * a thread killed mid-operation). `close()` gives it back. When nobody calls `close()`:
+ *
+ * - the thread exits by itself (its event loop ends, `process.exit()`, an uncaught
+ *   exception): a `process.on('exit')` hook of that thread closes its open instances, so
+ *   their leases go back to their channels at once and their slots are freed;
+ * - the layer object is garbage-collected while its thread lives on: a FinalizationRegistry
+ *   frees its slot and hands its leases back (no operation of it can be in flight: an
+ *   operation in flight keeps the layer reachable);
+ * - the thread is terminated (`worker.terminate()`, which runs no exit hook): the thread that
+ *   created the Worker must `layer.watch(worker)` (pools do it), which reaps the thread's
+ *   instances when the worker's `exit` event fires.
+ *
+ * @module
+ */
+
+import type { CoreExports } from '../../wasm/core.js';
+
+/** What closing an instance at thread exit needs. */
+export interface Closable {
+  /** Close now: the synchronous part of `close()` frees the slot. */
+  close(): Promise<void>;
+}
+
+/** Open instances of this thread, closed when the thread exits. */
+const open = new Set<WeakRef<Closable>>();
+let hooked = false;
+
+function closeAllAtExit(): void {
+  for (const ref of open) {
+    // close() does its shared-memory work synchronously (doClose has no await before it).
+    ref.deref()?.close().catch(() => {});
+  }
+  open.clear();
+}
+
+/** What the finalizer of a collected instance needs (never the layer itself). */
+interface Held {
+  x: CoreExports;
+  instance: number;
+  sweeper: { timer: ReturnType<typeof setInterval> | undefined };
+  ref: WeakRef<Closable>;
+}
+
+const finalizer = new FinalizationRegistry<Held>((held) => {
+  open.delete(held.ref);
+  if (held.sweeper.timer !== undefined) clearInterval(held.sweeper.timer);
+  if (held.instance === 0) return;
+  try {
+    // Its leases go back to their channels (no dead-letter check: the next nack or timeout
+    // of a message past maxDeliveries moves it), then its slot is freed.
+    held.x.leaseSweep(Date.now(), held.instance, 0, 0, held.instance);
+  } finally {
+    held.x.instanceFree(held.instance, 0);
+  }
+});
+
+/**
+ * Track `layer` (instance `instance` of core `x`) until `forget(token)`: close it when this
+ * thread exits, free its slot if it is collected. `sweeper` holds the layer's lease-sweep
+ * timer (it must not reference the layer). Returns the token for {@link forget}.
+ */
+export function track(
+  layer: Closable,
+  x: CoreExports,
+  instance: number,
+  sweeper: { timer: ReturnType<typeof setInterval> | undefined },
+): WeakRef<Closable> {
+  if (!hooked) {
+    hooked = true;
+    process.once('exit', closeAllAtExit);
+  }
+  const ref = new WeakRef(layer);
+  open.add(ref);
+  finalizer.register(layer, { x, instance, sweeper, ref }, ref);
+  return ref;
+}
+
+/** The layer of `token` was closed: stop tracking it. */
+export function forget(token: WeakRef<Closable>): void {
+  open.delete(token);
+  finalizer.unregister(token);
+}
