@@ -64,7 +64,14 @@ interface Queue {
   senders: Parked[];
 }
 
-/** The in-memory reference layer. Create it with `createLayer({ backend: 'memory' })`. */
+/**
+ * The in-memory reference layer: one thread, plain maps; the readable oracle of the other
+ * backends. Create it with `createLayer({ backend: 'memory' })`.
+ *
+ * Process lifetime: a pending `receive` does not keep the process alive (no timer and no
+ * handle is held while it waits; a `timeout` holds a timer). A process with nothing else to
+ * do exits with the receive still pending.
+ */
 export class MemoryLayer extends LayerBase {
   /** `groups`, `flush` (ASGI extensions) and `leases` (at-least-once delivery). */
   readonly extensions = ['groups', 'flush', 'leases'] as const;

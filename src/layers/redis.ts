@@ -67,7 +67,12 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\^]/g, '\\$&');
 }
 
-/** The Redis layer. Create it with `createLayer({ backend: 'redis', hosts: [...] })`. */
+/**
+ * The Redis layer, wire-compatible with Python's channels_redis 4.x. Create it with
+ * `createLayer({ backend: 'redis', hosts: [...] })`.
+ *
+ * Process lifetime: the layer's connections keep the process alive until `close()`.
+ */
 export class RedisLayer extends LayerBase {
   /** `groups` and `flush` (the ASGI extensions channels_redis offers), and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
@@ -116,13 +121,14 @@ export class RedisLayer extends LayerBase {
     return this.options.tradeoffs.delivery === 'at-least-once';
   }
 
+  // The random part is drawn until the full name hashes to the same server as its owner part:
+  // channels_redis sends directly to a `!` channel on the server of its *full* name (its issue
+  // #221) while the owner reads the server of the owner part; with names chosen this way both
+  // are the same server. (About `hosts.length` draws on average; one for a single server.)
   /**
-   * A new process-specific channel name, `<prefix>.<client>!<random>`, whose random part is
-   * drawn until the full name hashes to the same server as its owner part. channels_redis
-   * sends directly to a `!` channel on the server of its *full* name (its issue #221) while
-   * the owner reads the server of the owner part; with names chosen this way both are the
-   * same server, so Python processes reach this layer's channels on a ring too. (About
-   * `hosts.length` draws on average; one for a single server.)
+   * A new process-specific channel name owned by this layer instance,
+   * `'<prefix>.<client>!<random>'`. Python channels_redis processes on the same hosts reach it
+   * too, also on a ring of several servers (see docs/redis.md).
    */
   override async newChannel(prefix = 'specific'): Promise<string> {
     for (;;) {

@@ -87,7 +87,15 @@ export interface SharedMemoryStats {
   instances: number;
 }
 
-/** The shared-memory layer. Create it with `createLayer()`; attach with `attachLayer(handle)`. */
+/**
+ * The shared-memory layer (the default backend): one bus for every thread of the process.
+ * Create it with `createLayer()`; in another thread, attach with `attachLayer()` (see
+ * `workerData`).
+ *
+ * Process lifetime: a pending wait (`receive`, `listen`, a `send` under `full: 'wait'`) keeps
+ * the process alive, like a socket, until a message arrives, its timeout or signal ends it, or
+ * the layer closes. Close the layer (or end the waits) to let the process exit.
+ */
 export class SharedLayer extends LayerBase implements LeaseSettler {
   /** `groups` and `flush`, and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
@@ -656,7 +664,11 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   // ---- whole bus -----------------------------------------------------------------------
 
-  /** Counters of this instance (expired ones are counted by its core instance) and bus depths. */
+  // The expired counter is kept by this instance's core instance (it discards them in wasm).
+  /**
+   * Counters of this instance's own operations (`sent`, `received`, `expired`, `dropped`), and
+   * the depths of every non-empty channel of the whole bus.
+   */
   override stats(): LayerStats {
     const depths = this.depths();
     return { ...this.counters, expired: this.core.x.expiredSoFar(), depths };
