@@ -44,6 +44,7 @@ export type {
 export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 export { encode, decode } from './codec.js';
 export type { Bytes, Count, Milliseconds, Seconds } from './options.js';
+export type { DropReason, DroppedEvent, ExpiredEvent, LayerEvent, LayerEventListener, RedeliveredEvent } from './events.js';
 export { RedisLayer } from './layers/redis.js';
 export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost, SentinelAddress } from './redis/options.js';
 export { SharedLayer, attachLayer } from './layers/shared.js';

@@ -7,6 +7,7 @@
  */
 
 import { LayerClosed } from './errors.js';
+import type { LayerEvent, LayerEventListener } from './events.js';
 import { assertExpiryUnits, type Count, type Milliseconds, type Seconds } from './options.js';
 
 /** A value a message may carry: strings, numbers, booleans, null, bytes, and nestings of these. */
@@ -229,6 +230,12 @@ export interface ChannelLayer {
 
   /** Counters and depths; see {@link LayerStats}. */
   stats(): LayerStats;
+
+  /**
+   * Call `listener` for every message this instance drops, finds expired, or hands out again
+   * under at-least-once delivery ({@link LayerEvent}). Returns a function that removes it.
+   */
+  onEvent(listener: LayerEventListener): () => void;
 
   /**
    * Release this instance: pending waits reject with {@link LayerClosed}, as does every

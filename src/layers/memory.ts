@@ -59,6 +59,8 @@ interface Parked {
 }
 
 interface Queue {
+  /** The channel's name (for the events of {@link MemoryLayer.onEvent}). */
+  readonly name: string;
   messages: Stored[];
   receivers: Parked[];
   senders: Parked[];
@@ -110,7 +112,7 @@ export class MemoryLayer extends LayerBase {
       if (policy === 'reject') throw new ChannelFull(channel, capacity);
       if (policy === 'drop-oldest') {
         this.takeOldest(queue);
-        this.counters.dropped++;
+        this.noteDropped(1, channel, 'drop-oldest');
       } else {
         await this.park(queue.senders, `send('${channel}')`, options, () => {
           this.dropExpired(queue);
@@ -165,11 +167,11 @@ export class MemoryLayer extends LayerBase {
       this.dropExpired(queue);
       if (queue.messages.length >= this.common.capacityOf(channel)) {
         if (this.tradeoffs.fullOf(channel) !== 'drop-oldest') {
-          this.counters.dropped++; // groupSend never raises ChannelFull and never waits
+          this.noteDropped(1, channel, 'group-full', group); // groupSend never raises ChannelFull and never waits
           continue;
         }
         this.takeOldest(queue);
-        this.counters.dropped++;
+        this.noteDropped(1, channel, 'drop-oldest');
       }
       this.enqueue(queue, bytes);
     }
@@ -236,7 +238,7 @@ export class MemoryLayer extends LayerBase {
 
   private queue(channel: string): Queue {
     let queue = this.channels.get(channel);
-    if (queue === undefined) this.channels.set(channel, (queue = { messages: [], receivers: [], senders: [] }));
+    if (queue === undefined) this.channels.set(channel, (queue = { name: channel, messages: [], receivers: [], senders: [] }));
     return queue;
   }
 
@@ -272,7 +274,7 @@ export class MemoryLayer extends LayerBase {
     if (before === 0) return;
     const kept = queue.messages.filter((m) => m.expiresAt > now);
     if (kept.length !== before) {
-      this.counters.expired += before - kept.length;
+      this.noteExpired(before - kept.length, queue.name);
       queue.messages = kept;
       this.wakeAll(queue.senders);
     }

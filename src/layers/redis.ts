@@ -189,9 +189,9 @@ export class RedisLayer extends LayerBase {
       const [status, expired, depth] = await this.server(index).run(what, (c) =>
         c.rbSend(this.key(channel), member, score, score - this.expirySec, capacity, this.ttlMs, policy),
       );
-      this.counters.expired += expired;
+      this.noteExpired(expired, channel);
       if (status < 0) return false;
-      this.counters.dropped += status;
+      this.noteDropped(status, channel, 'drop-oldest');
       this.counters.sent++;
       this.rememberDepth(channel, depth);
       return true;
@@ -285,7 +285,7 @@ export class RedisLayer extends LayerBase {
             now, now + tradeoffs.leaseTimeoutMs / 1000, now - this.expirySec, maxDeliveries, token, end, ttl,
           ),
         );
-        this.counters.expired += expired;
+        this.noteExpired(expired, channel);
         if (member === null || deliveries === null) break;
         const settle = (mode: 'ack' | 'nack') =>
           server
@@ -298,7 +298,7 @@ export class RedisLayer extends LayerBase {
           message = unpackMember(member, this.options.crypter, this.tokenTtl).message;
         } catch (err) {
           // Unreadable (no key opens it, bad bytes): settle it away rather than redeliver it forever.
-          this.counters.dropped++;
+          this.noteDropped(1, channel, 'undecodable');
           this.warn('decode', err);
           await settle('ack');
           continue;
@@ -348,7 +348,7 @@ export class RedisLayer extends LayerBase {
     let found: Message | undefined;
     while (found === undefined && inbox.buffer.length > 0) {
       const item = inbox.buffer.shift() as Buffered;
-      if (this.isExpired(item.score)) this.counters.expired++;
+      if (this.isExpired(item.score)) this.noteExpired(1, channel);
       else found = item.message;
     }
     this.forgetIfIdle(channel, inbox);
@@ -468,13 +468,13 @@ export class RedisLayer extends LayerBase {
   /** Unpack a popped member; undefined (and counted) when it is unreadable or stale. */
   private unpack(member: Buffer, score: number): Unpacked | undefined {
     if (this.isExpired(score)) {
-      this.counters.expired++;
+      this.noteExpired(1, null);
       return undefined;
     }
     try {
       return unpackMember(member, this.options.crypter, this.tokenTtl);
     } catch (err) {
-      this.counters.dropped++;
+      this.noteDropped(1, null, 'undecodable');
       this.warn('decode', err);
       return undefined;
     }
@@ -511,7 +511,7 @@ export class RedisLayer extends LayerBase {
     if (unpacked === undefined) return;
     const targets = unpacked.channels.filter((c) => ownerPart(c) === owner);
     if (targets.length === 0) {
-      this.counters.dropped++;
+      this.noteDropped(1, owner, 'unroutable');
       this.warn('route', new Error(`a message on ${this.options.prefix}${owner} names no channel of this owner in __asgi_channel__`));
       return;
     }
@@ -532,13 +532,13 @@ export class RedisLayer extends LayerBase {
     }
     while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
       inbox.buffer.shift();
-      this.counters.expired++;
+      this.noteExpired(1, channel);
     }
     inbox.buffer.push({ message, score });
     const capacity = this.options.common.capacityOf(channel);
     while (inbox.buffer.length > capacity) {
       inbox.buffer.shift();
-      this.counters.dropped++;
+      this.noteDropped(1, channel, 'drop-oldest');
     }
   }
 
@@ -637,13 +637,13 @@ export class RedisLayer extends LayerBase {
         );
         entries.forEach(([, { channels }], i) => {
           const status = statuses[i] as number;
-          if (status < 0) this.counters.dropped += channels.length;
+          if (status < 0) for (const member of channels) this.noteDropped(1, member, 'group-full', group);
           else {
             this.counters.sent += channels.length;
-            this.counters.dropped += status;
+            this.noteDropped(status, channels.length === 1 ? (channels[0] as string) : null, 'drop-oldest', group);
           }
         });
-        this.counters.expired += statuses[entries.length] ?? 0;
+        this.noteExpired(statuses[entries.length] ?? 0, null);
       }),
     );
   }
@@ -669,8 +669,9 @@ export class RedisLayer extends LayerBase {
       ),
     );
     this.counters.sent += delivered;
-    this.counters.dropped += missed + evicted;
-    this.counters.expired += expired;
+    this.noteDropped(missed, null, 'group-full', group);
+    this.noteDropped(evicted, null, 'drop-oldest', group);
+    this.noteExpired(expired, null);
   }
 
   // -------------------------------------------------------------------------------------

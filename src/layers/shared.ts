@@ -267,6 +267,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     for (;;) {
       const n = x.sweep(x.slots(), Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
       total += n;
+      if (this.observed) this.noticeExpired(null);
       if (n === 0) return total;
     }
   }
@@ -327,6 +328,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     try {
       this.checkReceive('receive', channel, options, true);
       const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
+      if (this.observed) this.noticeExpired(channel);
       if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
@@ -367,7 +369,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         // the slot the push needs. Dropping more would lose messages for nothing: wait for it.
         const capacity = this.opts.common.capacityOf(channel);
         for (let i = 1; ; i++) {
-          if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) this.counters.dropped++;
+          if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) this.noteDropped(1, channel, 'drop-oldest');
           if (x.pushPinned(rec, h) === 1) {
             this.counters.sent++;
             return;
@@ -409,6 +411,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       throw new ChannelFull(channel, this.opts.common.capacityOf(channel));
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -448,6 +451,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       return this.take(h);
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -512,6 +516,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       return new SharedLease(this, taken.slot, taken.seq, message, taken.deliveries);
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -649,7 +654,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         const n = x.groupSend(g, h, cutoff, snapshot + BLOCK_HEADER, cap);
         if (n >= 0) {
           this.counters.sent += n;
-          this.counters.dropped += x.lastDropped();
+          this.noteDropped(x.lastDropped(), null, 'group-full', group);
           return;
         }
         x.release(snapshot);
@@ -663,6 +668,26 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   }
 
   // ---- whole bus -----------------------------------------------------------------------
+
+  /** Expired messages the core discarded when this instance last reported (see noticeExpired). */
+  private expiredSeen = 0;
+
+  protected override startObserving(): void {
+    this.expiredSeen = this.core.x.expiredSoFar();
+  }
+
+  /**
+   * The core counts expired messages per instance as it discards them (in wasm): report what
+   * it discarded since the last look, attributed to the channel of the operation that found
+   * them (null for sweeps over the whole bus). Called only while someone listens.
+   */
+  private noticeExpired(channel: string | null): void {
+    const now = this.core.x.expiredSoFar();
+    if (now === this.expiredSeen) return;
+    const count = now - this.expiredSeen;
+    this.expiredSeen = now;
+    this.emitEvent({ type: 'expired', channel, count });
+  }
 
   // The expired counter is kept by this instance's core instance (it discards them in wasm).
   /**
@@ -863,7 +888,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       }
     }
     const gen = x.lastGen();
-    if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
+    if (x.lastCreated() === 1) {
+      x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
+      if (this.observed) this.noticeExpired(null); // what the sweep found belongs to other channels
+    }
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
     if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0 });
