@@ -37,9 +37,13 @@
 //    longer under younger ones, never shorter.
 //  - reuse: a new record may take any record in limbo at once, whatever its epoch: it stays a
 //    record (type-stable), and its next life has generation + 1, so stale pins fail. So while
-//    a grace period is held back (a thread died without being reaped, an idle instance between
-//    two announcements), reclaimed records are still reused for records and memory is bounded
-//    by the peak number of records.
+//    a grace period is held back, reclaimed records are still reused for records and memory is
+//    bounded by the peak number of records. What holds grace periods back: an instance between
+//    two announcements (up to the announcement interval); a thread whose event loop does not
+//    run (a long synchronous task, a blocking Atomics.wait such as piscina's atomics 'sync'
+//    between tasks), for as long as that lasts; and FOR GOOD, until the bus goes away: a
+//    thread that died without being reaped (its slot stays live with its last announcement),
+//    or one that died while it ran without a slot (H_UNTRACKED never comes back down).
 //
 // Cost per operation: none (announcements come from a timer and from reclaim). A thread killed
 // while retiring or draining leaks at most that one record (its block stays held).
