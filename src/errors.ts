@@ -31,6 +31,15 @@ export class RingbusError extends Error {
    */
   declare sent?: number;
 
+  // Node's statics of Error, restated only to keep them off the API reference of every error
+  // class (they are Error's, unchanged; `declare` emits nothing).
+  /** @internal */
+  declare static captureStackTrace: ErrorConstructor['captureStackTrace'];
+  /** @internal */
+  declare static prepareStackTrace: ErrorConstructor['prepareStackTrace'];
+  /** @internal */
+  declare static stackTraceLimit: ErrorConstructor['stackTraceLimit'];
+
   /**
    * @param code the stable code of this error
    * @param message a human-readable explanation naming the value and the rule

@@ -43,6 +43,8 @@ export interface BatchHost {
   storeEncoded(bytes: Uint8Array, now: number): number;
   /** Copy message `h` out, release it, count it received, decode it. */
   take(h: number): Message;
+  /** Count (and report to event listeners) `count` messages of `channel` evicted under 'drop-oldest'. */
+  noteDropped(count: number, channel: string): void;
   /** Date.now() minus the expiry: messages sent at or before it are expired. */
   cutoff(): number;
   /** As pinChannel, recorded for the reaper (for calls that may wait); undo with unpinAfterWait. */
@@ -136,7 +138,7 @@ function pushOrDrop(host: BatchHost, channel: string, rec: number, h: number): b
   if (host.opts.tradeoffs.fullOf(channel) !== 'drop-oldest') return false;
   const capacity = host.opts.common.capacityOf(channel);
   for (let i = 0; i < DROP_ROUNDS; i++) {
-    if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) host.counters.dropped++;
+    if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) host.noteDropped(1, channel);
     if (x.pushPinned(rec, h) === 1) return true;
   }
   return false;
