@@ -1,8 +1,11 @@
-// Worker threads on one bus: the main thread hands `layer.handle` to each worker, every worker
-// attaches to the same shared memory, and messages cross threads without postMessage.
+// Worker threads on one bus: the main thread gives each worker `workerData(layer, fields)` (the
+// bus handle next to the worker's own fields), every worker calls `attachLayer()` and is on the
+// same shared memory, and messages cross threads without postMessage.
+// (`workerData: layer` itself would fail: a layer cannot be cloned; its `handle` can.)
 // Run: node examples/worker-threads.mjs
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
-import { attachLayer, createLayer } from 'ringbus';
+// ringbus' helper is renamed here only because this one file also imports node's `workerData`.
+import { attachLayer, createLayer, workerData as busWorkerData } from 'ringbus';
 
 const WORKERS = 2;
 const JOBS = 10;
@@ -12,7 +15,7 @@ if (isMainThread) {
   const results = await layer.newChannel('results'); // only this thread may receive on it
 
   const workers = Array.from({ length: WORKERS }, (_, id) =>
-    new Worker(new URL(import.meta.url), { workerData: { handle: layer.handle, id, results } }),
+    new Worker(new URL(import.meta.url), { workerData: busWorkerData(layer, { id, results }) }),
   );
   // Wait until every worker has joined the 'workers' group, so that none misses the stop.
   for (let i = 0; i < WORKERS; i++) await layer.receive(results, { timeout: 10_000 });
@@ -30,8 +33,8 @@ if (isMainThread) {
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
   await layer.close();
 } else {
-  const { handle, id, results } = workerData;
-  const bus = attachLayer(handle);
+  const bus = attachLayer(); // the bus in this thread's workerData
+  const { id, results } = workerData; // the fields given next to it
   const control = await bus.newChannel('control');
   await bus.groupAdd('workers', control);
   await bus.send(results, { type: 'ready', worker: id });

@@ -22,6 +22,38 @@ export type MessageValue =
 /** A message: a plain object. ASGI messages carry a `type` string by convention. */
 export type Message = { [key: string]: MessageValue };
 
+/** The leaf values a message may carry (see {@link MessageValue}). */
+export type MessageScalar = string | number | bigint | boolean | null | Uint8Array;
+
+/**
+ * The constraint of the typed calls (`send<T>`, `receive<T>`, ...): `T` is a message type
+ * when each of its properties is a {@link MessageScalar}, an array (or tuple) of message
+ * values, or an object of the same kind. Unlike {@link Message} it needs no index signature,
+ * so interfaces qualify:
+ *
+ * ```ts
+ * interface Job { type: 'job'; id: number; tags?: string[] }
+ * ```
+ *
+ * Functions, class instances such as `Date` or `Map`, `undefined` values and symbols do not
+ * qualify (the runtime refuses them too). Optional properties are fine when omitted; set to
+ * `undefined` they are refused at run time, as `undefined` never travels.
+ */
+export type MessageShape<T> = { [K in keyof T]: MessageValueShape<T[K]> };
+
+/** The constraint on one property of a {@link MessageShape}. */
+export type MessageValueShape<V> = [V] extends [MessageValue]
+  ? V
+  : V extends MessageScalar
+  ? V
+  : V extends (...args: never[]) => unknown
+    ? never
+    : V extends ReadonlyArray<unknown>
+      ? { [I in keyof V]: MessageValueShape<V[I]> }
+      : V extends object
+        ? MessageShape<V>
+        : never;
+
 /** Options of a wait: `receive`, `listen`, and `send` under the `'wait'` full policy. */
 export interface WaitOptions {
   /**
@@ -52,9 +84,9 @@ export interface ListenOptions {
  * expired: its message has been (or will be) redelivered and `ack` resolves to `false`.
  * `ack` and `nack` are bound functions: destructuring them is fine.
  */
-export interface Lease {
+export interface Lease<T = Message> {
   /** A fresh copy of the message. */
-  readonly message: Message;
+  readonly message: T;
   /** 1 on first delivery, 2 on the first redelivery, and so on. */
   readonly deliveries: number;
   /** Settle: the message is gone for good. Resolves `true` if the lease was still held. */
@@ -116,8 +148,10 @@ export interface ChannelLayer {
    * Resolves once the message is queued (it may already have been received by then).
    * Rejects with `TypeError` for a bad name or message, {@link ChannelFull} when the channel
    * holds `capacity` messages, {@link MessageTooLarge}, or {@link LayerClosed}.
+   *
+   * `T` is inferred from `message`: any type of {@link MessageShape}, interfaces included.
    */
-  send(channel: string, message: Message, options?: SendOptions): Promise<void>;
+  send<T extends MessageShape<T>>(channel: string, message: T, options?: SendOptions): Promise<void>;
 
   /**
    * Take the oldest message of `channel`, waiting until one arrives.
@@ -125,16 +159,26 @@ export interface ChannelLayer {
    * Resolves with a fresh copy of the message. Rejects with {@link TimeoutError} after
    * `timeout` ms, {@link Aborted} when `signal` aborts, {@link LayerClosed} when the layer
    * closes, and `TypeError` for a bad name. A rejected receive consumed nothing.
+   *
+   * `T` (default {@link Message}) is what the caller states the channel carries, e.g.
+   * `receive<Job>('jobs')`; it is not checked at run time (any sender may have sent anything).
    */
-  receive(channel: string, options?: ReceiveOptions): Promise<Message>;
+  receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T>;
 
   /**
    * Iterate over the messages of `channel` as they arrive, until `signal` aborts (the loop
-   * ends quietly) or the layer closes (the loop throws {@link LayerClosed}).
+   * ends quietly) or the layer closes (the loop throws {@link LayerClosed}). `T` as for
+   * `receive`.
    */
-  listen(channel: string, options?: ListenOptions & { lease?: false }): AsyncIterableIterator<Message>;
+  listen<T extends MessageShape<T> = Message>(
+    channel: string,
+    options?: ListenOptions & { lease?: false },
+  ): AsyncIterableIterator<T>;
   /** As above, yielding leases (at-least-once delivery): settle each with `ack` or `nack`. */
-  listen(channel: string, options: ListenOptions & { lease: true }): AsyncIterableIterator<Lease>;
+  listen<T extends MessageShape<T> = Message>(
+    channel: string,
+    options: ListenOptions & { lease: true },
+  ): AsyncIterableIterator<Lease<T>>;
 
   /**
    * A new process-specific channel name owned by this layer instance, e.g.
@@ -152,7 +196,7 @@ export interface ChannelLayer {
    * Send `message` to every current member of `group`. Never rejects with ChannelFull:
    * full members miss the message and the miss is counted in `stats().dropped`.
    */
-  groupSend(group: string, message: Message): Promise<void>;
+  groupSend<T extends MessageShape<T>>(group: string, message: T): Promise<void>;
 
   /**
    * At-least-once delivery: take the oldest message of `channel` under a lease. Settle it
@@ -160,7 +204,7 @@ export interface ChannelLayer {
    * settled within `leaseTimeout` (or whose holder's thread dies) is redelivered with
    * `deliveries` one higher. Rejects with {@link Unsupported} under at-most-once delivery.
    */
-  receiveLease(channel: string, options?: ReceiveOptions): Promise<Lease>;
+  receiveLease<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Lease<T>>;
 
   /** Empty every channel and group of the layer (the whole bus, for shared backends). */
   flush(): Promise<void>;

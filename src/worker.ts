@@ -1,6 +1,7 @@
 /**
  * Inside a worker of a ringbus pool (`createPool` from `ringbus/pool`), or any worker
- * started with `workerData: { ringbus: layer.handle }`: the bus, attached in this thread.
+ * started with `workerData: workerData(layer, { ...fields })`: the bus, attached in this
+ * thread, and the creator's fields.
  *
  * ```js
  * // task file run by the pool
@@ -12,30 +13,30 @@
  * ```
  *
  * The layer is attached when this module is first imported in a thread, so pool workers
- * whose tasks never import it never attach.
+ * whose tasks never import it never attach. In a plain worker, `attachLayer()` from
+ * `ringbus` does the same without this module.
  *
  * @module
  */
 
 import { isMainThread, workerData as threadData } from 'node:worker_threads';
-import { attachLayer, type SharedLayer, type SharedLayerHandle } from './layers/shared.js';
-import { HANDLE_KEY, USER_DATA_KEY, type PoolWorkerData } from './layers/shared/worker-data.js';
+import { attachLayer, type SharedLayer } from './layers/shared.js';
+import { HANDOFF_HINT, handleFrom, userFields } from './layers/shared/worker-data.js';
 
-export { HANDLE_KEY, USER_DATA_KEY, type PoolWorkerData } from './layers/shared/worker-data.js';
+export { HANDLE_KEY, type BusWorkerData, type PoolWorkerData } from './layers/shared/worker-data.js';
 
-function handleFrom(data: unknown): SharedLayerHandle {
-  const handle = (data as Partial<PoolWorkerData> | null | undefined)?.[HANDLE_KEY];
-  if (isMainThread || handle === undefined) {
-    throw new Error(
-      "ringbus/worker: no bus handle in this thread's workerData; import it in a worker of createPool() " +
-        "(ringbus/pool), or start the worker with workerData: { ringbus: layer.handle }",
-    );
+function attachHere(): SharedLayer {
+  if (isMainThread) {
+    throw new TypeError(`ringbus/worker is for worker threads (a pool's workers, or a Worker started with the bus); ${HANDOFF_HINT}`);
   }
-  return handle;
+  return attachLayer(handleFrom(threadData, "ringbus/worker (reading this thread's workerData)"));
 }
 
 /** The bus, attached in this worker thread. */
-export const workerLayer: SharedLayer = attachLayer(handleFrom(threadData));
+export const workerLayer: SharedLayer = attachHere();
 
-/** The `workerData` the pool's creator passed to `createPool` (the pool wraps it with the handle). */
-export const workerData: unknown = (threadData as Partial<PoolWorkerData>)[USER_DATA_KEY];
+/**
+ * The creator's own fields of this thread's `workerData` (the `workerData` option given to
+ * `createPool`, or the `fields` of `workerData(layer, fields)`), without the bus handle.
+ */
+export const workerData: Record<string, unknown> | undefined = userFields(threadData);

@@ -23,10 +23,12 @@ import {
   type LayerStats,
   type ListenOptions,
   type Message,
+  type MessageShape,
   type ReceiveOptions,
   type SendOptions,
 } from '../layer.js';
 import { listenLoop } from '../wait.js';
+import { CLONE_GUARD } from './shared/worker-data.js';
 
 /** Mutable per-instance counters behind `stats()`. */
 export interface Counters {
@@ -43,6 +45,12 @@ export function randomHex(bytes: number): string {
 
 /** Base class of the layers; see the module comment. */
 export abstract class LayerBase implements ChannelLayer {
+  /**
+   * Declared first so that it is the first non-cloneable property a structured clone meets:
+   * cloning a layer (`workerData: layer`) then fails with a DataCloneError that says to pass
+   * `layer.handle` (see CLONE_GUARD).
+   */
+  private readonly cloneGuard: () => string = CLONE_GUARD;
   abstract readonly extensions: readonly string[];
 
   /**
@@ -68,26 +76,27 @@ export abstract class LayerBase implements ChannelLayer {
     return this.closer.signal.aborted;
   }
 
-  async send(channel: string, message: Message, options?: SendOptions): Promise<void> {
-    this.checkSend(channel, message, options);
-    return this.doSend(channel, message, options);
+  async send<T extends MessageShape<T>>(channel: string, message: T, options?: SendOptions): Promise<void> {
+    const m = message as unknown as Message;
+    this.checkSend(channel, m, options);
+    return this.doSend(channel, m, options);
   }
 
-  async receive(channel: string, options?: ReceiveOptions): Promise<Message> {
+  async receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
     this.checkReceive('receive', channel, options);
-    return this.doReceive(channel, options);
+    return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
   }
 
-  async receiveLease(channel: string, options?: ReceiveOptions): Promise<Lease> {
+  async receiveLease<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Lease<T>> {
     this.checkReceive('receiveLease', channel, options);
     if (!this.leases) {
       throw new Unsupported(`receiveLease('${channel}') needs the layer option delivery: 'at-least-once'`);
     }
-    return this.doReceiveLease(channel, options);
+    return this.doReceiveLease(channel, options) as Promise<unknown> as Promise<Lease<T>>;
   }
 
-  listen(channel: string, options?: ListenOptions & { lease?: false }): AsyncIterableIterator<Message>;
-  listen(channel: string, options: ListenOptions & { lease: true }): AsyncIterableIterator<Lease>;
+  listen<T extends MessageShape<T> = Message>(channel: string, options?: ListenOptions & { lease?: false }): AsyncIterableIterator<T>;
+  listen<T extends MessageShape<T> = Message>(channel: string, options: ListenOptions & { lease: true }): AsyncIterableIterator<Lease<T>>;
   listen(channel: string, options?: ListenOptions & { lease?: boolean }): AsyncIterableIterator<Message | Lease> {
     // Checked now, not at the first next(): a bad name is the caller's bug, said at once.
     assertOptionsObject('listen', options);
@@ -119,7 +128,7 @@ export abstract class LayerBase implements ChannelLayer {
     return this.doGroupDiscard(group, channel);
   }
 
-  async groupSend(group: string, message: Message): Promise<void> {
+  async groupSend<T extends MessageShape<T>>(group: string, message: T): Promise<void> {
     this.assertOpen('groupSend');
     assertGroupName(group);
     assertMessage(message);

@@ -18,10 +18,10 @@
  */
 
 import { decode, encode } from '../codec.js';
-import { threadId } from 'node:worker_threads';
+import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
-  type LayerStats, type Lease, type Message, type ReceiveOptions, type SendOptions,
+  type LayerStats, type Lease, type Message, type MessageShape, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
 import {
   BLOCK_HEADER, Core, FULL_CODES, INSTANCE_SLOTS, KIND_CHANNEL, KIND_GROUP, LIFO_FLAG, MEMBER_ENTRY, RECORD_BYTES, STATUS,
@@ -34,6 +34,7 @@ import {
   LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
+import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
 import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
 import { forget, track } from './shared/lifetime.js';
 import { instancesExhausted, SHUT_DOWN } from './shared/slots.js';
@@ -90,7 +91,11 @@ export interface SharedMemoryStats {
 export class SharedLayer extends LayerBase implements LeaseSettler {
   /** `groups` and `flush`, and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
-  /** Pass this to another thread (workerData / postMessage) and call `attachLayer` there. */
+  /**
+   * What another thread needs to attach to this bus (structured-cloneable). Pass it as
+   * `workerData: workerData(layer, fields)` (or in a `postMessage`) and call `attachLayer` there.
+   * The layer itself cannot be cloned.
+   */
   readonly handle: SharedLayerHandle;
   private readonly opts: ResolvedSharedOptions;
   private readonly core: Core;
@@ -276,13 +281,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   // ---- send / receive ------------------------------------------------------------------
 
-  /**
-   * Fast path: a channel this instance already resolved. Everything happens
-   * synchronously and the returned promise is already settled, which saves the two promise
-   * hops of the generic path (validation is the same: a name is cached only after it was
-   * checked, and the message is checked here).
-   */
-  override send(channel: string, message: Message, options?: SendOptions): Promise<void> {
+  // Fast path: a channel this instance already resolved. Everything happens synchronously
+  // and the returned promise is already settled, which saves the two promise hops of the
+  // generic path (validation is the same: a name is cached only after it was checked, and
+  // the message is checked here).
+  /** {@inheritDoc ChannelLayer.send} */
+  override send<T extends MessageShape<T>>(channel: string, msg: T, options?: SendOptions): Promise<void> {
+    const message = msg as unknown as Message;
     if (!this.closed) {
       const cached = this.channels.get(channel);
       if (cached !== undefined) {
@@ -303,22 +308,22 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return super.send(channel, message, options);
   }
 
-  /**
-   * Fast path: a message is waiting on a channel this instance already resolved and owns (it
-   * is taken whatever the timeout says, as a wait would end at once; `listen` loops get here
-   * too). The checks are LayerBase's, so the fast path refuses exactly what `receive` refuses.
-   */
-  override receive(channel: string, options?: ReceiveOptions): Promise<Message> {
+  // Fast path: a message is waiting on a channel this instance already resolved and owns (it
+  // is taken whatever the timeout says, as a wait would end at once; `listen` loops get here
+  // too). The checks are LayerBase's, so the fast path refuses exactly what `receive`
+  // refuses.
+  /** {@inheritDoc ChannelLayer.receive} */
+  override receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
     const cached = this.closed ? undefined : this.channels.get(channel);
-    if (cached === undefined) return super.receive(channel, options);
+    if (cached === undefined) return super.receive<T>(channel, options);
     try {
       this.checkReceive('receive', channel, options, true);
       const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
-      if (h > 1) return Promise.resolve(this.take(h));
+      if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.doReceive(channel, options);
+    return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
   }
 
   /** Reached only for a channel this instance has not resolved yet (see `send`). */
@@ -741,7 +746,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Decode a copy of message `h`, which stays where it is (a lease slot owns it). */
   private copyOut(h: number): Message {
-    return decode(this.inbox.subarray(0, this.copyIn(h)));
+    // copyIn may replace this.inbox with a larger buffer: read the field only after it.
+    const len = this.copyIn(h);
+    return decode(this.inbox.subarray(0, len));
   }
 
   /** Copy the payload of message `h` into the private inbox; returns its length. */
@@ -909,9 +916,28 @@ function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
   return out as SharedLayerOptions;
 }
 
-/** Attach to the bus of a shared layer's `handle`, in this thread. */
-export function attachLayer(handle: SharedLayerHandle): SharedLayer {
-  return SharedLayer.attach(handle);
+/**
+ * Attach to a bus in this thread; the usual call is in a worker thread.
+ *
+ * - `attachLayer()`: the bus in this worker's `workerData`, given by the creating thread as
+ *   `workerData: workerData(layer, { ...fields })` (or `{ ringbus: layer.handle, ... }`, or
+ *   `layer.handle` itself).
+ * - `attachLayer(x)`: the same shapes passed explicitly: `layer.handle` (from `workerData`
+ *   or a `postMessage`), `{ ringbus: handle, ... }`, or a shared layer of this thread.
+ *
+ * Throws `TypeError` for anything else (a memory or Redis layer, an object without a
+ * handle), {@link LayoutMismatch} for a handle of an incompatible build or a foreign memory.
+ */
+export function attachLayer(source?: SharedLayerHandle | BusWorkerData | SharedLayer): SharedLayer {
+  if (source === undefined) {
+    if (isMainThread) {
+      throw new TypeError(
+        `attachLayer() with no argument reads the bus from a worker thread's workerData, and this is the main thread; ${HANDOFF_HINT}`,
+      );
+    }
+    return SharedLayer.attach(handleFrom(threadWorkerData, 'attachLayer() (reading workerData)'));
+  }
+  return SharedLayer.attach(handleFrom(source, 'attachLayer'));
 }
 
 /** Create a new shared-memory bus (what `createLayer()` does by default). */

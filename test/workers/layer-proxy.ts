@@ -6,7 +6,7 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import * as ringbus from '../../dist/index.js';
-import type { ChannelLayer, LayerStats, Lease, Message, SharedLayerHandle } from '../../dist/index.js';
+import type { ChannelLayer, LayerStats, Lease, Message, MessageShape, SharedLayerHandle } from '../../dist/index.js';
 import { assertChannelName, assertGroupName, assertMessage } from '../../dist/layer.js';
 
 const classes: Record<string, unknown> = { ...ringbus, TypeError, RangeError, Error };
@@ -101,14 +101,14 @@ class LayerProxy implements ChannelLayer {
   // Structured cloning would alter a bad message on its way (a class instance arrives as a
   // plain object, a function cannot be posted at all), so the proxy applies the layer's own
   // checks here, in the calling thread, before posting.
-  async send(channel: string, message: Message, options?: { timeout?: number; signal?: AbortSignal }): Promise<void> {
+  async send<T extends MessageShape<T>>(channel: string, message: T, options?: { timeout?: number; signal?: AbortSignal }): Promise<void> {
     assertChannelName(channel);
     assertMessage(message);
     await this.call('send', [channel, message, options], options?.signal, 2);
   }
 
-  async receive(channel: string, options?: { timeout?: number; signal?: AbortSignal }): Promise<Message> {
-    return (await this.call('receive', [channel, options], options?.signal)) as Message;
+  async receive<T extends MessageShape<T> = Message>(channel: string, options?: { timeout?: number; signal?: AbortSignal }): Promise<T> {
+    return (await this.call('receive', [channel, options], options?.signal)) as T;
   }
 
   listen(channel: string, options?: { signal?: AbortSignal }): AsyncIterableIterator<never> {
@@ -139,13 +139,13 @@ class LayerProxy implements ChannelLayer {
     await this.call('groupDiscard', [group, channel]);
   }
 
-  async groupSend(group: string, message: Message): Promise<void> {
+  async groupSend<T extends MessageShape<T>>(group: string, message: T): Promise<void> {
     assertGroupName(group);
     assertMessage(message);
     await this.call('groupSend', [group, message]);
   }
 
-  async receiveLease(channel: string, options?: { timeout?: number; signal?: AbortSignal }): Promise<Lease> {
+  async receiveLease<T extends MessageShape<T> = Message>(channel: string, options?: { timeout?: number; signal?: AbortSignal }): Promise<Lease<T>> {
     await this.call('receiveLease', [channel, options], options?.signal);
     throw new Error('leases cannot cross the test proxy');
   }
