@@ -425,5 +425,5 @@ export function registryCount(): u32 {
 export {
   setupTables, instanceClaim, instanceSlot, instanceOfThread, instancesLive, instanceFree, leaseTake,
   lastLeaseSeq, lastLeaseHandle, lastLeaseDeliveries, leaseAck, leaseNack, leaseSweep, leaseFlush,
-  leasesHeld,
+  leasesHeld, instanceToken, instanceDetach, instanceSweepStale,
 } from './leases';

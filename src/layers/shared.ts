@@ -37,7 +37,8 @@ import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
 import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
 import { forget, track } from './shared/lifetime.js';
-import { instancesExhausted, SHUT_DOWN } from './shared/slots.js';
+import { SLOT_LOST, claimInstance, observeSlots, SHUT_DOWN } from './shared/slots.js';
+import { SlotLiveness } from './shared/liveness.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -116,6 +117,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly creator: boolean;
   /** Int32 index of the bus's closed word (assembly/lifetime.ts). */
   private readonly closedIndex: number;
+  /** Whether this instance still holds its instance slot (shared/liveness.ts); undefined: no slot. */
+  private readonly liveness: SlotLiveness | undefined;
   /** Tracks this instance for its thread's exit and its collection (shared/lifetime.ts). */
   private readonly lifetime: WeakRef<SharedLayer>;
   private nextSweep = 0;
@@ -138,11 +141,14 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.closedIndex = core.x.closedWord() >> 2;
     const leases = opts.tradeoffs.delivery === 'at-least-once';
     this.extensions = leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
-    this.instance = core.x.instanceClaim(threadId);
-    if (this.instance === 0 && leases) {
-      throw instancesExhausted(INSTANCE_SLOTS);
-    }
+    this.instance = claimInstance(core.x, threadId, opts.livenessTimeoutMs, leases);
     const slot = core.x.instanceSlot(this.instance);
+    const self = new WeakRef(this); // timers must not keep a forgotten layer alive
+    this.liveness =
+      slot === 0
+        ? undefined
+        : new SlotLiveness(core.i32, slot >> 2, core.x.instanceToken(), opts.livenessTimeoutMs, () => void self.deref()?.closed);
+    if (creator) observeSlots(core.x, opts.livenessTimeoutMs, self);
     this.pinWord = slot === 0 ? 0 : slot + 16;
     this.parkWord = slot === 0 ? 0 : slot + 20;
     const parkWord = this.parkWord;
@@ -152,11 +158,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     };
     if (leases) {
       const every = sweepIntervalMs(opts.tradeoffs.leaseTimeoutMs);
-      const self = new WeakRef(this); // the timer must not keep a forgotten layer alive
       this.sweeper.timer = setInterval(() => self.deref()?.sweepQuietly(), every);
       this.sweeper.timer.unref?.();
     }
-    this.lifetime = track(this, core.x, this.instance, this.sweeper) as WeakRef<SharedLayer>;
+    this.lifetime = track(this, core.x, this.instance, this.liveness, this.sweeper) as WeakRef<SharedLayer>;
     // A wait re-reads the bus's closed word (through the `closed` getter) after reading its
     // wake word and before parking (see assembly/lifetime.ts).
     const check = (): void => void this.closed;
@@ -270,13 +275,23 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    */
   override get closed(): boolean {
     if (super.closed) return true;
-    if (Atomics.load(this.core.i32, this.closedIndex) === 0) return false;
+    const i32 = this.core.i32;
+    const l = this.liveness;
+    if (Atomics.load(i32, this.closedIndex) === 0 && (l === undefined || Atomics.load(i32, l.index) === l.token || l.held())) {
+      return false;
+    }
     void this.close();
     return true;
   }
 
   protected override closedBecause(): string | undefined {
+    if (this.liveness?.lost === true) return SLOT_LOST(this.opts.livenessTimeoutMs);
     return !this.creator && Atomics.load(this.core.i32, this.closedIndex) !== 0 ? SHUT_DOWN : undefined;
+  }
+
+  /** This instance's id in the bus's instance table (0: it has no slot). @internal */
+  get instanceId(): number {
+    return this.instance;
   }
 
   // ---- send / receive ------------------------------------------------------------------
@@ -691,10 +706,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // them), then its slot in the instance table is freed. Nothing else of it lives in the
     // shared memory (see claimName): only the caches go.
     if (this.sweeper.timer !== undefined) clearInterval(this.sweeper.timer);
+    this.liveness?.stop();
     forget(this.lifetime);
     // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.
     if (this.creator) this.core.x.shutdown();
-    if (this.instance !== 0) {
+    if (this.liveness?.lost === true) {
+      this.core.x.instanceDetach(); // its slot was reclaimed (its leases went back): touch nothing
+    } else if (this.instance !== 0) {
       const x = this.core.x;
       try {
         this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, this.instance));
@@ -909,7 +927,7 @@ function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
   const keys: Array<keyof SharedLayerOptions> = [
     'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'memory', 'maxMessageSize', 'maxNames',
     'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout',
-    'maxDeliveries', 'deadLetterChannel', 'maxLeases',
+    'maxDeliveries', 'deadLetterChannel', 'maxLeases', 'livenessTimeout',
   ];
   const out: Record<string, unknown> = {};
   for (const key of keys) if (options[key] !== undefined) out[key] = options[key];

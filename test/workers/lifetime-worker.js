@@ -78,3 +78,21 @@ if (role === 'waiters') {
   await keeper.close();
   report({ before, peak, after });
 }
+
+if (role === 'stall') {
+  // A live thread that stops running (sync work) for longer than livenessTimeout while the
+  // bus's slots run short: its slot is reclaimed; afterwards it finds its layer closed.
+  const layer = attachLayer(handle);
+  const lease = await layer.receiveLease('stall.jobs', { timeout: 5000 });
+  const pending = settle(layer.receive('stall.rx', { timeout: 60_000 }));
+  report({ ready: true });
+  await new Promise((r) => setTimeout(r, 20));
+  const until = Date.now() + workerData.stallMs;
+  while (Date.now() < until) {
+    // busy: no event loop, no ringbus call
+  }
+  const receive = await pending;
+  const ack = await lease.ack();
+  const later = await settle(layer.send('stall.other', { n: 1 }));
+  report({ receive, ack, later, closed: layer.closed });
+}

@@ -35,6 +35,14 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
    * (a 32-byte slot each in the shared memory). Default 4096.
    */
   maxLeases?: number;
+  /**
+   * Milliseconds after which the instance slot of a layer whose thread ran neither its event
+   * loop nor a ringbus call may be reclaimed, once the bus's instance slots run short (the
+   * route for workers terminated without `watch`; see "Lifetime of a bus" in docs/core.md).
+   * A layer reclaimed while its thread was only stalled closes itself at its next call
+   * (LayerClosed), and its leases are redelivered. Default 30000.
+   */
+  livenessTimeout?: number;
 }
 
 /**
@@ -61,6 +69,8 @@ export interface ResolvedSharedOptions {
   buckets: number;
   /** Lease slots (0 under at-most-once delivery: no table). */
   maxLeases: number;
+  /** See {@link SharedLayerOptions.livenessTimeout}. */
+  livenessTimeoutMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -109,5 +119,11 @@ export function resolveSharedOptions(options: SharedLayerOptions): ResolvedShare
   }
   const maxLeases =
     tradeoffs.delivery === 'at-least-once' ? integerOption('maxLeases', options.maxLeases ?? 4096, 1, 1 << 20) : 0;
-  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases };
+  const livenessTimeoutMs = options.livenessTimeout ?? 30_000;
+  if (typeof livenessTimeoutMs !== 'number' || !(livenessTimeoutMs >= 100 && livenessTimeoutMs <= 2 ** 31 - 1)) {
+    throw new TypeError(
+      `invalid option livenessTimeout: ${String(livenessTimeoutMs)}; it must be a number of milliseconds from 100 to 2147483647`,
+    );
+  }
+  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases, livenessTimeoutMs };
 }
