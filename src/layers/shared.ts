@@ -147,7 +147,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.liveness =
       slot === 0
         ? undefined
-        : new SlotLiveness(core.i32, slot >> 2, core.x.instanceToken(), opts.livenessTimeoutMs, () => void self.deref()?.closed);
+        : new SlotLiveness(core.i32, slot >> 2, core.x.instanceToken(), opts.livenessTimeoutMs, weakly(self, SharedLayer.touch));
     if (creator) observeSlots(core.x, opts.livenessTimeoutMs, self);
     this.pinWord = slot === 0 ? 0 : slot + 16;
     this.parkWord = slot === 0 ? 0 : slot + 20;
@@ -158,7 +158,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     };
     if (leases) {
       const every = sweepIntervalMs(opts.tradeoffs.leaseTimeoutMs);
-      this.sweeper.timer = setInterval(() => self.deref()?.sweepQuietly(), every);
+      this.sweeper.timer = setInterval(weakly(self, SharedLayer.sweepOf), every);
       this.sweeper.timer.unref?.();
     }
     this.lifetime = track(this, core.x, this.instance, this.liveness, this.sweeper) as WeakRef<SharedLayer>;
@@ -562,6 +562,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return n;
   }
 
+  /** Timer callbacks (static, so that they do not close over a constructor's `this`; see `weakly`). */
+  private static sweepOf(layer: SharedLayer): void {
+    layer.sweepQuietly();
+  }
+
+  private static touch(layer: SharedLayer): void {
+    void layer.closed;
+  }
+
   /** Requeue expired leases (the sweep timer, and takes); a failure waits for the next sweep. */
   private sweepQuietly(): void {
     this.nextSweep = Date.now() + sweepIntervalMs(this.opts.tradeoffs.leaseTimeoutMs);
@@ -920,6 +929,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
     return this.lookup(KIND_GROUP, name, create);
   }
+}
+
+/**
+ * `fn(layer)` while `ref` still holds the layer. Made outside the constructor on purpose: a
+ * closure made inside it would share its context, which holds `this`, and a timer holding it
+ * would keep a forgotten layer alive.
+ */
+function weakly(ref: WeakRef<SharedLayer>, fn: (layer: SharedLayer) => void): () => void {
+  return () => {
+    const layer = ref.deref();
+    if (layer !== undefined) fn(layer);
+  };
 }
 
 /** The options every attached instance needs, and nothing else (the handle must stay cloneable). */
