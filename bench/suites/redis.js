@@ -1,8 +1,10 @@
 // Suite 5, the Redis backend against Python's channels_redis, on the same local redis-server
 // in the same run: send + receive round trip, throughput (a sender and a receiver running
-// concurrently), and group_send to 100 channels with every member received. The Python side
-// is bench/python/channels_redis_bench.py run by /usr/bin/python3; each round runs it once per
-// case, next to the Node side of the same case.
+// concurrently, each with CONCURRENCY operations in flight), and group_send to 100 channels
+// with every member received. The Python side is bench/python/channels_redis_bench.py run by
+// /usr/bin/python3; each round runs it once per case, next to the Node side of the same case.
+// The ceiling: redis-benchmark's ZADD rate against the same server with CONCURRENCY commands
+// in flight on one connection (-P), the most a queue of sorted sets can do there.
 
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +17,13 @@ const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../python/channels_redis_bench.py', import.meta.url));
 const GROUP_MEMBERS = 100;
 const CAPACITY = 10_000;
+/** Operations in flight on each side of the throughput case (and redis-benchmark's -P). */
+const CONCURRENCY = 16;
+
+/** `count` split into `lanes` near-equal shares. */
+function shares(count, lanes) {
+  return Array.from({ length: lanes }, (_, i) => Math.floor(count / lanes) + (i < count % lanes ? 1 : 0));
+}
 
 /** A free loopback port (the kernel's choice; redis-server takes it a moment later). */
 function freePort() {
@@ -53,7 +62,7 @@ async function waitForRedis(port, ms) {
 }
 
 /** Start a private redis-server (no persistence) on a free loopback port. */
-async function startRedis() {
+export async function startRedis() {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
@@ -88,13 +97,18 @@ function pythonProblem() {
 }
 
 /** Does a `redis-server` binary run here? */
-function redisServerPresent() {
+export function redisServerPresent() {
   return new Promise((resolve) => execFile('redis-server', ['--version'], (err) => resolve(!err)));
+}
+
+/** Does `redis-benchmark` run here (it ships with redis-server on Debian, not everywhere)? */
+function redisBenchmarkPresent() {
+  return new Promise((resolve) => execFile('redis-benchmark', ['--version'], (err) => resolve(!err)));
 }
 
 /** Run the Python side of `pyCase` for one round; resolves with its samples. */
 function runPython(url, pyCase, batch, timeMs, warmupMs, tag) {
-  const args = [SCRIPT, '--host', url, '--case', pyCase, '--batch', String(batch), '--time-ms', String(timeMs), '--warmup-ms', String(warmupMs), '--tag', tag];
+  const args = [SCRIPT, '--host', url, '--case', pyCase, '--batch', String(batch), '--time-ms', String(timeMs), '--warmup-ms', String(warmupMs), '--tag', tag, '--concurrency', String(CONCURRENCY)];
   return new Promise((resolve, reject) => {
     execFile(PYTHON, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`channels_redis_bench.py --case ${pyCase} failed: ${stderr.trim().split('\n').pop() || err.message}`));
@@ -122,10 +136,47 @@ function pythonCase(url, id, pyCase, name, kind, unit, batch) {
   };
 }
 
-function cases(url, quick) {
+/**
+ * redis-benchmark's ZADD against the bench's own server, CONCURRENCY commands in flight on one
+ * connection: each sample is one short run's ms per ZADD.
+ */
+function zaddCeiling(url) {
+  const port = new URL(url).port;
+  const requests = 20_000;
+  const once = () =>
+    new Promise((resolve, reject) => {
+      const args = ['-h', '127.0.0.1', '-p', port, '-t', 'zadd', '-n', String(requests), '-c', '1', '-P', String(CONCURRENCY), '--csv'];
+      execFile('redis-benchmark', args, (err, stdout, stderr) => {
+        if (err) return reject(new Error(`redis-benchmark failed: ${stderr.trim() || err.message}`));
+        const row = stdout.split('\n').find((line) => line.startsWith('"ZADD"'));
+        const rps = row === undefined ? NaN : Number(JSON.parse(`[${row}]`)[1]);
+        if (!(rps > 0)) return reject(new Error(`redis-benchmark printed no ZADD rate: ${stdout.trim()}`));
+        resolve(1000 / rps);
+      });
+    });
+  return {
+    id: 'zadd-redis-benchmark',
+    name: `redis-benchmark ZADD, ${CONCURRENCY} in flight (-P ${CONCURRENCY})`,
+    kind: 'rate',
+    unit: 'command',
+    batch: 1,
+    async open() {
+      return {
+        async measure(timeMs) {
+          const samples = [];
+          const until = performance.now() + timeMs;
+          while (samples.length < 2 || performance.now() < until) samples.push(await once());
+          return samples;
+        },
+      };
+    },
+  };
+}
+
+function cases(url, quick, ceiling) {
   const hosts = [url];
   const make = () => createLayer({ backend: 'redis', hosts, capacity: CAPACITY });
-  const throughputBatch = quick ? 100 : 200;
+  const throughputBatch = quick ? 800 : 1600;
   const rtt = {
     id: 'rtt-ringbus',
     name: 'round trip (send, receive), ringbus',
@@ -150,7 +201,7 @@ function cases(url, quick) {
   };
   const throughput = {
     id: 'throughput-ringbus',
-    name: 'throughput (concurrent sender, receiver), ringbus',
+    name: `throughput (concurrent sender, receiver, ${CONCURRENCY} in flight each), ringbus`,
     kind: 'rate',
     unit: 'message',
     message: 'chat',
@@ -159,17 +210,18 @@ function cases(url, quick) {
       const sender = await make();
       const receiver = await make();
       const channel = `bench.node.${process.pid}.${round}.throughput`;
+      const lanes = shares(throughputBatch, CONCURRENCY);
       let n = 0;
       return {
         async: true,
         async run() {
-          const produce = async () => {
-            for (let i = 0; i < throughputBatch; i++) await sender.send(channel, makeMessage('chat', ++n));
+          const produce = async (count) => {
+            for (let i = 0; i < count; i++) await sender.send(channel, makeMessage('chat', ++n));
           };
-          const consume = async () => {
-            for (let i = 0; i < throughputBatch; i++) await receiver.receive(channel);
+          const consume = async (count) => {
+            for (let i = 0; i < count; i++) await receiver.receive(channel);
           };
-          await Promise.all([produce(), consume()]);
+          await Promise.all([...lanes.map(produce), ...lanes.map(consume)]);
         },
         close: async () => {
           await sender.close();
@@ -209,7 +261,8 @@ function cases(url, quick) {
     rtt,
     pythonCase(url, 'rtt', 'rtt', 'round trip (send, receive)', 'latency', 'round trip', 1),
     throughput,
-    pythonCase(url, 'throughput', 'throughput', 'throughput (concurrent sender, receiver)', 'rate', 'message', throughputBatch),
+    pythonCase(url, 'throughput', 'throughput', `throughput (concurrent sender, receiver, ${CONCURRENCY} in flight each)`, 'rate', 'message', throughputBatch),
+    ...(ceiling ? [zaddCeiling(url)] : []),
     groupSend,
     pythonCase(url, 'groupsend', 'groupsend', `group_send to ${GROUP_MEMBERS} channels, all received`, 'rate', 'delivery', GROUP_MEMBERS),
   ];
@@ -221,6 +274,7 @@ export default {
   ratios: [
     { label: 'round trip, ringbus / channels_redis', of: 'redis/rtt-ringbus', over: 'redis/rtt-channels_redis', kind: 'time' },
     { label: 'throughput, ringbus / channels_redis', of: 'redis/throughput-ringbus', over: 'redis/throughput-channels_redis', kind: 'rate' },
+    { label: 'throughput, ringbus messages / redis-benchmark ZADDs', of: 'redis/throughput-ringbus', over: 'redis/zadd-redis-benchmark', kind: 'rate' },
     { label: 'group send deliveries, ringbus / channels_redis', of: 'redis/groupsend-ringbus', over: 'redis/groupsend-channels_redis', kind: 'rate' },
   ],
   async open({ quick }) {
@@ -236,6 +290,6 @@ export default {
       if (err && err.code === 'ERR_RINGBUS_BACKEND_UNAVAILABLE') return { skipped: err.message };
       throw err;
     }
-    return { cases: cases(server.url, quick), close: () => server.stop() };
+    return { cases: cases(server.url, quick, await redisBenchmarkPresent()), close: () => server.stop() };
   },
 };

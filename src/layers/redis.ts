@@ -27,6 +27,7 @@
  * @module
  */
 
+import { setMaxListeners } from 'node:events';
 import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, UnconfirmedSend, Unsupported } from '../errors.js';
 import { assertOptionsObject, isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveOptions, type SendOptions, type WaitOptions } from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
@@ -71,8 +72,8 @@ function escapeGlob(text: string): string {
 export class RedisLayer extends LayerBase {
   /** `groups` and `flush` (the ASGI extensions channels_redis offers), and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
-  private readonly options: ResolvedRedisOptions;
-  private readonly servers: RedisServer[];
+  protected readonly options: ResolvedRedisOptions;
+  protected readonly servers: RedisServer[];
   private readonly inboxes = new Map<string, Inbox>();
   private readonly readers = new Map<string, Reader>();
   /** Waiters per owner part (`<prefix>.<client>!`), the demand of owner-key readers. */
@@ -99,9 +100,13 @@ export class RedisLayer extends LayerBase {
     return layer;
   }
 
-  /** Use {@link RedisLayer.create} (it connects before resolving). @param options see {@link RedisLayerOptions} */
-  constructor(options: RedisLayerOptions = {}) {
-    super();
+  /**
+   * Use {@link RedisLayer.create} (it connects before resolving).
+   * @param options see {@link RedisLayerOptions}
+   * @param clientId the owner id in this instance's `newChannel()` names (random when omitted)
+   */
+  constructor(options: RedisLayerOptions = {}, clientId?: string) {
+    super(clientId);
     assertOptionsObject('the redis backend', options);
     this.options = resolveRedisOptions(options);
     const expiryMs = this.options.common.expiryMs;
@@ -110,6 +115,8 @@ export class RedisLayer extends LayerBase {
     this.tokenTtl = this.expirySec + 10;
     this.servers = this.options.hosts.map((h) => new RedisServer(h, this.options.operationTimeout));
     this.extensions = this.leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
+    // Every pending receive listens to the close signal: many at once are normal, not a leak.
+    setMaxListeners(0, this.closeSignal);
   }
 
   protected override get leases(): boolean {
@@ -134,20 +141,20 @@ export class RedisLayer extends LayerBase {
   // -------------------------------------------------------------------------------------
   // Keys and shards
 
-  private key(channel: string): string {
+  protected key(channel: string): string {
     return this.options.prefix + ownerPart(channel);
   }
 
-  private groupKey(group: string): string {
+  protected groupKey(group: string): string {
     return `${this.options.prefix}:group:${group}`;
   }
 
   /** Where the messages of a `!` channel (or a group member) live: the hash of its owner part. */
-  private shardOf(name: string): number {
+  protected shardOf(name: string): number {
     return shardIndex(ownerPart(name), this.servers.length);
   }
 
-  private server(index: number): RedisServer {
+  protected server(index: number): RedisServer {
     return this.servers[index] as RedisServer;
   }
 
@@ -156,14 +163,14 @@ export class RedisLayer extends LayerBase {
   }
 
   /** Fernet tokens older than this, in seconds, are refused (channels_redis: expiry + 10 s). */
-  private readonly tokenTtl: number;
+  protected readonly tokenTtl: number;
   /** `expiry` in seconds (scores are epoch seconds). */
-  private readonly expirySec: number;
+  protected readonly expirySec: number;
 
   // -------------------------------------------------------------------------------------
   // send
 
-  private encode(message: Message): Buffer {
+  protected encode(message: Message): Buffer {
     const body = encodeBody(message);
     if (body.length > this.options.maxMessageSize) throw new MessageTooLarge(body.length, this.options.maxMessageSize);
     return body;
@@ -332,7 +339,7 @@ export class RedisLayer extends LayerBase {
    * and on receive); the longer TTL lets the next send or receive find stale messages and
    * count them in `stats().expired` instead of Redis dropping them unseen.
    */
-  private readonly ttlMs: number;
+  protected readonly ttlMs: number;
 
   // -------------------------------------------------------------------------------------
   // receive
@@ -472,7 +479,7 @@ export class RedisLayer extends LayerBase {
   }
 
   /** Unpack a popped member; undefined (and counted) when it is unreadable or stale. */
-  private unpack(member: Buffer, score: number): Unpacked | undefined {
+  protected unpack(member: Buffer, score: number): Unpacked | undefined {
     if (this.isExpired(score)) {
       this.counters.expired++;
       return undefined;
@@ -636,8 +643,15 @@ export class RedisLayer extends LayerBase {
     const members = await this.server(shardIndex(group, this.servers.length)).run(what, (c) =>
       c.rbGroupMembers(this.groupKey(group), cutoff),
     );
-    if (members.length === 0) return;
+    await this.deliverToMembers(members, body, what);
+  }
 
+  /**
+   * Store encoded message `body` for every channel of `members` (one stored message per
+   * key, one script call per shard), counting deliveries and misses.
+   */
+  protected async deliverToMembers(members: readonly string[], body: Buffer, what: string): Promise<void> {
+    if (members.length === 0) return;
     // Members sharing a key (the `!` channels of one owner) share one stored message.
     const shards = new Map<number, Map<string, { channels: string[]; capacity: number; policy: string }>>();
     for (const channel of members) {
@@ -737,7 +751,7 @@ export class RedisLayer extends LayerBase {
     this.readers.clear();
   }
 
-  private warn(kind: string, err: unknown): void {
+  protected warn(kind: string, err: unknown): void {
     if (this.closed || this.warned.has(kind)) return;
     this.warned.add(kind);
     const message = err instanceof Error ? err.message : String(err);

@@ -132,8 +132,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** Counts waiters in and out of parked counters through the core, recording them. */
   private readonly parkedCounter: ParkedCounter;
 
-  private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean) {
-    super();
+  private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
+    super(clientId);
     this.handle = handle;
     this.opts = opts;
     this.core = core;
@@ -172,7 +172,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   }
 
   /** Create a new bus in a fresh shared memory. */
-  static create(options: SharedLayerOptions = {}): SharedLayer {
+  static create(options: SharedLayerOptions = {}, clientId?: string): SharedLayer {
     const opts = resolveSharedOptions(options);
     const module = coreModule();
     const pages = opts.memoryBytes / 65536;
@@ -190,11 +190,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (block === 0) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes leave no room for the bus options`);
     core.u8.set(text, block + BLOCK_HEADER);
     core.x.setBusOptions(block + BLOCK_HEADER, text.length);
-    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core, true);
+    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core, true, clientId);
   }
 
-  /** Attach to the bus of `handle` (from `layer.handle`, possibly made in another thread). */
-  static attach(handle: SharedLayerHandle): SharedLayer {
+  /**
+   * Attach to the bus of `handle` (from `layer.handle`, possibly made in another thread).
+   * `clientId`: the owner id of this instance's `!` channels (random when omitted; the
+   * hybrid layer gives every instance of a machine its bus id).
+   */
+  static attach(handle: SharedLayerHandle, clientId?: string): SharedLayer {
     if (handle === null || typeof handle !== 'object') {
       throw new TypeError(`invalid handle ${String(handle)}: expected the object of a shared layer's \`handle\``);
     }
@@ -231,7 +235,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (core.x.regionSize() !== opts.memoryBytes >>> 0 || core.x.maxMessageSize() !== opts.maxMessageSize) {
       throw new LayoutMismatch('the bus options in the region do not match its header (memory, maxMessageSize)');
     }
-    return new SharedLayer(handle, opts, core, false);
+    return new SharedLayer(handle, opts, core, false, clientId);
   }
 
   /** Arena and registry accounting; exact when no operation is in flight. */
@@ -678,6 +682,45 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     }
   }
 
+  /**
+   * Deliver an already encoded message to each of `channels`, as a group send does to its
+   * members: full channels miss it (counted in `dropped`; a `'drop-oldest'` channel evicts
+   * its oldest message instead), `timeMs` (epoch ms) is its send time, from which `expiry`
+   * counts. For the hybrid layer (src/layers/hybrid.ts), whose groups and Redis arrivals
+   * are encoded once for all local members; `bytes` must be one message as `encode` writes
+   * it, within `maxMessageSize`. Returns how many channels received it. @internal
+   */
+  deliverEncoded(channels: readonly string[], bytes: Uint8Array, timeMs: number): number {
+    this.assertOpen('groupSend');
+    const x = this.core.x;
+    let delivered = 0;
+    for (const channel of channels) {
+      const rec = this.pinChannel(channel);
+      try {
+        const h = this.storeBytes(bytes, timeMs);
+        let ok = x.pushPinned(rec, h) === 1;
+        if (!ok) {
+          x.dropExpired(rec, this.cutoff());
+          ok = x.pushPinned(rec, h) === 1;
+        }
+        if (!ok && this.opts.tradeoffs.fullOf(channel) === 'drop-oldest' && x.dropOldest(rec) === 1) {
+          this.counters.dropped++;
+          ok = x.pushPinned(rec, h) === 1;
+        }
+        if (ok) {
+          delivered++;
+          this.counters.sent++;
+        } else {
+          x.release(h);
+          this.counters.dropped++;
+        }
+      } finally {
+        x.unpinRecord(rec);
+      }
+    }
+    return delivered;
+  }
+
   // ---- whole bus -----------------------------------------------------------------------
 
   /** Counters of this instance (expired ones are counted by its core instance) and bus depths. */
@@ -744,13 +787,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** Encode and store `message` in a fresh block (refcount 1, owned by the caller). */
   private store(message: Message): number {
     const bytes = encode(message);
+    if (bytes.length > this.opts.maxMessageSize) throw new MessageTooLarge(bytes.length, this.opts.maxMessageSize);
+    return this.storeBytes(bytes, Date.now());
+  }
+
+  /** Store encoded `bytes` in a fresh block stamped `timeMs` (refcount 1, owned by the caller). */
+  private storeBytes(bytes: Uint8Array, timeMs: number): number {
     const size = bytes.length;
-    if (size > this.opts.maxMessageSize) throw new MessageTooLarge(size, this.opts.maxMessageSize);
     const x = this.core.x;
-    let h = x.alloc(size, Date.now());
+    let h = x.alloc(size, timeMs);
     if (h === 0) {
       this.reclaim();
-      h = x.alloc(size, Date.now());
+      h = x.alloc(size, timeMs);
       if (h === 0) {
         throw new OutOfSharedMemory(
           'arena',

@@ -99,7 +99,7 @@ return result
  * It does in Lua what the two-step path does in Node: read the live members, group them
  * by key (`<prefix><name up to !>`), and store for each key the message with
  * `__asgi_channel__` = the list of its members, written as msgpack byte for byte as
- * msgpackr writes it (map header count + 1, fixstr/str8 names, fixarray/array16 list).
+ * the codec writes it (map header count + 1, fixstr/str8 names, fixarray/array16 list).
  * The member keys are not declared in KEYS, which Redis accepts outside cluster mode
  * (channels_redis' flush script does the same; neither supports Redis Cluster).
  * Returns `{delivered members, missed members, evicted, expired}`.
