@@ -54,7 +54,12 @@ export interface SharedLayerHandle {
   readonly module: WasmModule;
   /** The shared memory of the bus. */
   readonly memory: WasmMemory;
-  /** The options the bus was created with (every attached instance uses the same). */
+  /**
+   * The options the bus was created with, for reference. An attach reads the bus-wide ones
+   * from the bus's shared memory (and refuses a handle whose bus-wide options differ);
+   * `wait` and `spinBudget` here apply to the attaching instance (they may differ per
+   * instance). May be omitted.
+   */
   readonly options: SharedLayerOptions;
 }
 
