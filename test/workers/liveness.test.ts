@@ -19,8 +19,9 @@ function start(workerData: Record<string, unknown>) {
   const waiting: Array<(m: unknown) => void> = [];
   worker.on('message', (m) => (waiting.length > 0 ? waiting.shift()!(m) : inbox.push(m)));
   worker.on('error', () => {});
+  const exit = new Promise((r) => worker.once('exit', r));
   const next = (): Promise<any> => (inbox.length > 0 ? Promise.resolve(inbox.shift()) : new Promise((r) => waiting.push(r)));
-  return { worker, next };
+  return { worker, next, exit };
 }
 
 /** Attach until `count` slots are in use (the creator's included). */
@@ -87,4 +88,23 @@ describe('instance slots of threads that stopped running', () => {
     expect(layer.memoryStats().leases).toBe(0);
     await layer.close();
   }, 120_000);
+});
+
+describe('the live word under concurrency (stress)', () => {
+  it('never reclaims a live instance while threads attach, use and close layers and the table is swept', async () => {
+    const layer = await createLayer({ delivery: 'at-least-once', livenessTimeout: 300 });
+    // Above 7/8 of the slots in use: the creator's observer marks and sweeps every 150 ms all
+    // along, while the workers take and give back the few slots left.
+    const held = fill(layer, SLOTS - 8);
+    const rounds = 150;
+    const workers = Array.from({ length: 4 }, (_, id) => start({ handle: layer.handle, role: 'churn', id, rounds }));
+    const results = await Promise.all(workers.map((w) => w.next()));
+    for (const r of results) expect(r).toEqual({ failures: 0, received: rounds * 3 });
+    expect(held.filter((l) => l.closed)).toEqual([]);
+    await Promise.all(held.map((l) => l.close()));
+    await Promise.all(workers.map((w) => w.exit));
+    expect(layer.memoryStats().instances).toBe(1);
+    expect(layer.memoryStats().leases).toBe(0);
+    await layer.close();
+  }, 300_000);
 });

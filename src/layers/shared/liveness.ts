@@ -19,11 +19,37 @@ export function heartbeatMs(livenessTimeoutMs: number): number {
   return Math.min(1000, Math.max(25, Math.floor(livenessTimeoutMs / 4)));
 }
 
+/**
+ * One heartbeat timer per period per thread (not per instance: a thread may hold thousands
+ * of instances), visiting every instance of this thread with that period.
+ */
+const beats = new Map<number, { timer: ReturnType<typeof setInterval>; members: Set<SlotLiveness> }>();
+
+function join(period: number, member: SlotLiveness): void {
+  let beat = beats.get(period);
+  if (beat === undefined) {
+    const members = new Set<SlotLiveness>();
+    const timer = setInterval(() => {
+      for (const m of members) m.beat();
+    }, period);
+    timer.unref?.();
+    beats.set(period, (beat = { timer, members }));
+  }
+  beat.members.add(member);
+}
+
+function leave(period: number, member: SlotLiveness): void {
+  const beat = beats.get(period);
+  if (beat === undefined || !beat.members.delete(member) || beat.members.size > 0) return;
+  clearInterval(beat.timer);
+  beats.delete(period);
+}
+
 /** Watches one instance's live word. */
 export class SlotLiveness {
   /** True once the slot was reclaimed from this instance. */
   lost = false;
-  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly period: number;
 
   /**
    * @param i32 the shared memory
@@ -37,15 +63,18 @@ export class SlotLiveness {
     readonly index: number,
     readonly token: number,
     livenessTimeoutMs: number,
-    onLost: () => void,
+    private readonly onLost: () => void,
   ) {
-    this.timer = setInterval(() => {
-      if (!this.held()) {
-        clearInterval(this.timer);
-        onLost();
-      }
-    }, heartbeatMs(livenessTimeoutMs));
-    this.timer.unref?.();
+    this.period = heartbeatMs(livenessTimeoutMs);
+    join(this.period, this);
+  }
+
+  /** The heartbeat: clear a suspect mark; tell the instance when its slot is gone. */
+  beat(): void {
+    if (!this.held()) {
+      this.stop();
+      this.onLost();
+    }
   }
 
   /** True while the slot is this instance's; clears a suspect mark (CAS, see the module comment). */
@@ -66,6 +95,6 @@ export class SlotLiveness {
 
   /** Stop the heartbeat (the instance closed). */
   stop(): void {
-    clearInterval(this.timer);
+    leave(this.period, this);
   }
 }
