@@ -111,6 +111,22 @@ describe.runIf(enabled)('redis faults', () => {
       expect(await layer.receive(channel, { timeout: 5000 })).toEqual({ n: 2 });
     });
 
+    it('accepts a receive timeout and a leaseTimeout of 2^31 ms or more (no timer overflow)', async () => {
+      const layer = await make({ delivery: 'at-least-once', leaseTimeout: 2 ** 31 });
+      const channel = fresh('long');
+      let settled = false;
+      const got = layer.receive(channel, { timeout: 2 ** 31 }).finally(() => (settled = true));
+      await sleep(150);
+      expect(settled).toBe(false);
+      await layer.send(channel, { n: 1 });
+      expect(await got).toEqual({ n: 1 });
+      await layer.send(channel, { n: 2 });
+      const lease = await layer.receiveLease(channel, { timeout: 5000 });
+      await sleep(150);
+      await expect(layer.receiveLease(channel, { timeout: 100 })).rejects.toMatchObject({ code: 'ERR_RINGBUS_TIMEOUT' });
+      expect(await lease.ack()).toBe(true);
+    });
+
     for (const how of ['receive with a timeout', 'receive with timeout 0', 'receiveLease', 'a ! channel'] as const) {
       it(`does not count in depths a message it popped and discarded as expired (${how})`, async () => {
         const layer = await make({ expiry: 0.1, delivery: how === 'receiveLease' ? 'at-least-once' : 'at-most-once' });
