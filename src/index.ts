@@ -44,6 +44,8 @@ export type {
 } from './layer.js';
 export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 export { encode, decode, MAX_MESSAGE_DEPTH } from './codec.js';
+export type { Bytes, Count, Milliseconds, Seconds } from './options.js';
+export type { DropReason, DroppedEvent, ExpiredEvent, LayerEvent, LayerEventListener, RedeliveredEvent } from './events.js';
 export { RedisLayer } from './layers/redis.js';
 export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost, SentinelAddress } from './redis/options.js';
 export { SharedLayer } from './layers/shared.js';
@@ -80,13 +82,13 @@ export interface RedisBackend {
   backend: 'redis';
 }
 
-/** The backends `createLayer` knows. */
 /** Selects the hybrid backend. */
 export interface HybridBackend {
   /** `'hybrid'`: shared memory between the threads of a machine, Redis (channels_redis format) between machines. */
   backend: 'hybrid';
 }
 
+/** The backends `createLayer` knows. */
 export type BackendName = 'memory' | 'shared' | 'redis' | 'hybrid';
 
 /**
@@ -96,6 +98,8 @@ export type BackendName = 'memory' | 'shared' | 'redis' | 'hybrid';
  *   to worker threads and call `attachLayer` there.
  * - `backend: 'memory'`: the single-thread reference layer.
  * - `backend: 'redis'`: Redis, wire-compatible with Python's channels_redis.
+ * - `backend: 'hybrid'`: one shared-memory bus per machine (workers attach as to a shared
+ *   layer), machines and Django joined through Redis in channels_redis' format.
  *
  * Rejects with `TypeError` for an unknown backend or a bad option.
  */

@@ -179,33 +179,41 @@ function readMap(count: number, depth: number): Record<string, unknown> {
 }
 
 /**
- * Recently decoded short keys, by (length, first two bytes): messages repeat their keys, and
- * comparing a few bytes is cheaper than building the string again.
+ * Recently decoded short strings (keys and values), by (length, first, second and last
+ * byte): messages repeat their keys and many of their values, and comparing a few bytes is
+ * cheaper than building the string again. Slot i keeps its bytes at `cacheBytes[i * 32]`
+ * (no allocation on a miss but the string itself).
  */
-interface CachedKey {
-  bytes: Uint8Array;
-  key: string;
-}
-const keyCache: Array<CachedKey | undefined> = new Array(4096);
-const CACHED_KEY = 24;
+const CACHE_SLOTS = 4096;
+const CACHED = 32;
+const cacheBytes = new Uint8Array(CACHE_SLOTS * CACHED);
+const cacheLength = new Int32Array(CACHE_SLOTS).fill(-1);
+const cacheString: string[] = new Array<string>(CACHE_SLOTS).fill('');
 
-function cachedKey(length: number): string {
+/** A valid-UTF-8 string of `length` (< 32) bytes at `pos`, from the cache when it was seen before. */
+function cachedString(length: number, what: string): string {
   need(length);
   const start = pos;
-  const slot = ((length << 5) ^ (length > 1 ? ((src[start] as number) << 8) | (src[start + 1] as number) : length > 0 ? (src[start] as number) : 0)) & 0xfff;
-  const entry = keyCache[slot];
-  if (entry !== undefined && entry.bytes.length === length) {
-    const bytes = entry.bytes;
+  const s = src;
+  const slot =
+    length === 0
+      ? 0
+      : ((length << 7) ^ ((s[start] as number) << 4) ^ ((s[start + (length >> 1)] as number) << 1) ^ (s[start + length - 1] as number)) &
+        (CACHE_SLOTS - 1);
+  const base = slot * CACHED;
+  if (cacheLength[slot] === length) {
     let k = 0;
-    while (k < length && bytes[k] === src[start + k]) k++;
+    while (k < length && cacheBytes[base + k] === s[start + k]) k++;
     if (k === length) {
       pos = start + length;
-      return entry.key;
+      return cacheString[slot] as string;
     }
   }
-  const key = readString(length);
-  keyCache[slot] = { bytes: new Uint8Array(src.subarray(start, start + length)), key };
-  return key;
+  const string = decodeString(length, what);
+  cacheBytes.set(s.subarray(start, start + length), base);
+  cacheLength[slot] = length;
+  cacheString[slot] = string;
+  return string;
 }
 
 function readKey(): string {
@@ -213,8 +221,7 @@ function readKey(): string {
   const b = src[pos] as number;
   if (b >= 0xa0 && b < 0xc0) {
     pos++;
-    const length = b & 0x1f;
-    return length <= CACHED_KEY ? cachedKey(length) : readString(length);
+    return cachedString(b & 0x1f, 'a string key');
   }
   switch (b) {
     case 0xd9:
@@ -249,6 +256,10 @@ function readBin(length: number): Uint8Array {
 }
 
 function readString(length: number, what = 'a string'): string {
+  return length < CACHED ? cachedString(length, what) : decodeString(length, what);
+}
+
+function decodeString(length: number, what: string): string {
   need(length);
   const start = pos;
   if (length >= SHORT_STRING) {

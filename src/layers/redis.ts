@@ -35,6 +35,7 @@ import { RedisServer, isUnconfirmed } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
 import { leaseKeys, RedisLease } from '../redis/leases.js';
 import { Reader, type ReaderOwner } from '../redis/reader.js';
+import { decode } from '../codec.js';
 import { copyMessage, encodeBody, makeMember, mapHeader, nextScore, nowSeconds, randomPrefix, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
 import { WaitScope } from '../wait.js';
 import { LayerBase, randomHex } from './base.js';
@@ -68,7 +69,12 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\^]/g, '\\$&');
 }
 
-/** The Redis layer. Create it with `createLayer({ backend: 'redis', hosts: [...] })`. */
+/**
+ * The Redis layer, wire-compatible with Python's channels_redis 4.x. Create it with
+ * `createLayer({ backend: 'redis', hosts: [...] })`.
+ *
+ * Process lifetime: the layer's connections keep the process alive until `close()`.
+ */
 export class RedisLayer extends LayerBase {
   /** `groups` and `flush` (the ASGI extensions channels_redis offers), and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
@@ -123,13 +129,14 @@ export class RedisLayer extends LayerBase {
     return this.options.tradeoffs.delivery === 'at-least-once';
   }
 
+  // The random part is drawn until the full name hashes to the same server as its owner part:
+  // channels_redis sends directly to a `!` channel on the server of its *full* name (its issue
+  // #221) while the owner reads the server of the owner part; with names chosen this way both
+  // are the same server. (About `hosts.length` draws on average; one for a single server.)
   /**
-   * A new process-specific channel name, `<prefix>.<client>!<random>`, whose random part is
-   * drawn until the full name hashes to the same server as its owner part. channels_redis
-   * sends directly to a `!` channel on the server of its *full* name (its issue #221) while
-   * the owner reads the server of the owner part; with names chosen this way both are the
-   * same server, so Python processes reach this layer's channels on a ring too. (About
-   * `hosts.length` draws on average; one for a single server.)
+   * A new process-specific channel name owned by this layer instance,
+   * `'<prefix>.<client>!<random>'`. Python channels_redis processes on the same hosts reach it
+   * too, also on a ring of several servers (see docs/redis.md).
    */
   override async newChannel(prefix = 'specific'): Promise<string> {
     for (;;) {
@@ -179,6 +186,7 @@ export class RedisLayer extends LayerBase {
   protected async doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void> {
     const body = this.encode(message);
     const specific = isProcessSpecific(channel);
+    if (specific && this.owns(channel)) return this.sendToSelf(channel, body, options);
     const member = makeMember(specific ? withRouting(body, channel) : body, this.options.crypter);
     const n = this.servers.length;
     const index = specific ? this.shardOf(channel) : n === 1 ? 0 : this.sendCursor++ % n;
@@ -190,9 +198,9 @@ export class RedisLayer extends LayerBase {
       const [status, expired, depth] = await this.server(index).run(what, (c) =>
         c.rbSend(this.key(channel), member, score, score - this.expirySec, capacity, this.ttlMs, policy),
       );
-      this.counters.expired += expired;
+      this.noteExpired(expired, channel);
       if (status < 0) return false;
-      this.counters.dropped += status;
+      this.noteDropped(status, channel, 'drop-oldest');
       this.counters.sent++;
       this.rememberDepth(channel, depth);
       return true;
@@ -218,6 +226,54 @@ export class RedisLayer extends LayerBase {
    */
   private async waitForRoom(what: string, options: SendOptions | undefined, attempt: () => Promise<boolean>): Promise<void> {
     await this.pollUntil(what, options, async () => ((await attempt()) ? true : undefined));
+  }
+
+  /**
+   * A send to one of this instance's own `!` channels: only this instance may receive it,
+   * so it goes straight into the channel's local buffer (a fresh copy of the message, from
+   * its encoding), without a trip through Redis and back. The channel's capacity and full
+   * policy apply to that buffer.
+   */
+  private async sendToSelf(channel: string, body: Buffer, options: SendOptions | undefined): Promise<void> {
+    const message = decode(body) as Message;
+    const attempt = async (): Promise<boolean> => {
+      if (!this.pushOwn(channel, message, nowSeconds())) return false;
+      this.counters.sent++;
+      return true;
+    };
+    if (await attempt()) return;
+    const policy = this.options.tradeoffs.fullOf(channel);
+    if (policy !== 'wait') throw new ChannelFull(channel, this.options.common.capacityOf(channel));
+    await this.waitForRoom(`send('${channel}')`, options, attempt);
+  }
+
+  /**
+   * Hand `message` to a receiver of own channel `channel` or buffer it; false when the
+   * buffer holds `capacity` fresh messages and the policy is not 'drop-oldest' (which evicts
+   * the oldest instead, counted in `dropped`).
+   */
+  private pushOwn(channel: string, message: Message, score: number): boolean {
+    const inbox = this.inbox(channel);
+    const waiter = inbox.waiters.shift();
+    if (waiter !== undefined) {
+      waiter.deliver(message);
+      return true;
+    }
+    while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
+      inbox.buffer.shift();
+      this.counters.expired++;
+    }
+    const capacity = this.options.common.capacityOf(channel);
+    if (inbox.buffer.length >= capacity) {
+      if (this.options.tradeoffs.fullOf(channel) !== 'drop-oldest') {
+        this.forgetIfIdle(channel, inbox);
+        return false;
+      }
+      inbox.buffer.shift();
+      this.counters.dropped++;
+    }
+    inbox.buffer.push({ message, score });
+    return true;
   }
 
   /**
@@ -296,7 +352,7 @@ export class RedisLayer extends LayerBase {
             now, now + tradeoffs.leaseTimeoutMs / 1000, now - this.expirySec, maxDeliveries, token, end, ttl,
           ),
         );
-        this.counters.expired += expired;
+        this.noteExpired(expired, channel);
         for (let i = 0; i < expired; i++) this.seenPop(channel); // the script removed them from the key
         if (member === null || deliveries === null) break;
         const settle = (mode: 'ack' | 'nack') =>
@@ -310,7 +366,7 @@ export class RedisLayer extends LayerBase {
           message = unpackMember(member, this.options.crypter, this.tokenTtl).message;
         } catch (err) {
           // Unreadable (no key opens it, bad bytes): settle it away rather than redeliver it forever.
-          this.counters.dropped++;
+          this.noteDropped(1, channel, 'undecodable');
           this.warn('decode', err);
           this.seenPop(channel);
           await settle('ack');
@@ -361,7 +417,7 @@ export class RedisLayer extends LayerBase {
     let found: Message | undefined;
     while (found === undefined && inbox.buffer.length > 0) {
       const item = inbox.buffer.shift() as Buffered;
-      if (this.isExpired(item.score)) this.counters.expired++;
+      if (this.isExpired(item.score)) this.noteExpired(1, channel);
       else found = item.message;
     }
     this.forgetIfIdle(channel, inbox);
@@ -481,13 +537,13 @@ export class RedisLayer extends LayerBase {
   /** Unpack a popped member; undefined (and counted) when it is unreadable or stale. */
   protected unpack(member: Buffer, score: number): Unpacked | undefined {
     if (this.isExpired(score)) {
-      this.counters.expired++;
+      this.noteExpired(1, null);
       return undefined;
     }
     try {
       return unpackMember(member, this.options.crypter, this.tokenTtl);
     } catch (err) {
-      this.counters.dropped++;
+      this.noteDropped(1, null, 'undecodable');
       this.warn('decode', err);
       return undefined;
     }
@@ -545,7 +601,7 @@ export class RedisLayer extends LayerBase {
     }
     const targets = unpacked.channels.filter((c) => ownerPart(c) === owner);
     if (targets.length === 0) {
-      this.counters.dropped++;
+      this.noteDropped(1, owner, 'unroutable');
       this.warn('route', new Error(`a message on ${this.options.prefix}${owner} names no channel of this owner in __asgi_channel__`));
       return;
     }
@@ -566,13 +622,13 @@ export class RedisLayer extends LayerBase {
     }
     while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
       inbox.buffer.shift();
-      this.counters.expired++;
+      this.noteExpired(1, channel);
     }
     inbox.buffer.push({ message, score });
     const capacity = this.options.common.capacityOf(channel);
     while (inbox.buffer.length > capacity) {
       inbox.buffer.shift();
-      this.counters.dropped++;
+      this.noteDropped(1, channel, 'drop-oldest');
     }
   }
 
@@ -635,22 +691,49 @@ export class RedisLayer extends LayerBase {
 
   protected async doGroupSend(group: string, message: Message): Promise<void> {
     const body = this.encode(message);
+    const own = await this.groupSendExcept(group, body, `.${this.clientId}!`);
+    if (own.length === 0) return;
+    // This instance's own members: no trip through Redis and back, as for its direct sends
+    // to them (see sendToSelf).
+    const score = nextScore();
+    const decoded = decode(body) as Message;
+    own.forEach((channel, i) => {
+      const copy = i === own.length - 1 ? decoded : copyMessage(decoded);
+      if (this.pushOwn(channel, copy, score)) this.counters.sent++;
+      else this.counters.dropped++;
+    });
+  }
+
+  /**
+   * Group send of encoded `body` to every member of `group` except those whose owner part
+   * ends with `suffix` (`.<client>!`), which are returned. One round trip on a single
+   * server without encryption or per-channel patterns (the GROUP_SEND_LOCAL script); else
+   * one to read the group and one per shard.
+   */
+  protected async groupSendExcept(group: string, body: Buffer, suffix: string): Promise<string[]> {
     const what = `groupSend('${group}')`;
     const cutoff = nowSeconds() - this.options.common.groupExpiryMs / 1000;
     if (this.servers.length === 1 && this.options.crypter === null && this.options.uniformChannels) {
-      return this.groupSendLocal(group, body, cutoff, what);
+      return this.groupSendLocal(group, body, cutoff, what, suffix);
     }
     const members = await this.server(shardIndex(group, this.servers.length)).run(what, (c) =>
       c.rbGroupMembers(this.groupKey(group), cutoff),
     );
-    await this.deliverToMembers(members, body, what);
+    const own: string[] = [];
+    const others: string[] = [];
+    for (const member of members) {
+      const bang = member.indexOf('!');
+      (bang >= 0 && member.slice(0, bang + 1).endsWith(suffix) ? own : others).push(member);
+    }
+    await this.deliverToMembers(others, body, what, group);
+    return own;
   }
 
   /**
    * Store encoded message `body` for every channel of `members` (one stored message per
    * key, one script call per shard), counting deliveries and misses.
    */
-  protected async deliverToMembers(members: readonly string[], body: Buffer, what: string): Promise<void> {
+  protected async deliverToMembers(members: readonly string[], body: Buffer, what: string, group?: string): Promise<void> {
     if (members.length === 0) return;
     // Members sharing a key (the `!` channels of one owner) share one stored message.
     const shards = new Map<number, Map<string, { channels: string[]; capacity: number; policy: string }>>();
@@ -681,23 +764,23 @@ export class RedisLayer extends LayerBase {
         );
         entries.forEach(([, { channels }], i) => {
           const status = statuses[i] as number;
-          if (status < 0) this.counters.dropped += channels.length;
+          if (status < 0) for (const member of channels) this.noteDropped(1, member, 'group-full', group);
           else {
             this.counters.sent += channels.length;
-            this.counters.dropped += status;
+            this.noteDropped(status, channels.length === 1 ? (channels[0] as string) : null, 'drop-oldest', group);
           }
         });
-        this.counters.expired += statuses[entries.length] ?? 0;
+        this.noteExpired(statuses[entries.length] ?? 0, null);
       }),
     );
   }
 
-  /** One round trip: the GROUP_SEND_LOCAL script reads the group and stores for every key. */
-  private async groupSendLocal(group: string, body: Buffer, groupCutoff: number, what: string): Promise<void> {
+  /** One round trip: the GROUP_SEND_LOCAL script reads the group and stores for every key but the sender's. */
+  private async groupSendLocal(group: string, body: Buffer, groupCutoff: number, what: string, suffix: string): Promise<string[]> {
     const [count, headerLength] = mapHeader(body);
     const score = nextScore();
     const { common, tradeoffs, prefix } = this.options;
-    const [delivered, missed, evicted, expired] = await this.server(0).run(what, (c) =>
+    const reply = await this.server(0).run(what, (c) =>
       c.rbGroupSendLocal(
         this.groupKey(group),
         prefix,
@@ -710,11 +793,15 @@ export class RedisLayer extends LayerBase {
         randomPrefix(),
         body.subarray(headerLength),
         count,
+        suffix,
       ),
     );
-    this.counters.sent += delivered;
-    this.counters.dropped += missed + evicted;
-    this.counters.expired += expired;
+    const [delivered, missed, evicted, expired] = reply as number[];
+    this.counters.sent += delivered as number;
+    this.noteDropped(missed as number, null, 'group-full', group);
+    this.noteDropped(evicted as number, null, 'drop-oldest', group);
+    this.noteExpired(expired as number, null);
+    return reply.slice(4).map(String);
   }
 
   // -------------------------------------------------------------------------------------

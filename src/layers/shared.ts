@@ -31,7 +31,7 @@ import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
 import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
 import {
-  LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
+  LIFO_DROP_OLDEST, SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
@@ -39,6 +39,7 @@ import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
 import { forget, track } from './shared/lifetime.js';
 import { SLOT_LOST, claimInstance, observeSlots, SHUT_DOWN } from './shared/slots.js';
 import { SlotLiveness } from './shared/liveness.js';
+import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -70,13 +71,27 @@ const MAX_SPIN_BACKOFF = 64;
 export interface SharedMemoryStats {
   /** Bytes of the arena (the region minus header and registry). */
   arenaBytes: number;
-  /** Free arena bytes: never-carved space plus free-listed blocks. */
+  /**
+   * Free arena bytes: every byte not held by a live block (a block holds its size class, a
+   * large block its pages). After the bus is drained and reclaimed it is back at its start.
+   */
   freeBytes: number;
-  /** Arena bytes carved so far (free-listed blocks included). */
+  /** Bytes of the pages in use (slab pages of small blocks, and large blocks), free blocks in them included. */
   carvedBytes: number;
+  /** Bytes of one arena page (small blocks share pages of one size class; a large block takes whole pages). */
+  pageBytes: number;
+  /** Pages in the free-page pool, usable for any size. */
+  freePages: number;
+  /** Bytes of the longest run of free pages: the largest block that fits right now (minus its 16-byte header). */
+  largestFreeRun: number;
   /** Channel and group records in use. */
   records: number;
-  /** Reclaimed records kept for reuse (each {@link SharedMemoryStats.recordBytes} bytes). */
+  /**
+   * Reclaimed records waiting for their grace period (each {@link SharedMemoryStats.recordBytes}
+   * bytes): new channels and groups reuse them at once, the rest goes back to the arena once
+   * every layer instance has moved on (within a few hundred ms while instances run; a thread that
+   * died without being reaped holds them back).
+   */
   pooledRecords: number;
   /** Bytes of one record. */
   recordBytes: number;
@@ -88,7 +103,15 @@ export interface SharedMemoryStats {
   instances: number;
 }
 
-/** The shared-memory layer. Create it with `createLayer()`; attach with `attachLayer(handle)`. */
+/**
+ * The shared-memory layer (the default backend): one bus for every thread of the process.
+ * Create it with `createLayer()`; in another thread, attach with `attachLayer()` (see
+ * `workerData`).
+ *
+ * Process lifetime: a pending wait (`receive`, `listen`, a `send` under `full: 'wait'`) keeps
+ * the process alive, like a socket, until a message arrives, its timeout or signal ends it, or
+ * the layer closes. Close the layer (or end the waits) to let the process exit.
+ */
 export class SharedLayer extends LayerBase implements LeaseSettler {
   /** `groups` and `flush`, and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
@@ -101,6 +124,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly opts: ResolvedSharedOptions;
   private readonly core: Core;
   private readonly strategy: Strategy;
+  /**
+   * Name caches. Rule of the record reclamation (shared/reclaim.ts): use a cached (record,
+   * generation) only synchronously right after reading it from the cache; across an await,
+   * hold a pinned record (a record's memory may become another block once this instance
+   * announced a later epoch).
+   */
   private readonly channels = new Map<string, Ref>();
   private readonly groups = new Map<string, Ref>();
   /** The region's name slots (see assembly/layout.ts): address, count, size, data offset. */
@@ -131,6 +160,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly parkWord: number;
   /** Counts waiters in and out of parked counters through the core, recording them. */
   private readonly parkedCounter: ParkedCounter;
+  /** Reclamation: epoch announcements, full and bounded reclaims (shared/reclaim.ts). */
+  private readonly reclaimer: Reclaimer;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
     super(clientId);
@@ -166,6 +197,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // wake word and before parking (see assembly/lifetime.ts).
     const check = (): void => void this.closed;
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
+    const liveness = this.liveness;
+    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
@@ -245,6 +278,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       arenaBytes: x.arenaTotal(),
       freeBytes: x.arenaFree(),
       carvedBytes: x.arenaCarved(),
+      pageBytes: x.pageSize(),
+      freePages: x.freePages(),
+      largestFreeRun: x.longestRun() * x.pageSize(),
       records: x.recordsInUse(),
       pooledRecords: x.recordsPooled(),
       recordBytes: RECORD_BYTES,
@@ -256,20 +292,26 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /**
    * Reclaim every empty, unused channel and every empty group of the bus now, after dropping
-   * expired messages and expired group members (this also happens incrementally as channels
-   * are created, and when the arena or the registry runs out).
-   * Returns how many were reclaimed.
+   * expired messages and expired group members, and give their memory back to the arena
+   * (records once every layer instance has moved on, see {@link SharedMemoryStats.pooledRecords}).
+   * This also happens incrementally as channels are created, and in bounded steps when the
+   * arena or the registry runs out. Returns how many were reclaimed.
    */
   reclaim(): number {
-    // Repeat while it finds something: a channel visited before its group dropped it as an
-    // expired member becomes reclaimable only on the next pass.
-    const x = this.core.x;
-    let total = 0;
-    for (;;) {
-      const n = x.sweep(x.slots(), Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
-      total += n;
-      if (n === 0) return total;
+    const reclaimed = this.reclaimer.full();
+    if (this.observed) this.noticeExpired(null);
+    return reclaimed;
+  }
+
+  /** Retry `attempt` after bounded relief steps (at most one pass over the registry); 0 when it still fails. */
+  private withRelief(attempt: () => number): number {
+    for (let i = 0; i < RELIEF_STEPS; i++) {
+      this.reclaimer.relieve();
+      if (this.observed) this.noticeExpired(null);
+      const r = attempt();
+      if (r !== 0) return r;
     }
+    return 0;
   }
 
   /**
@@ -338,6 +380,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     try {
       this.checkReceive('receive', channel, options, true);
       const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
+      if (this.observed) this.noticeExpired(channel);
       if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
@@ -378,7 +421,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         // the slot the push needs. Dropping more would lose messages for nothing: wait for it.
         const capacity = this.opts.common.capacityOf(channel);
         for (let i = 1; ; i++) {
-          if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) this.counters.dropped++;
+          if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) this.noteDropped(1, channel, 'drop-oldest');
           if (x.pushPinned(rec, h) === 1) {
             this.counters.sent++;
             return;
@@ -420,6 +463,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       throw new ChannelFull(channel, this.opts.common.capacityOf(channel));
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -459,6 +503,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       return this.take(h);
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -523,6 +568,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       return new SharedLease(this, taken.slot, taken.seq, message, taken.deliveries);
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -607,9 +653,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       try {
         const now = Date.now();
         if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
-          this.reclaim();
-          if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}'`);
+          if (this.withRelief(() => x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs)) === 0) {
+            const bytes = (x.groupSize(g) + 1) * MEMBER_ENTRY + 8;
+            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
           }
         }
       } finally {
@@ -631,9 +677,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       try {
         const cutoff = Date.now() - this.opts.common.groupExpiryMs;
         if (x.groupDiscard(g, c, cutoff) === 0) {
-          this.reclaim();
-          if (x.groupDiscard(g, c, cutoff) === 0) {
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}'`);
+          if (this.withRelief(() => x.groupDiscard(g, c, cutoff)) === 0) {
+            const bytes = x.groupSize(g) * MEMBER_ENTRY + 8;
+            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
           }
         }
       } finally {
@@ -669,7 +715,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         const n = x.groupSend(g, h, cutoff, snapshot + BLOCK_HEADER, cap);
         if (n >= 0) {
           this.counters.sent += n;
-          this.counters.dropped += x.lastDropped();
+          this.noteDropped(x.lastDropped(), null, 'group-full', group);
           return;
         }
         x.release(snapshot);
@@ -723,7 +769,31 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   // ---- whole bus -----------------------------------------------------------------------
 
-  /** Counters of this instance (expired ones are counted by its core instance) and bus depths. */
+  /** Expired messages the core discarded when this instance last reported (see noticeExpired). */
+  private expiredSeen = 0;
+
+  protected override startObserving(): void {
+    this.expiredSeen = this.core.x.expiredSoFar();
+  }
+
+  /**
+   * The core counts expired messages per instance as it discards them (in wasm): report what
+   * it discarded since the last look, attributed to the channel of the operation that found
+   * them (null for sweeps over the whole bus). Called only while someone listens.
+   */
+  private noticeExpired(channel: string | null): void {
+    const now = this.core.x.expiredSoFar();
+    if (now === this.expiredSeen) return;
+    const count = now - this.expiredSeen;
+    this.expiredSeen = now;
+    this.emitEvent({ type: 'expired', channel, count });
+  }
+
+  // The expired counter is kept by this instance's core instance (it discards them in wasm).
+  /**
+   * Counters of this instance's own operations (`sent`, `received`, `expired`, `dropped`), and
+   * the depths of every non-empty channel of the whole bus.
+   */
   override stats(): LayerStats {
     const depths = this.depths();
     return { ...this.counters, expired: this.core.x.expiredSoFar(), depths };
@@ -759,6 +829,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // shared memory (see claimName): only the caches go.
     if (this.sweeper.timer !== undefined) clearInterval(this.sweeper.timer);
     this.liveness?.stop();
+    this.reclaimer.close();
     forget(this.lifetime);
     // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.
     if (this.creator) this.core.x.shutdown();
@@ -797,15 +868,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const x = this.core.x;
     let h = x.alloc(size, timeMs);
     if (h === 0) {
-      this.reclaim();
-      h = x.alloc(size, timeMs);
-      if (h === 0) {
-        throw new OutOfSharedMemory(
-          'arena',
-          `no free block for a ${size}-byte message (${x.arenaFree()} of ${x.arenaTotal()} arena bytes free, ` +
-            `in blocks of other sizes or not at all); it frees up as messages are received or expire`,
-        );
-      }
+      h = this.withRelief(() => x.alloc(size, timeMs));
+      if (h === 0) throw new OutOfSharedMemory('arena', `no room for a ${size}-byte message: ${this.reclaimer.shortage(size)}`);
     }
     this.core.u8.set(bytes, h + BLOCK_HEADER);
     return h;
@@ -838,11 +902,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private scratch(bytes: number, what: string): number {
     const x = this.core.x;
     let p = x.allocScratch(bytes);
-    if (p === 0) {
-      this.reclaim();
-      p = x.allocScratch(bytes);
-    }
-    if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes`);
+    if (p === 0) p = this.withRelief(() => x.allocScratch(bytes));
+    if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes: ${this.reclaimer.shortage(bytes)}`);
     return p;
   }
 
@@ -909,8 +970,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (rec === 0) {
       let status = x.lastStatus();
       if (status === STATUS.notFound) return 0;
-      this.reclaim();
-      rec = x.lookup(kind, at, len, 1, cap, full, word);
+      rec = this.withRelief(() => x.lookup(kind, at, len, 1, cap, full, word));
       status = x.lastStatus();
       if (rec === 0 && status === STATUS.registryFull) {
         throw new OutOfSharedMemory(
@@ -919,14 +979,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         );
       }
       if (rec === 0) {
+        const bytes = kind === KIND_CHANNEL ? Math.max(cap, 2) * 8 : RECORD_BYTES - BLOCK_HEADER;
         throw new OutOfSharedMemory(
           'arena',
-          `no room for ${kind === KIND_CHANNEL ? `channel '${name}' (capacity ${cap})` : `group '${name}'`}`,
+          `no room for ${kind === KIND_CHANNEL ? `channel '${name}' (capacity ${cap}: a ${RECORD_BYTES}-byte record and a ring of ${bytes} bytes)` : `group '${name}'`}: ${this.reclaimer.shortage(bytes)}`,
         );
       }
     }
     const gen = x.lastGen();
-    if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
+    if (x.lastCreated() === 1) {
+      x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
+      if (this.observed) this.noticeExpired(null); // what the sweep found belongs to other channels
+    }
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
     if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0 });
@@ -993,13 +1057,8 @@ function weakly(ref: WeakRef<SharedLayer>, fn: (layer: SharedLayer) => void): ()
 
 /** The options every attached instance needs, and nothing else (the handle must stay cloneable). */
 function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
-  const keys: Array<keyof SharedLayerOptions> = [
-    'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'memory', 'maxMessageSize', 'maxNames',
-    'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout',
-    'maxDeliveries', 'deadLetterChannel', 'maxLeases', 'livenessTimeout',
-  ];
   const out: Record<string, unknown> = {};
-  for (const key of keys) if (options[key] !== undefined) out[key] = options[key];
+  for (const key of SHARED_OPTION_KEYS) if (options[key] !== undefined) out[key] = options[key];
   return out as SharedLayerOptions;
 }
 

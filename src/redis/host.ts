@@ -58,7 +58,7 @@ type Arg = string | number | Buffer;
 export interface ScriptedRedis extends Redis {
   rbSend(key: string, member: Buffer, score: number, cutoff: number, capacity: number, ttlMs: number, policy: string): Promise<[number, number, number]>;
   rbGroupDeliver(numKeys: number, ...args: Arg[]): Promise<number[]>;
-  rbGroupSendLocal(key: string, ...args: Arg[]): Promise<[number, number, number, number]>;
+  rbGroupSendLocal(key: string, ...args: Arg[]): Promise<Array<number | string>>;
   rbGroupMembers(key: string, cutoff: number): Promise<string[]>;
   rbGroupAdd(key: string, channel: string, score: number, ttlMs: number): Promise<number>;
   rbUnpop(key: string, member: Buffer, score: number, ttlMs: number): Promise<number>;

@@ -1,7 +1,7 @@
 /**
  * Property-based fuzzing (fast-check) of names and messages on every backend: memory,
- * shared (two instances on one bus), shared under at-least-once delivery (leases), and
- * Redis (a real redis-server). For every generated message: it round-trips exactly
+ * shared (two instances on one bus), shared under at-least-once delivery (leases), Redis
+ * (a real redis-server) and hybrid (two buses on that Redis). For every generated message: it round-trips exactly
  * (-0, NaN, bytes, `__proto__` as an own key, plain prototypes) or is refused at send with
  * a TypeError, as the oracle of ./model.ts says; a refused send enqueues nothing; nothing
  * hangs; another channel's message is untouched; `Object.prototype` never changes.
@@ -160,7 +160,8 @@ properties('memory', async () => {
   return { sender: layer, receiver: layer, leases: false };
 }, 150);
 
-const SHARED = { backend: 'shared', memory: 8 * 1024 * 1024, maxNames: 4096 } as const;
+const SHARED_SIZE = { memory: 8 * 1024 * 1024, maxNames: 4096 };
+const SHARED = { backend: 'shared', ...SHARED_SIZE } as const;
 
 properties('shared', async () => {
   const receiver = await createLayer(SHARED);
@@ -184,4 +185,10 @@ describe.runIf(redisTestsEnabled())('redis', () => {
     const options = { backend: 'redis' as const, hosts: [server.url], prefix: `fuzz${process.pid}:` };
     return { sender: await createLayer(options), receiver: await createLayer(options), leases: false };
   }, 50);
+  // Two hybrid buses on one Redis: messages cross Redis and the receiving bus's router,
+  // which decodes them and encodes them again into its shared memory.
+  properties('hybrid, two buses', async () => {
+    const options = { backend: 'hybrid' as const, hosts: [server.url], prefix: `fuzzh${process.pid}:`, ...SHARED_SIZE };
+    return { sender: await createLayer(options), receiver: await createLayer(options), leases: false };
+  }, 40);
 });

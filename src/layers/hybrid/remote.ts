@@ -10,18 +10,12 @@
 
 import { shardIndex } from '../../redis/crc32.js';
 import { Reader } from '../../redis/reader.js';
-import { mapHeader, nextScore, nowSeconds, randomPrefix, type Unpacked } from '../../redis/wire.js';
+import type { Unpacked } from '../../redis/wire.js';
 import type { Message } from '../../layer.js';
 import { RedisLayer, type RedisLayerOptions } from '../redis.js';
-import { GROUP_SEND_EXCEPT } from './scripts.js';
 
 /** Most members one pop of a bus key takes (the key is this machine's alone). */
 const BUS_BATCH = 64;
-
-/** A command connection with the hybrid's script defined on it. */
-interface ExceptRedis {
-  rbGroupSendExcept(key: string, ...args: Array<string | number | Buffer>): Promise<Array<number | string>>;
-}
 
 /** What the bus reader hands over: a message for this machine, its target channels, its send time (epoch s). */
 export type BusDelivery = (unpacked: Unpacked, score: number) => void;
@@ -37,7 +31,6 @@ export class HybridRemote extends RedisLayer {
     private readonly bus: string,
   ) {
     super(options, bus);
-    for (const server of this.servers) server.client.defineCommand('rbGroupSendExcept', GROUP_SEND_EXCEPT);
   }
 
   /** Connect to every server (each within `operationTimeout`). */
@@ -58,39 +51,10 @@ export class HybridRemote extends RedisLayer {
   /**
    * Group send of encoded `body` to every member of `group` whose key is not this machine's
    * (one stored message per key, as channels_redis); resolves with this machine's members,
-   * which the caller delivers through shared memory. One round trip on a single server
-   * without encryption or per-channel patterns; else one to read the group and one per shard.
+   * which the caller delivers through shared memory.
    */
-  async groupSendOutside(group: string, body: Buffer): Promise<string[]> {
-    const what = `groupSend('${group}')`;
-    const groupCutoff = nowSeconds() - this.options.common.groupExpiryMs / 1000;
-    const suffix = `.${this.bus}!`;
-    const groupServer = this.server(shardIndex(group, this.servers.length));
-    if (this.servers.length === 1 && this.options.crypter === null && this.options.uniformChannels) {
-      const [count, headerLength] = mapHeader(body);
-      const score = nextScore();
-      const { common, tradeoffs, prefix } = this.options;
-      const reply = await groupServer.run(what, (c) =>
-        (c as unknown as ExceptRedis).rbGroupSendExcept(
-          this.groupKey(group), prefix, groupCutoff, score, score - this.expirySec, this.ttlMs, common.capacity,
-          tradeoffs.fullOf(group), randomPrefix(), body.subarray(headerLength), count, suffix,
-        ),
-      );
-      const [delivered, missed, evicted, expired] = reply as number[];
-      this.counters.sent += delivered as number;
-      this.counters.dropped += (missed as number) + (evicted as number);
-      this.counters.expired += expired as number;
-      return reply.slice(4).map(String);
-    }
-    const members = await groupServer.run(what, (c) => c.rbGroupMembers(this.groupKey(group), groupCutoff));
-    const own: string[] = [];
-    const others: string[] = [];
-    for (const member of members) {
-      const bang = member.indexOf('!');
-      (bang >= 0 && member.slice(0, bang + 1).endsWith(suffix) ? own : others).push(member);
-    }
-    await this.deliverToMembers(others, body, what);
-    return own;
+  groupSendOutside(group: string, body: Buffer): Promise<string[]> {
+    return this.groupSendExcept(group, body, `.${this.bus}!`);
   }
 
   /**

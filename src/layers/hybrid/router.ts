@@ -14,7 +14,8 @@
  * (a few microseconds after the announcement), messages wait in Redis.
  *
  * Loss: a local channel that is full when its message arrives misses it (counted in the
- * creator's `stats().dropped`, as a group send's full member is).
+ * creator's `stats().dropped`, as a group send's full member is); so do the targets of a
+ * message that finds no room in the shared memory.
  *
  * @module
  */
@@ -61,7 +62,14 @@ export class BusRouter {
         this.remote.report('route', new Error(`a message for ${owner} names no channel of this bus in __asgi_channel__`));
         return;
       }
-      this.local.deliverEncoded(targets, encode(unpacked.message), score * 1000);
+      try {
+        this.local.deliverEncoded(targets, encode(unpacked.message), score * 1000);
+      } catch (err) {
+        // No room in the shared memory (or the bus is closing): this message is lost for its
+        // targets, counted; the next ones are tried as they come.
+        this.remote.countDropped(targets.length);
+        this.remote.report('route', err);
+      }
     }));
   }
 
