@@ -99,3 +99,13 @@ describe('options that cannot be chained', () => {
     expect(resolveRedisOptions({ operationTimeout: MAX_TIMER_MS }).operationTimeout).toBe(MAX_TIMER_MS);
   });
 });
+
+describe('livenessTimeout (shared)', () => {
+  it('is a number of milliseconds from 100 to 2^31 - 1, refused otherwise with a TypeError naming it', async () => {
+    for (const bad of [50, 2 ** 31, Number.NaN, '1000', Infinity]) {
+      await expect(createLayer({ livenessTimeout: bad as number })).rejects.toThrow(/invalid option livenessTimeout/);
+    }
+    const layer = await createLayer({ livenessTimeout: 100 });
+    await layer.close();
+  });
+});
