@@ -49,7 +49,8 @@
 // while retiring or draining leaks at most that one record (its block stays held).
 // Tested across threads by test/core/churn-soak.test.ts (clients come and go, stale names are
 // sent to long after their records were reclaimed and their memory reused, every payload is
-// checked, the accounting ends exactly at its start) and test/core/registry-race.test.ts.
+// checked, the accounting ends exactly at its start) and test/core/registry-race.test.ts; the
+// wrap of the epoch by test/core/epoch-wrap.test.ts.
 
 import { freeBlock, popTagged, pushTagged } from './arena';
 import { H_EPOCH, H_INST, H_INSTCAP, H_LIMBO, H_RECFREE, H_RECTOTAL, H_UNTRACKED, R_RETIRED, hdr } from './layout';

@@ -31,7 +31,7 @@
 // was releasing) or an extra pin: never a lost or duplicated live message.
 //
 // Instance table: `H_INSTCAP` slots of 32 bytes: [live][thread id][message being sent]
-// [message being received] (the in-hand words, see queue.ts) [record pinned for a wait]
+// [message being received] (the in-hand words, see arena.ts) [record pinned for a wait]
 // [parked counter incremented by a wait] [announced reclamation epoch] (epoch.ts)
 // (the wait words, written by JS: set right after the
 // pin / increment, cleared right before the unpin / decrement, by compare-and-swap, so a set
