@@ -88,7 +88,7 @@ export interface SharedMemoryStats {
   /**
    * Reclaimed records waiting for their grace period (each {@link SharedMemoryStats.recordBytes}
    * bytes): new channels and groups reuse them at once, the rest goes back to the arena once
-   * every layer instance has moved on (within about 100 ms while instances run; a thread that
+   * every layer instance has moved on (within a few hundred ms while instances run; a thread that
    * died without being reaped holds them back).
    */
   pooledRecords: number;
