@@ -18,6 +18,8 @@
  * @module
  */
 
+import { quote } from '../quote.js';
+
 /** Deepest nesting of objects and arrays in a message (the message itself is level 1). */
 export const MAX_DEPTH = 100;
 
@@ -90,14 +92,8 @@ function pathOf(root: string, depth: number): string {
   return path;
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'symbol') return value.toString();
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (value === null || typeof value !== 'object') return String(value);
-  return Object.prototype.toString.call(value);
-}
+/** A value as error messages show it: a class instance by its class, never `[object Object]`. */
+const describe = quote;
 
 /** Field that channels_redis uses to route messages; reserved in every backend. */
 export const RESERVED_FIELD = '__asgi_channel__';

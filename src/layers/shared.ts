@@ -31,7 +31,7 @@ import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
 import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
 import {
-  LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
+  LIFO_DROP_OLDEST, SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
@@ -102,7 +102,15 @@ export interface SharedMemoryStats {
   instances: number;
 }
 
-/** The shared-memory layer. Create it with `createLayer()`; attach with `attachLayer(handle)`. */
+/**
+ * The shared-memory layer (the default backend): one bus for every thread of the process.
+ * Create it with `createLayer()`; in another thread, attach with `attachLayer()` (see
+ * `workerData`).
+ *
+ * Process lifetime: a pending wait (`receive`, `listen`, a `send` under `full: 'wait'`) keeps
+ * the process alive, like a socket, until a message arrives, its timeout or signal ends it, or
+ * the layer closes. Close the layer (or end the waits) to let the process exit.
+ */
 export class SharedLayer extends LayerBase implements LeaseSettler {
   /** `groups` and `flush`, and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
@@ -115,6 +123,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly opts: ResolvedSharedOptions;
   private readonly core: Core;
   private readonly strategy: Strategy;
+  /**
+   * Name caches. Rule of the record reclamation (shared/reclaim.ts): use a cached (record,
+   * generation) only synchronously right after reading it from the cache; across an await,
+   * hold a pinned record (a record's memory may become another block once this instance
+   * announced a later epoch).
+   */
   private readonly channels = new Map<string, Ref>();
   private readonly groups = new Map<string, Ref>();
   /** The region's name slots (see assembly/layout.ts): address, count, size, data offset. */
@@ -278,13 +292,16 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * arena or the registry runs out. Returns how many were reclaimed.
    */
   reclaim(): number {
-    return this.reclaimer.full();
+    const reclaimed = this.reclaimer.full();
+    if (this.observed) this.noticeExpired(null);
+    return reclaimed;
   }
 
   /** Retry `attempt` after bounded relief steps (at most one pass over the registry); 0 when it still fails. */
   private withRelief(attempt: () => number): number {
     for (let i = 0; i < RELIEF_STEPS; i++) {
       this.reclaimer.relieve();
+      if (this.observed) this.noticeExpired(null);
       const r = attempt();
       if (r !== 0) return r;
     }
@@ -347,6 +364,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     try {
       this.checkReceive('receive', channel, options, true);
       const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
+      if (this.observed) this.noticeExpired(channel);
       if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
@@ -387,7 +405,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         // the slot the push needs. Dropping more would lose messages for nothing: wait for it.
         const capacity = this.opts.common.capacityOf(channel);
         for (let i = 1; ; i++) {
-          if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) this.counters.dropped++;
+          if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) this.noteDropped(1, channel, 'drop-oldest');
           if (x.pushPinned(rec, h) === 1) {
             this.counters.sent++;
             return;
@@ -429,6 +447,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       throw new ChannelFull(channel, this.opts.common.capacityOf(channel));
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -468,6 +487,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       return this.take(h);
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -532,6 +552,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       return new SharedLease(this, taken.slot, taken.seq, message, taken.deliveries);
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -669,7 +690,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         const n = x.groupSend(g, h, cutoff, snapshot + BLOCK_HEADER, cap);
         if (n >= 0) {
           this.counters.sent += n;
-          this.counters.dropped += x.lastDropped();
+          this.noteDropped(x.lastDropped(), null, 'group-full', group);
           return;
         }
         x.release(snapshot);
@@ -723,7 +744,31 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   // ---- whole bus -----------------------------------------------------------------------
 
-  /** Counters of this instance (expired ones are counted by its core instance) and bus depths. */
+  /** Expired messages the core discarded when this instance last reported (see noticeExpired). */
+  private expiredSeen = 0;
+
+  protected override startObserving(): void {
+    this.expiredSeen = this.core.x.expiredSoFar();
+  }
+
+  /**
+   * The core counts expired messages per instance as it discards them (in wasm): report what
+   * it discarded since the last look, attributed to the channel of the operation that found
+   * them (null for sweeps over the whole bus). Called only while someone listens.
+   */
+  private noticeExpired(channel: string | null): void {
+    const now = this.core.x.expiredSoFar();
+    if (now === this.expiredSeen) return;
+    const count = now - this.expiredSeen;
+    this.expiredSeen = now;
+    this.emitEvent({ type: 'expired', channel, count });
+  }
+
+  // The expired counter is kept by this instance's core instance (it discards them in wasm).
+  /**
+   * Counters of this instance's own operations (`sent`, `received`, `expired`, `dropped`), and
+   * the depths of every non-empty channel of the whole bus.
+   */
   override stats(): LayerStats {
     const depths = this.depths();
     return { ...this.counters, expired: this.core.x.expiredSoFar(), depths };
@@ -914,7 +959,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       }
     }
     const gen = x.lastGen();
-    if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
+    if (x.lastCreated() === 1) {
+      x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
+      if (this.observed) this.noticeExpired(null); // what the sweep found belongs to other channels
+    }
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
     if (cache.size >= CACHE_LIMIT) cache.clear();
     cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0 });
@@ -969,13 +1017,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
 /** The options every attached instance needs, and nothing else (the handle must stay cloneable). */
 function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
-  const keys: Array<keyof SharedLayerOptions> = [
-    'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'memory', 'maxMessageSize', 'maxNames',
-    'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout',
-    'maxDeliveries', 'deadLetterChannel', 'maxLeases',
-  ];
   const out: Record<string, unknown> = {};
-  for (const key of keys) if (options[key] !== undefined) out[key] = options[key];
+  for (const key of SHARED_OPTION_KEYS) if (options[key] !== undefined) out[key] = options[key];
   return out as SharedLayerOptions;
 }
 
