@@ -261,7 +261,7 @@ export class RedisLayer extends LayerBase {
     }
     while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
       inbox.buffer.shift();
-      this.counters.expired++;
+      this.noteExpired(1, channel);
     }
     const capacity = this.options.common.capacityOf(channel);
     if (inbox.buffer.length >= capacity) {
@@ -270,7 +270,7 @@ export class RedisLayer extends LayerBase {
         return false;
       }
       inbox.buffer.shift();
-      this.counters.dropped++;
+      this.noteDropped(1, channel, 'drop-oldest');
     }
     inbox.buffer.push({ message, score });
     return true;
@@ -700,7 +700,7 @@ export class RedisLayer extends LayerBase {
     own.forEach((channel, i) => {
       const copy = i === own.length - 1 ? decoded : copyMessage(decoded);
       if (this.pushOwn(channel, copy, score)) this.counters.sent++;
-      else this.counters.dropped++;
+      else this.noteDropped(1, channel, 'group-full', group);
     });
   }
 

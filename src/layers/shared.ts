@@ -734,9 +734,11 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * its oldest message instead), `timeMs` (epoch ms) is its send time, from which `expiry`
    * counts. For the hybrid layer (src/layers/hybrid.ts), whose groups and Redis arrivals
    * are encoded once for all local members; `bytes` must be one message as `encode` writes
-   * it, within `maxMessageSize`. Returns how many channels received it. @internal
+   * it, within `maxMessageSize`. `group`: the group sent to (its misses are reported as
+   * 'group-full'), or undefined for messages that arrived from another machine
+   * ('arrival-full'). Returns how many channels received it. @internal
    */
-  deliverEncoded(channels: readonly string[], bytes: Uint8Array, timeMs: number): number {
+  deliverEncoded(channels: readonly string[], bytes: Uint8Array, timeMs: number, group?: string): number {
     this.assertOpen('groupSend');
     const x = this.core.x;
     let delivered = 0;
@@ -750,7 +752,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
           ok = x.pushPinned(rec, h) === 1;
         }
         if (!ok && this.opts.tradeoffs.fullOf(channel) === 'drop-oldest' && x.dropOldest(rec) === 1) {
-          this.counters.dropped++;
+          this.noteDropped(1, channel, 'drop-oldest', group);
           ok = x.pushPinned(rec, h) === 1;
         }
         if (ok) {
@@ -758,7 +760,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
           this.counters.sent++;
         } else {
           x.release(h);
-          this.counters.dropped++;
+          this.noteDropped(1, channel, group === undefined ? 'arrival-full' : 'group-full', group);
         }
       } finally {
         x.unpinRecord(rec);
