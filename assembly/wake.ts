@@ -26,7 +26,9 @@
 // notify (its re-check succeeded, timeout, abort) leaves its token: at worst one notify that
 // wakes nobody later; never a missed one. A sender parked above the low-water mark, on a
 // channel whose consumers stopped, is woken by nothing: its wait ends at its timeout with one
-// last attempt (src/layers/shared/park.ts), so it never fails while there is room.
+// last attempt (src/layers/shared/batch.ts, waitForRoom), so it never fails while there is
+// room. A parked sender also takes room only at the mark (its re-checks and wake-ups), so
+// every park, slept or not, is followed by about half a capacity of sends.
 //
 // A thread killed mid-operation: the counters are undone by the reaper (leases.ts); tokens
 // left behind only cost spurious notifies, at most one each.

@@ -28,13 +28,13 @@
  */
 
 import { setMaxListeners } from 'node:events';
-import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, Unsupported } from '../errors.js';
+import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, UnconfirmedSend, Unsupported } from '../errors.js';
 import {
   assertOptionsObject, isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveManyOptions, type ReceiveOptions,
   type SendOptions, type WaitOptions,
 } from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
-import { RedisServer } from '../redis/host.js';
+import { RedisServer, isUnconfirmed } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
 import { leaseKeys, RedisLease } from '../redis/leases.js';
 import { Reader, type ReaderOwner } from '../redis/reader.js';
@@ -208,9 +208,19 @@ export class RedisLayer extends LayerBase {
       this.rememberDepth(channel, depth);
       return true;
     };
-    if (await attempt()) return;
-    if (policy !== 'wait') throw new ChannelFull(channel, capacity);
-    await this.waitForRoom(what, options, attempt);
+    const once = async (): Promise<void> => {
+      try {
+        if (await attempt()) return;
+        if (policy !== 'wait') throw new ChannelFull(channel, capacity);
+        await this.waitForRoom(what, options, attempt);
+      } catch (err) {
+        // Written, no reply: the same member again is found by the send script if it is
+        // still queued (a sorted set holds a member once), so a retry adds no duplicate.
+        if (isUnconfirmed(err)) throw new UnconfirmedSend(err.message, channel, once, err.cause);
+        throw err;
+      }
+    };
+    return once();
   }
 
   /**
@@ -254,7 +264,7 @@ export class RedisLayer extends LayerBase {
     }
     while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
       inbox.buffer.shift();
-      this.counters.expired++;
+      this.noteExpired(1, channel);
     }
     const capacity = this.options.common.capacityOf(channel);
     if (inbox.buffer.length >= capacity) {
@@ -263,7 +273,7 @@ export class RedisLayer extends LayerBase {
         return false;
       }
       inbox.buffer.shift();
-      this.counters.dropped++;
+      this.noteDropped(1, channel, 'drop-oldest');
     }
     inbox.buffer.push({ message, score });
     return true;
@@ -347,6 +357,7 @@ export class RedisLayer extends LayerBase {
           ),
         );
         this.noteExpired(expired, channel);
+        for (let i = 0; i < expired; i++) this.seenPop(channel); // the script removed them from the key
         if (member === null || deliveries === null) break;
         const settle = (mode: 'ack' | 'nack') =>
           server
@@ -361,6 +372,7 @@ export class RedisLayer extends LayerBase {
           // Unreadable (no key opens it, bad bytes): settle it away rather than redeliver it forever.
           this.noteDropped(1, channel, 'undecodable');
           this.warn('decode', err);
+          this.seenPop(channel);
           await settle('ack');
           continue;
         }
@@ -541,6 +553,21 @@ export class RedisLayer extends LayerBase {
     }
   }
 
+  /**
+   * A member of owner key `owner` was popped and discarded (expired or unreadable): the
+   * channels it was for no longer hold it. Only read for that (an unreadable one names none).
+   */
+  private seenDiscarded(owner: string, member: Buffer): void {
+    if (this.depthSeen.size === 0) return;
+    try {
+      for (const c of unpackMember(member, this.options.crypter, this.tokenTtl).channels) {
+        if (ownerPart(c) === owner) this.seenPop(c);
+      }
+    } catch {
+      // unreadable: already counted as dropped by unpack
+    }
+  }
+
   private seenPop(channel: string): void {
     const depth = this.depthSeen.get(channel);
     if (depth !== undefined) {
@@ -551,7 +578,10 @@ export class RedisLayer extends LayerBase {
 
   private deliverPlain(index: number, channel: string, member: Buffer, score: number): void {
     const unpacked = this.unpack(member, score);
-    if (unpacked === undefined) return;
+    if (unpacked === undefined) {
+      this.seenPop(channel); // popped and discarded (expired or unreadable): no longer in the key
+      return;
+    }
     const inbox = this.inboxes.get(channel);
     const waiter = inbox?.waiters.shift();
     if (waiter === undefined) {
@@ -569,7 +599,10 @@ export class RedisLayer extends LayerBase {
 
   private deliverSpecific(owner: string, member: Buffer, score: number): void {
     const unpacked = this.unpack(member, score);
-    if (unpacked === undefined) return;
+    if (unpacked === undefined) {
+      this.seenDiscarded(owner, member);
+      return;
+    }
     const targets = unpacked.channels.filter((c) => ownerPart(c) === owner);
     if (targets.length === 0) {
       this.noteDropped(1, owner, 'unroutable');
@@ -631,7 +664,10 @@ export class RedisLayer extends LayerBase {
           const reply = await pop(index);
           if (reply.length < 2) break;
           const unpacked = this.unpack(reply[0] as Buffer, Number((reply[1] as Buffer).toString()));
-          if (unpacked === undefined) continue;
+          if (unpacked === undefined) {
+            this.seenPop(channel); // popped and discarded: no longer in the key
+            continue;
+          }
           this.seenPop(channel);
           this.counters.received++;
           return unpacked.message;
@@ -667,8 +703,11 @@ export class RedisLayer extends LayerBase {
 
   /**
    * One SEND_MANY script per attempt, on one server (plain channels: the next server of the
-   * rotation for the whole batch; `!` channels: their owner's). Messages are encoded first;
-   * one over maxMessageSize stops the batch there (the messages before it are sent).
+   * rotation for the whole batch; `!` channels: their owner's; this instance's own `!`
+   * channels: no server, as for send). One over maxMessageSize stops the batch there (the
+   * messages before it are sent). A connection lost mid-script rejects with the
+   * ConnectionError, whose `sent` counts the messages confirmed queued before that round trip
+   * (those of the unconfirmed one may or may not be queued).
    */
   protected async doSendMany(channel: string, encoded: readonly Uint8Array[], options: SendOptions | undefined): Promise<void> {
     const specific = isProcessSpecific(channel);
@@ -683,13 +722,30 @@ export class RedisLayer extends LayerBase {
       const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       members.push(makeMember(specific ? withRouting(body, channel) : body, this.options.crypter));
     }
+    const deadline = options?.timeout === undefined ? undefined : Date.now() + options.timeout;
+    let sent = 0;
+    if (specific && this.owns(channel)) {
+      // This instance's own channel: as send does, straight to its local receiver (so that
+      // sends and batches to it keep their order), one message after the other.
+      try {
+        for (const bytes of encoded.slice(0, members.length)) {
+          const timeout = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+          await this.sendToSelf(channel, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+            timeout, signal: options?.signal,
+          });
+          sent++;
+        }
+        if (tooLarge !== undefined) throw tooLarge;
+      } catch (err) {
+        throw partialSend(err, sent, encoded.length);
+      }
+      return;
+    }
     const n = this.servers.length;
     const index = specific ? this.shardOf(channel) : n === 1 ? 0 : this.sendCursor++ % n;
     const capacity = this.options.common.capacityOf(channel);
     const policy = this.options.tradeoffs.fullOf(channel);
     const what = `sendMany('${channel}')`;
-    const deadline = options?.timeout === undefined ? undefined : Date.now() + options.timeout;
-    let sent = 0;
     const attempt = async (): Promise<number> => {
       const args: Array<string | number | Buffer> = [0, capacity, this.ttlMs, policy];
       let score = nextScore();
@@ -802,7 +858,7 @@ export class RedisLayer extends LayerBase {
     own.forEach((channel, i) => {
       const copy = i === own.length - 1 ? decoded : copyMessage(decoded);
       if (this.pushOwn(channel, copy, score)) this.counters.sent++;
-      else this.counters.dropped++;
+      else this.noteDropped(1, channel, 'group-full', group);
     });
   }
 

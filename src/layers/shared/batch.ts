@@ -16,7 +16,7 @@
  * @module
  */
 
-import { ChannelFull, LayerClosed } from '../../errors.js';
+import { ChannelFull, LayerClosed, TimeoutError } from '../../errors.js';
 import type { Message, ReceiveManyOptions, SendOptions } from '../../layer.js';
 import type { Core } from '../../wasm/core.js';
 import type { Counters } from '../base.js';
@@ -69,8 +69,9 @@ export function spinForRoom(core: Core, rec: number, capacity: number, budget: n
 
 /**
  * Wait for room on pinned channel `rec` (full policy 'wait'), then push `h`: the read-only
- * spin first under the adaptive strategy, then a park until a pop at the low-water mark
- * wakes it (assembly/wake.ts). Rejects as the wait ends otherwise (the caller still owns `h`).
+ * spin first under the adaptive strategy, then a park until the channel drained to its
+ * low-water mark, half its capacity (a pop there wakes it, assembly/wake.ts). Rejects as the
+ * wait ends otherwise (the caller still owns `h`).
  */
 export async function waitForRoom(
   host: BatchHost, channel: string, rec: number, h: number, what: string, options: SendOptions | undefined,
@@ -81,15 +82,27 @@ export async function waitForRoom(
     x.dropExpired(rec, host.cutoff());
     return x.pushPinned(rec, h);
   };
+  const capacity = host.opts.common.capacityOf(channel);
   if (host.strategy.wait === 'adaptive' && options?.timeout !== 0) {
-    const capacity = host.opts.common.capacityOf(channel);
     if (spinForRoom(host.core, rec, capacity, host.strategy.spinBudget, () => x.pushPinned(rec, h))) return;
   }
+  // Once parked (its token armed), the sender takes room only at the low-water mark, where a
+  // pop would wake it anyway: so every park, slept or not, is followed by about half a
+  // capacity of sends (no lost wake-up: a pop that reaches the mark later finds the token).
+  const low = capacity >> 1;
+  const lifo = host.opts.tradeoffs.orderOf(channel) === 'lifo';
+  const pushAtLowWater = (): number => ((lifo ? x.depth(rec) : x.ringFill(rec)) <= low ? push() : 0);
   const off = host.core.off;
-  await parkUntil(
-    host.core.i32, (rec + off.space) >> 2, (rec + off.sparked) >> 2, what, options, host.closeSignal, host.strategy,
-    push, host.parkedCounter,
-  );
+  try {
+    await parkUntil(
+      host.core.i32, (rec + off.space) >> 2, (rec + off.sparked) >> 2, what, options, host.closeSignal, host.strategy,
+      pushAtLowWater, host.parkedCounter,
+    );
+  } catch (err) {
+    // At its deadline a sender takes any room there is: it never times out while there is room.
+    if (err instanceof TimeoutError && push() === 1) return;
+    throw err;
+  }
 }
 
 /** `trySend`: arguments checked. */
