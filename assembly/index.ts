@@ -3,7 +3,8 @@
 // here allocates on the AssemblyScript heap; every structure lives in the shared region
 // described in layout.ts. Each file opens with its algorithm and invariants:
 //   layout.ts    memory map, header, record and block formats
-//   arena.ts     lock-free size-class allocator (tagged Treiber free lists), refcounts
+//   arena.ts     lock-free page allocator (bitmap) with size-class slab pages, refcounts
+//   epoch.ts     grace periods before a reclaimed record's memory is reused (QSBR)
 //   queue.ts     Vyukov bounded MPMC queue per channel, wake words, pin/unpin
 //   registry.ts  name -> record table (per-bucket optimistic seqlock), record reclamation
 //   groups.ts    copy-on-write member arrays, group delivery
@@ -14,9 +15,13 @@
 // messages dropped by a receive, ...) travel in wasm globals, which are private to the
 // calling thread's instance, and are read back through the getter functions below.
 
-import { allocBlock, freeBytes, releaseBlock, totalBytes } from './arena';
 import {
-  B_TIME, H_ARENA, H_BUCKETS, H_BUMP, H_END, H_MAGIC, H_MAXMSG, H_NAMES, H_RECFREE, H_REG, H_SIZE, H_VERSION,
+  PAGE_SIZE, allocBlock, freeBytes, freePages as poolPages, initPages, longestFreeRun, metaBytes, releaseBlock,
+  totalBytes, trimPages as trim,
+} from './arena';
+import { I_EPOCH, drainLimbo, graceAdvance as advance, limboCount, untracked } from './epoch';
+import {
+  B_TIME, H_BUCKETS, H_END, H_EPOCH, H_MAGIC, H_MAXMSG, H_NAMES, H_REG, H_SIZE, H_VERSION,
   NAME_SLOT_DATA, NAME_SLOT_SIZE, NAME_SLOTS,
   HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_CTL, R_KIND, R_NAME,
   R_NLEN, hdr,
@@ -54,8 +59,17 @@ export function init(size: u32, buckets: u32, maxMessageSize: u32): i32 {
   if (<usize>__heap_base > HEADER_BASE) return 1;
   const names = HEADER_BASE + HEADER_SIZE;
   const reg = names + <usize>NAME_SLOTS * <usize>NAME_SLOT_SIZE;
-  const arena = (reg + <usize>buckets * 32 + 63) & ~(<usize>63);
-  if (<u64>arena + 65536 > <u64>size) return 2;
+  // The page allocator's metadata (descriptors, bitmaps), then the pages, PAGE_SIZE-aligned.
+  const meta = (reg + <usize>buckets * 32 + 63) & ~(<usize>63);
+  if (<u64>meta + 4 * <u64>PAGE_SIZE > <u64>size) return 2;
+  let pages = <u32>((<u64>size - <u64>meta) / <u64>(PAGE_SIZE + 40));
+  let arena: usize = 0;
+  while (pages > 0) {
+    arena = (meta + <usize>metaBytes(pages) + <usize>PAGE_SIZE - 1) & ~(<usize>PAGE_SIZE - 1);
+    if (<u64>arena + <u64>pages * <u64>PAGE_SIZE <= <u64>size) break;
+    pages--;
+  }
+  if (pages < 4) return 2;
   memory.fill(HEADER_BASE, 0, HEADER_SIZE);
   memory.fill(names, 0, <usize>NAME_SLOTS * <usize>NAME_SLOT_SIZE);
   memory.fill(reg, 0, <usize>buckets * 32);
@@ -63,9 +77,11 @@ export function init(size: u32, buckets: u32, maxMessageSize: u32): i32 {
   store<u32>(hdr(H_SIZE), size);
   store<u32>(hdr(H_REG), <u32>reg);
   store<u32>(hdr(H_BUCKETS), buckets);
-  store<u32>(hdr(H_ARENA), <u32>arena);
-  store<u32>(hdr(H_END), size);
-  store<u32>(hdr(H_BUMP), <u32>arena);
+  const words = (pages + 63) / 64;
+  const desc = <u32>meta;
+  const freemap = desc + pages * 32;
+  initPages(<u32>arena, pages, desc, freemap, freemap + words * 8);
+  store<u32>(hdr(H_END), <u32>arena + pages * PAGE_SIZE);
   store<u32>(hdr(H_MAXMSG), maxMessageSize);
   store<u32>(hdr(H_VERSION), LAYOUT_VERSION);
   atomic.store<u32>(hdr(H_MAGIC), MAGIC);
@@ -386,7 +402,7 @@ export function flushAll(): void {
 
 // ---- accounting (tests and stats) --------------------------------------------------------
 
-/** Free arena bytes: bump space + free-listed blocks (exact when nothing is in flight). */
+/** Free arena bytes: bytes not held by an allocated block (exact when nothing is in flight). */
 export function arenaFree(): f64 {
   return freeBytes();
 }
@@ -394,17 +410,61 @@ export function arenaFree(): f64 {
 export function arenaTotal(): f64 {
   return totalBytes();
 }
-/** Bytes carved from the bump region so far. */
+/** Bytes of the pages out of the page pool (slab pages and runs). */
 export function arenaCarved(): f64 {
-  return <f64>(atomic.load<u32>(hdr(H_BUMP)) - load<u32>(hdr(H_ARENA)));
+  return totalBytes() - <f64>poolPages() * <f64>PAGE_SIZE;
+}
+/** Bytes of one arena page. */
+export function pageSize(): u32 {
+  return PAGE_SIZE;
+}
+/** Pages in the page pool. */
+export function freePages(): u32 {
+  return poolPages();
+}
+/** Pages of the longest run of free pages (a block of up to that many pages minus 16 bytes fits). */
+export function longestRun(): u32 {
+  return longestFreeRun();
+}
+/** Retire up to `n` empty slab pages from the shared cursor (`all`: every page); returns how many. */
+export function trimPages(n: u32, all: i32): u32 {
+  return trim(n, all != 0);
 }
 /** Records (channels + groups) in use. */
 export function recordsInUse(): i32 {
   return recUsed();
 }
-/** Reclaimed records waiting in the record pool for reuse. */
+/** Reclaimed records waiting for their grace period (reused for new records meanwhile). */
 export function recordsPooled(): i32 {
-  return atomic.load<i32>(hdr(H_RECFREE));
+  return limboCount();
+}
+
+// ---- grace periods of reclaimed records (epoch.ts) ---------------------------------------------
+
+/** Address of the reclamation epoch word (JS reads it with Atomics.load). */
+export function epochWord(): u32 {
+  return <u32>hdr(H_EPOCH);
+}
+/** Offset of the announcement word in an instance slot. */
+export function announceOffset(): u32 {
+  return <u32>I_EPOCH;
+}
+/** 1 when record `r` is alive and of generation `gen` (a read only: `r` must still be a record). */
+export function recordLive(r: u32, gen: u32): i32 {
+  const c = atomic.load<u64>(<usize>r + R_CTL);
+  return (c & queue.DEAD) == 0 && queue.genOf(c) == gen ? 1 : 0;
+}
+/** Advance the reclamation epoch if every instance announced it: 1 when it did. */
+export function graceAdvance(): i32 {
+  return advance() ? 1 : 0;
+}
+/** Free up to `max` records whose grace period is over; returns how many. */
+export function graceDrain(max: u32): u32 {
+  return drainLimbo(max);
+}
+/** An instance without an instance slot started (+1) or closed (-1): it holds grace periods back. */
+export function untrackedInstance(delta: i32): void {
+  untracked(delta);
 }
 /** Live records in the registry (a scan). */
 export function registryCount(): u32 {

@@ -8,14 +8,19 @@
 //
 //   0 .. HEADER_BASE            per-instance static data of the module (never shared state)
 //   HEADER_BASE (4 KiB)         layout header: magic, version, sizes and offsets of regions,
-//                               arena bump pointer, free-list heads, record pool head
+//                               page-allocator addresses, class current-page hints, the
+//                               reclamation epoch and the limbo-list heads of reclaimed records
 //   name slots (32 KiB)         NAME_SLOTS x 128 bytes: [owner word][pad][name bytes]; a thread
 //                               claims one (CAS 0 -> 1) for the length of one call that passes
 //                               a name to the core or gets one back, then frees it. Nothing is
 //                               held per instance, so attaching costs no shared memory and a
 //                               terminated thread leaks at most the slot of its call in flight.
 //   registry                    buckets * 32 bytes: name -> record table (registry.ts)
-//   arena .. end of memory      blocks: messages, channel/group records, rings, member arrays
+//   page metadata               a 32-byte descriptor per page, the free-page bitmap, one
+//                               "may have room" bitmap per size class (arena.ts)
+//   arena .. end of memory      PAGE_SIZE pages (PAGE_SIZE-aligned): slab pages of one size
+//                               class each, and runs of pages for large blocks: messages,
+//                               channel/group records, rings, member arrays, tables
 //
 // The memory is created with initial == maximum and never grown, so `memory.buffer` never
 // changes and no thread ever has to re-read it.
@@ -34,7 +39,7 @@
 //   group:   144 members word (u64: member-array address | version << 32)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
-export const LAYOUT_VERSION: u32 = 4;
+export const LAYOUT_VERSION: u32 = 5;
 /** 'RBUS' */
 export const MAGIC: u32 = 0x53554252;
 
@@ -53,16 +58,24 @@ export const H_REG: usize = 12; // registry address
 export const H_BUCKETS: usize = 16; // registry bucket count (power of two)
 export const H_ARENA: usize = 20; // arena start
 export const H_END: usize = 24; // arena end
-export const H_BUMP: usize = 28; // next uncarved arena byte (atomic)
+export const H_PAGES: usize = 28; // pages in the arena (arena.ts)
 export const H_MAXMSG: usize = 32; // maxMessageSize
-export const H_SWEEP: usize = 36; // sweep cursor (atomic)
-export const H_RECPOOL: usize = 40; // record pool head: u64 tag << 32 | address
-export const H_RECFREE: usize = 48; // records in the pool
-export const H_RECTOTAL: usize = 52; // records carved from the arena
+export const H_SWEEP: usize = 36; // registry sweep cursor (atomic)
+export const H_RECFREE: usize = 48; // reclaimed records waiting for their grace period (registry.ts)
+export const H_RECTOTAL: usize = 52; // blocks held as records (live + waiting)
 export const H_NAMES: usize = 56; // name slots address
-export const H_CLASSHEAD: usize = 64; // NUM_CLASSES x u64 tagged free-list heads
-export const NUM_CLASSES: usize = 128;
-export const H_CLASSFREE: usize = H_CLASSHEAD + NUM_CLASSES * 8; // NUM_CLASSES x i32 free counts
+// The page allocator (arena.ts) and record reclamation (registry.ts): bytes 64..2047.
+export const H_DESC: usize = 64; // page descriptor table address
+export const H_FREEMAP: usize = 68; // page pool bitmap address (u64 words, 1 = free)
+export const H_PARTIAL: usize = 72; // per-class "may have room" bitmaps, SMALL_CLASSES x H_MAPWORDS words
+export const H_MAPWORDS: usize = 76; // u64 words per bitmap
+export const H_EPOCH: usize = 80; // reclamation epoch (registry.ts), u32
+export const H_UNTRACKED: usize = 84; // layer instances without an instance slot (they hold grace periods back)
+export const H_PAGESWEEP: usize = 88; // page-trim cursor (atomic)
+export const H_LIMBO: usize = 96; // 3 x u64 tagged heads: reclaimed records by epoch % 3
+export const H_CURRENT: usize = 128; // SMALL_CLASSES x u32: current page + 1 of each class (a hint)
+/** Size classes served from slab pages (classOf(PAGE_SIZE / 2) + 1, arena.ts). */
+export const SMALL_CLASSES: u32 = 33;
 // Trade-off tables (leases.ts), allocated from the arena when the bus is created.
 export const H_LEASES: usize = 2048; // lease table address (0: at-most-once bus, no table)
 export const H_LEASECAP: usize = 2052; // lease slots
@@ -99,6 +112,7 @@ export const R_RSIZE: usize = 184; // ring slots: max(capacity, 2) (Vyukov needs
 export const R_DEQ: usize = 192;
 export const R_TOP: usize = 200;
 export const R_ORDER: usize = 208;
+export const R_RETIRED: usize = 216; // a reclaimed record: the reclamation epoch it was reclaimed in (epoch.ts)
 export const R_MEMBERS: usize = 144;
 
 export const KIND_CHANNEL: u32 = 1;

@@ -32,7 +32,8 @@
 //
 // Instance table: `H_INSTCAP` slots of 32 bytes: [live][thread id][message being sent]
 // [message being received] (the in-hand words, see queue.ts) [record pinned for a wait]
-// [parked counter incremented by a wait] (the wait words, written by JS: set right after the
+// [parked counter incremented by a wait] [announced reclamation epoch] (epoch.ts)
+// (the wait words, written by JS: set right after the
 // pin / increment, cleared right before the unpin / decrement, by compare-and-swap, so a set
 // word always stands for a pin or an increment still in effect). Every layer
 // instance claims one; its 1-based index is the owner id of its leases. When a thread is known
@@ -41,6 +42,7 @@
 // their slots are freed.
 
 import { allocBlock, freeBlock, releaseBlock } from './arena';
+import { I_EPOCH, currentEpoch } from './epoch';
 import { B_REFS, B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
 import { countExpired, isLifo, pin, push, ringPop, trackInstance, unpin } from './queue';
 import { nodeDeliveries, nodeHandle, releaseNode, stackPop, stackPush } from './stack';
@@ -126,6 +128,7 @@ export function instanceClaim(thread: i32): u32 {
       atomic.store<u32>(a + I_RECV, 0);
       atomic.store<u32>(a + I_PIN, 0);
       atomic.store<u32>(a + I_PARK, 0);
+      atomic.store<u32>(a + I_EPOCH, currentEpoch()); // before it reads any record (epoch.ts)
       atomic.store<i32>(a + I_THREAD, thread);
       myId = id;
       trackInstance(a, I_SEND, I_RECV);

@@ -14,18 +14,22 @@
 // releasing it there is no call and no loop: a terminated thread can never leave a bucket
 // taken (V8 stops threads only at function entries and loop back-edges).
 //
-// Record life cycle and reclamation. Records are TYPE-STABLE: a 256-byte record, once carved,
-// is only ever a record (reclaimed records go to a record pool, never back to the message
-// classes), so a stale record address always points at a record. Each record has a 64-bit
-// ctl word:  bits 0..19 pins | bit 20 DEAD | bits 21..43 generation | bits 44..63 epoch.
+// Record life cycle and reclamation. A record is a 256-byte arena block. A stale record
+// address (a cached name, a slot read a moment ago) must keep pointing at a record for as long
+// as somebody may still use it: a reclaimed record goes to a limbo list and its block goes
+// back to the arena only after a grace period (epoch.ts: every live instance has announced a
+// later reclamation epoch); until then it can be reused at once, as a record only. Each record
+// has a 64-bit ctl word:  bits 0..19 pins | bit 20 DEAD | bits 21..43 generation | bits 44..63 epoch.
 //  - pin(r, gen): CAS +1 if alive and still that generation (the JS side caches
 //    name -> (record, generation) and re-validates with this pin);
 //  - unpin: one atomic add of (epoch unit - 1): pins - 1 and epoch + 1;
 //  - reclaim (sweep): read ctl c with no pins, check the record is unused (channel: empty
 //    queue, no group membership; group: no members), then CAS c -> c | DEAD. Any pin/unpin
 //    since c was read changed the epoch, so a successful CAS proves nobody touched the record
-//    in between and the checks still hold. Then unlink it from its slot, free its ring and
-//    push it to the pool; its next life gets generation + 1, so stale pins fail.
+//    in between and the checks still hold. Then unlink it from its slot, free its ring (a
+//    ring is only reached through a pinned record, so it goes back to the arena at once) and
+//    retire the record (epoch.ts); a next life as a record gets generation + 1, so stale
+//    pins fail. Rings and records thus come back to the one arena, nothing stays pooled for good.
 // A record is born DEAD (pinned once by its creator) and becomes alive only in the
 // bucket-taken window where it is published, so nobody can pin a record that is not in the
 // registry, and discarding an unpublished record (another thread inserted the name first) is
@@ -34,9 +38,10 @@
 // A DEAD record still in a slot is skipped by lookups (a new record for the same name may
 // be inserted next to it); only its reclaimer unlinks and frees it.
 
-import { allocBlock, popTagged, pushTagged, releaseBlock } from './arena';
+import { allocBlock, releaseBlock } from './arena';
+import { retireRecord, reuseRecord } from './epoch';
 import {
-  BLOCK_HDR, H_BUCKETS, H_RECFREE, H_RECPOOL, H_RECTOTAL, H_REG, H_SWEEP, KIND_CHANNEL,
+  BLOCK_HDR, H_BUCKETS, H_RECFREE, H_RECTOTAL, H_REG, H_SWEEP, KIND_CHANNEL,
   KIND_GROUP, MAX_NAME, RECORD_SIZE, R_CAP, R_CTL, R_ENQ, R_DEQ, R_FULL, R_HASH, R_KIND,
   R_MEMB, R_MEMBERS, R_NAME, R_NLEN, R_ORDER, R_PARKED, R_RING, R_RSIZE, R_SLOT, R_SPACE, R_SPARKED, R_WAKE, hdr,
 } from './layout';
@@ -148,10 +153,9 @@ function newRecord(kind: u32, p: usize, len: u32, hash: u32, cap: u32, full: u32
     if (ring == 0) return 0;
     initRing(ring, ringSlots(cap));
   }
-  let r = popTagged(hdr(H_RECPOOL));
+  let r = reuseRecord();
   let gen: u32 = 1;
   if (r != 0) {
-    atomic.sub<i32>(hdr(H_RECFREE), 1);
     gen = (genOf(atomic.load<u64>(<usize>r + R_CTL)) + 1) & <u32>GEN_MASK;
   } else {
     r = allocBlock(RECORD_SIZE - <u32>BLOCK_HDR);
@@ -191,8 +195,7 @@ function discardRecord(r: u32): void {
   }
   const c = atomic.load<u64>(a + R_CTL);
   atomic.store<u64>(a + R_CTL, (c & (GEN_MASK << GEN_SHIFT)) | DEAD);
-  pushTagged(hdr(H_RECPOOL), r);
-  atomic.add<i32>(hdr(H_RECFREE), 1);
+  retireRecord(r); // back to the arena after a grace period (epoch.ts)
 }
 
 /**
@@ -369,7 +372,7 @@ export function sweep(n: u32, groupCutoff: f64, messageCutoff: f64): u32 {
   return done;
 }
 
-/** Records in use (carved minus pooled). */
+/** Records in use (record blocks minus those waiting in limbo). */
 export function recordsInUse(): i32 {
   return atomic.load<i32>(hdr(H_RECTOTAL)) - atomic.load<i32>(hdr(H_RECFREE));
 }

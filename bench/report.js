@@ -144,8 +144,8 @@ export function renderReport(result) {
       continue;
     }
     const ratios = result.ratios.filter((r) => r.suite === suite.name);
-    const lower = ratios.filter((r) => r.kind !== 'rate');
-    const rates = ratios.filter((r) => r.kind === 'rate');
+    const lower = ratios.filter((r) => r.better === 'lower');
+    const rates = ratios.filter((r) => r.better !== 'lower');
     out.push(ratioChart(lower, { title: 'time (or memory) relative to the baseline', note: 'lower is better' }));
     out.push(ratioChart(rates, { title: 'rate relative to the baseline', note: 'higher is better' }));
     const missing = ratios.filter((r) => r.missing.length > 0);

@@ -147,7 +147,7 @@ function describe(def, terms) {
     of: def.of,
     over: terms,
     kind: def.kind,
-    better: def.kind === 'rate' ? 'higher' : 'lower',
+    better: def.better ?? (def.kind === 'rate' ? 'higher' : 'lower'),
     // Headline figures open the report (see bench/summary.js); `goal` is the target an issue set.
     headline: Boolean(def.headline),
     goal: def.goal ?? null,

@@ -1,80 +1,122 @@
 /**
- * The msgpack codec shared by every layer. One configuration, so that a message means the
- * same on every backend and on the wire to Python's channels_redis:
+ * The message contract and the msgpack codec shared by every layer: one implementation, so
+ * that a message means the same on every backend and on the wire to Python's channels_redis.
  *
- * - plain msgpack only (no msgpackr records or extensions), so other msgpack readers
- *   (Python's `msgpack`, used by channels_redis) read what we write;
- * - maps decode to plain objects, `bin` decodes to a fresh `Uint8Array` (copied, never a
- *   view into the encoded buffer, so receivers never alias each other or shared memory);
- * - integers are integers on the wire, whatever their size: a safe integer beyond 32 bits
- *   (`Date.now()`, a database id) is written as int64, not as the float64 msgpackr would
- *   choose, so Python reads an `int`; a `bigint` is written as int64/uint64;
- * - 64-bit integers are read back as a `number` when they are safe integers and as a
- *   `bigint` beyond 2^53, so no value is ever rounded: `2n ** 60n` and Python's big ints
- *   arrive exact, and a timestamp arrives as a number. (A `bigint` of safe size therefore
- *   arrives as a `number` of the same value.)
+ * A message is checked and encoded in ONE walk (`./codec/encode.ts`): what is sent is
+ * exactly what was checked, every property is read once (a getter runs once, a Proxy's
+ * traps once per key), and a value is either carried exactly or refused at `send` with a
+ * `TypeError` naming its path and the rule:
+ *
+ * - allowed: strings (well-formed Unicode), numbers (all of them: `-0`, NaN and ±Infinity
+ *   travel as float64, bit for bit), bigints within 64 bits, booleans, null, `Uint8Array`
+ *   (Buffer included), arrays, plain objects (prototype `Object.prototype` or `null`) with
+ *   any string keys, `__proto__` included (it arrives as an own property);
+ * - refused: strings holding a lone UTF-16 surrogate (no UTF-8 can carry it, and a Python
+ *   peer would crash on the bytes), undefined, functions, symbols, class instances, other
+ *   typed arrays, bigints beyond 64 bits, nesting deeper than {@link MAX_MESSAGE_DEPTH}
+ *   levels, circular references, and a top-level `__asgi_channel__` field (routing);
+ * - ignored: symbol-keyed and non-enumerable properties (as `structuredClone` and `JSON` do).
+ *
+ * On the wire: integral numbers are msgpack ints of the smallest width (a safe integer
+ * beyond 32 bits is an int64, so Python reads an `int`), other numbers float64; 64-bit
+ * integers read back as a `number` when safe and as a `bigint` beyond 2^53 (so a `bigint`
+ * of safe size arrives as a `number` of the same value). Decoding (`./codec/decode.ts`)
+ * delivers any plain msgpack unchanged or refuses it: Python `bytes` map keys become
+ * strings (their UTF-8), integer keys their decimal string.
  *
  * @module
  */
 
-import { Packr } from 'msgpackr';
+import { DecodeError, decodeValue } from './codec/decode.js';
+import { MAX_DEPTH, encodeValue } from './codec/encode.js';
 import type { Message } from './layer.js';
 
-const packr = new Packr({
-  useRecords: false,
-  moreTypes: false,
-  structuredClone: false,
-  mapsAsObjects: true,
-  copyBuffers: true,
-  int64AsType: 'auto' as 'bigint', // msgpackr supports 'auto'; its typings lag behind
-  useFloat32: 0,
-  encodeUndefinedAsNil: false,
-  variableMapSize: true,
-});
+export { DecodeError };
 
 /**
- * Encode a (validated) message. The result is a Node `Buffer` that may be a view into a
- * reused scratch buffer: copy it or use it before the next `encode` call.
+ * Deepest nesting of objects and arrays in a message (100): the message itself is level 1,
+ * so `{ a: [ {} ] }` is 3 levels deep. `send` refuses a deeper message with a `TypeError`
+ * naming the path where it goes too deep; received bytes nested deeper are not delivered.
+ */
+export const MAX_MESSAGE_DEPTH: number = MAX_DEPTH;
+
+/** Field that channels_redis uses to route messages; reserved in every backend. */
+export const RESERVED_FIELD = '__asgi_channel__';
+
+/*
+ * `assertMessage` (called by every backend's `send`/`groupSend` checks) IS the encoding: it
+ * keeps the bytes it produced, and the `encode` of the same message that follows within
+ * the same synchronous call hands them out instead of walking the message again. The slot
+ * holds one message; any other encode overwrites the scratch buffer and so empties it first.
+ */
+let checked: object | null = null;
+let checkedBytes: Uint8Array = new Uint8Array(0);
+
+function encodeMessage(message: unknown): Uint8Array {
+  checked = null;
+  return encodeValue(message, 'message', true);
+}
+
+/**
+ * Throw a `TypeError` unless `message` is a message that can be carried exactly (see the
+ * rules of this module). The error names the path of the first bad value, e.g.
+ * `message.a[2].b`.
+ */
+export function assertMessage(message: unknown): asserts message is Message {
+  checkedBytes = encodeMessage(message);
+  checked = message as object;
+}
+
+/**
+ * Check and encode a message as plain msgpack, in one walk: throws the `TypeError` that
+ * `send` rejects with (naming the path and the rule) for a message it cannot carry exactly.
+ * The result is a view into a scratch buffer reused by the next `encode` call: copy it or
+ * use it before then.
  */
 export function encode(message: Message): Uint8Array {
-  return packr.pack(hasWideInteger(message) ? widenIntegers(message) : message);
-}
-
-/** An integral number msgpackr would write as float64: beyond 32 bits but exact (safe). */
-function isWideInteger(n: number): boolean {
-  return (n > 0xffffffff || n < -0x80000000) && Number.isSafeInteger(n);
-}
-
-/** True when `value` holds a wide integer anywhere (cheap: no allocation). */
-function hasWideInteger(value: unknown): boolean {
-  if (typeof value === 'number') return isWideInteger(value);
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (hasWideInteger(value[i])) return true;
-    return false;
+  if (checked !== null && message === checked) {
+    checked = null;
+    return checkedBytes;
   }
-  for (const key in value) if (hasWideInteger((value as Record<string, unknown>)[key])) return true;
-  return false;
-}
-
-/** A copy of `value` with wide integers as bigints (which msgpackr writes as int64). */
-function widenIntegers(value: unknown): unknown {
-  if (typeof value === 'number') return isWideInteger(value) ? BigInt(value) : value;
-  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
-  if (Array.isArray(value)) return value.map(widenIntegers);
-  const out: Record<string, unknown> = {};
-  for (const key in value) out[key] = widenIntegers((value as Record<string, unknown>)[key]);
-  return out;
+  return encodeMessage(message);
 }
 
 /**
- * Decode bytes written by {@link encode} (or by any msgpack writer). Byte strings in the
- * result are fresh `Uint8Array` copies, never views of `bytes`.
+ * The msgpack map `{ __asgi_channel__: route }` (the Redis routing field) in a buffer of its
+ * own: it is spliced onto an encoded message, which may still sit in the scratch buffer.
+ */
+export function encodeRouting(route: string | string[]): Uint8Array {
+  const parts: Buffer[] = [Buffer.from([0x81]), str(RESERVED_FIELD)];
+  if (typeof route === 'string') parts.push(str(route));
+  else {
+    if (route.length >= 0x10000) throw new RangeError(`a route of ${route.length} channels`);
+    parts.push(route.length < 16 ? Buffer.from([0x90 | route.length]) : Buffer.from([0xdc, route.length >>> 8, route.length & 0xff]));
+    for (const channel of route) parts.push(str(channel));
+  }
+  return Buffer.concat(parts);
+}
+
+/** A msgpack str of a channel name (routing only: names are ASCII and short, but any length is handled). */
+function str(s: string): Buffer {
+  const bytes = Buffer.from(s, 'utf8');
+  const n = bytes.length;
+  const header =
+    n < 32 ? [0xa0 | n] : n < 0x100 ? [0xd9, n] : n < 0x10000 ? [0xda, n >>> 8, n & 0xff] : [0xdb, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  return Buffer.concat([Buffer.from(header), bytes]);
+}
+
+/**
+ * Decode bytes written by `encode` (or by any plain msgpack writer) into a message. Byte
+ * strings in the result are fresh `Uint8Array` copies, never views of `bytes`; `bin` map
+ * keys become the string of their UTF-8, integer keys their decimal string. Throws an
+ * `Error` naming the offset and the reason for bytes that are not a msgpack map or that
+ * cannot be delivered unchanged (invalid UTF-8, duplicate keys, extension types, nesting
+ * beyond `MAX_MESSAGE_DEPTH`, truncated or trailing bytes).
  */
 export function decode(bytes: Uint8Array): Message {
-  // msgpackr copies `bin` with the input's own species: a Buffer input would hand out
-  // Buffers, a plain Uint8Array input hands out plain Uint8Arrays (what the contract
-  // promises), with no second walk over the result.
-  const plain = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return packr.unpack(plain) as Message;
+  const value = decodeValue(bytes);
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new DecodeError('undecodable message: the bytes are a msgpack value, but not a map (a message is a map)');
+  }
+  return value as Message;
 }

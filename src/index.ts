@@ -17,6 +17,7 @@ import { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 import type { ChannelLayer } from './layer.js';
 import { RedisLayer, type RedisLayerOptions } from './layers/redis.js';
 import { SharedLayer, type SharedLayerOptions } from './layers/shared.js';
+import { HybridLayer, type HybridLayerOptions } from './layers/hybrid.js';
 
 export * from './errors.js';
 export type {
@@ -42,12 +43,15 @@ export type {
   WaitStrategy,
 } from './layer.js';
 export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
-export { encode, decode } from './codec.js';
+export { encode, decode, MAX_MESSAGE_DEPTH } from './codec.js';
 export type { Bytes, Count, Milliseconds, Seconds } from './options.js';
 export type { DropReason, DroppedEvent, ExpiredEvent, LayerEvent, LayerEventListener, RedeliveredEvent } from './events.js';
 export { RedisLayer } from './layers/redis.js';
 export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost, SentinelAddress } from './redis/options.js';
-export { SharedLayer, attachLayer } from './layers/shared.js';
+export { SharedLayer } from './layers/shared.js';
+export { attachLayer } from './attach.js';
+export { HybridLayer } from './layers/hybrid.js';
+export type { HybridLayerHandle, HybridLayerOptions } from './layers/hybrid.js';
 export type { SharedLayerHandle, SharedLayerOptions, SharedMemoryStats } from './layers/shared.js';
 export type { LeaseSettler, WatchableWorker } from './layers/shared.js';
 export { workerData, HANDLE_KEY, type BusWorkerData } from './layers/shared/worker-data.js';
@@ -57,7 +61,8 @@ export type { WasmMemory, WasmModule } from './wasm/api.js';
 export type LayerOptions =
   | (MemoryBackend & MemoryLayerOptions)
   | (SharedBackend & SharedLayerOptions)
-  | (RedisBackend & RedisLayerOptions);
+  | (RedisBackend & RedisLayerOptions)
+  | (HybridBackend & HybridLayerOptions);
 
 /** Selects the single-thread reference layer. */
 export interface MemoryBackend {
@@ -77,8 +82,14 @@ export interface RedisBackend {
   backend: 'redis';
 }
 
+/** Selects the hybrid backend. */
+export interface HybridBackend {
+  /** `'hybrid'`: shared memory between the threads of a machine, Redis (channels_redis format) between machines. */
+  backend: 'hybrid';
+}
+
 /** The backends `createLayer` knows. */
-export type BackendName = 'memory' | 'shared' | 'redis';
+export type BackendName = 'memory' | 'shared' | 'redis' | 'hybrid';
 
 /**
  * Create a channel layer.
@@ -87,12 +98,15 @@ export type BackendName = 'memory' | 'shared' | 'redis';
  *   to worker threads and call `attachLayer` there.
  * - `backend: 'memory'`: the single-thread reference layer.
  * - `backend: 'redis'`: Redis, wire-compatible with Python's channels_redis.
+ * - `backend: 'hybrid'`: one shared-memory bus per machine (workers attach as to a shared
+ *   layer), machines and Django joined through Redis in channels_redis' format.
  *
  * Rejects with `TypeError` for an unknown backend or a bad option.
  */
 export async function createLayer(options?: SharedBackend & SharedLayerOptions): Promise<SharedLayer>;
 export async function createLayer(options: MemoryBackend & MemoryLayerOptions): Promise<MemoryLayer>;
 export async function createLayer(options: RedisBackend & RedisLayerOptions): Promise<RedisLayer>;
+export async function createLayer(options: HybridBackend & HybridLayerOptions): Promise<HybridLayer>;
 export async function createLayer(options: LayerOptions): Promise<ChannelLayer>;
 export async function createLayer(options: LayerOptions = {}): Promise<ChannelLayer> {
   if (options === null || typeof options !== 'object') {
@@ -106,7 +120,9 @@ export async function createLayer(options: LayerOptions = {}): Promise<ChannelLa
       return SharedLayer.create(rest as SharedLayerOptions);
     case 'redis':
       return RedisLayer.create(rest as RedisLayerOptions);
+    case 'hybrid':
+      return HybridLayer.create(rest as HybridLayerOptions);
     default:
-      throw new TypeError(`invalid option backend: ${JSON.stringify(backend)}; expected 'shared', 'memory' or 'redis'`);
+      throw new TypeError(`invalid option backend: ${JSON.stringify(backend)}; expected 'shared', 'memory', 'redis' or 'hybrid'`);
   }
 }

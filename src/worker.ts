@@ -20,20 +20,22 @@
  */
 
 import { isMainThread, workerData as threadData } from 'node:worker_threads';
-import { attachLayer, type SharedLayer } from './layers/shared.js';
+import { attachLayer } from './attach.js';
+import type { HybridLayer } from './layers/hybrid.js';
+import type { SharedLayer } from './layers/shared.js';
 import { HANDOFF_HINT, handleFrom, userFields } from './layers/shared/worker-data.js';
 
 export { HANDLE_KEY, type BusWorkerData, type PoolWorkerData } from './layers/shared/worker-data.js';
 
-function attachHere(): SharedLayer {
+function attachHere(): SharedLayer | HybridLayer {
   if (isMainThread) {
     throw new TypeError(`ringbus/worker is for worker threads (a pool's workers, or a Worker started with the bus); ${HANDOFF_HINT}`);
   }
   return attachLayer(handleFrom(threadData, "ringbus/worker (reading this thread's workerData)"));
 }
 
-/** The bus, attached in this worker thread. */
-export const workerLayer: SharedLayer = attachHere();
+/** The bus, attached in this worker thread (a hybrid layer when the bus is a hybrid one). */
+export const workerLayer: SharedLayer | HybridLayer = attachHere();
 
 /**
  * The creator's own fields of this thread's `workerData` (the `workerData` option given to

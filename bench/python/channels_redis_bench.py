@@ -4,6 +4,7 @@ side does (bench/suites/redis.js), against the same redis-server, in the same ru
 
 Usage: channels_redis_bench.py --host redis://127.0.0.1:PORT --case rtt|throughput|groupsend
                                [--time-ms 600] [--warmup-ms 100] [--batch N] [--tag TEXT]
+                               [--concurrency N]
 
 Prints one JSON object: {"case", "samples": [ms per operation, one per batch], "batch",
 "channels_redis": version}. Like the Node harness, each sample is one batch of operations timed
@@ -13,8 +14,8 @@ least two).
 
 Cases (the chat message {"type": "chat.message", "text": "hello", "n": n} throughout):
   rtt         send to a channel then receive from it, one layer, one coroutine (one operation)
-  throughput  one layer sends `batch` messages while a second layer receives them concurrently
-              (operations: messages received)
+  throughput  one layer sends `batch` messages while a second layer receives them concurrently,
+              each side in `concurrency` coroutines (operations: messages received)
   groupsend   group_send to a group of 100 channels made by new_channel(), then receive on every
               member (operations: member deliveries)
 """
@@ -75,17 +76,20 @@ async def bench_throughput(args):
     channel = f"bench.py.{args.tag}.throughput"
     counter = {"n": 0}
 
-    async def produce():
-        for _ in range(args.batch):
+    lanes = max(1, args.concurrency)
+    share = [args.batch // lanes + (1 if i < args.batch % lanes else 0) for i in range(lanes)]
+
+    async def produce(count):
+        for _ in range(count):
             counter["n"] += 1
             await sender.send(channel, message(counter["n"]))
 
-    async def consume():
-        for _ in range(args.batch):
+    async def consume(count):
+        for _ in range(count):
             await receiver.receive(channel)
 
     async def run_batch():
-        await asyncio.gather(produce(), consume())
+        await asyncio.gather(*(produce(c) for c in share), *(consume(c) for c in share))
 
     try:
         return await sample_loop(run_batch, args.batch, args.time_ms, args.warmup_ms)
@@ -128,6 +132,7 @@ def main():
     parser.add_argument("--warmup-ms", type=float, default=100)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--tag", default="0")
+    parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args()
     if args.case == "groupsend" and args.batch % GROUP_MEMBERS != 0:
         parser.error(f"--batch {args.batch} for groupsend must be a multiple of {GROUP_MEMBERS}")

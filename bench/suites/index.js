@@ -8,6 +8,7 @@ const FILES = [
   './shared.js', // 4. the ringbus shared layer
   './redis.js', // 5. the Redis backend against Python channels_redis
   './tradeoffs.js', // 6. the price of each trade-off knob
+  './hybrid.js', // 7. the hybrid backend against the shared and Redis backends
 ];
 
 /** Every suite module, in run order. */

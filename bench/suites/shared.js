@@ -216,7 +216,66 @@ function collector() {
 function arenaInUse(layer) {
   if (typeof layer.memoryStats !== 'function') return 0;
   const m = layer.memoryStats();
-  return m.carvedBytes - m.freeBytes;
+  return m.arenaBytes - m.freeBytes;
+}
+
+const CHURN_SIZES = [0, 64, 300, 1000, 5000, 20_000, 100_000];
+
+/**
+ * Free arena bytes after a churn of short-lived clients, reclaimed (`after`), or of a fresh bus
+ * (the start): each client makes a channel (newChannel), joins one of 16 rooms, is sent one to
+ * three messages of mixed sizes (0 B to 100 kB) and one room message; four in five drain their
+ * channel and leave the room, one in five goes away and leaves its backlog and membership to
+ * expire. Their ratio says how much of the arena a churn leaves usable (1: all of it).
+ */
+function churnFreeCase(after, quick) {
+  const clients = quick ? 2000 : 10000;
+  return {
+    id: after ? 'churn-free-after' : 'churn-free-start',
+    name: after
+      ? `free arena bytes after a churn of ${clients.toLocaleString('en-US')} clients, expired and reclaimed`
+      : 'free arena bytes of a fresh bus (the start of the churn)',
+    options: { expiry: 0.2, groupExpiry: 0.2 },
+    kind: 'value',
+    unit: 'byte',
+    async open() {
+      return {
+        async measure() {
+          const layer = await createLayer({ expiry: 0.2, groupExpiry: 0.2 });
+          const start = layer.memoryStats().freeBytes;
+          if (!after) {
+            await layer.close();
+            return [start];
+          }
+          for (let i = 0; i < clients; i++) {
+            const name = await layer.newChannel('bench');
+            const room = `bench.room.${i % 16}`;
+            try {
+              await layer.groupAdd(room, name);
+              for (let k = 0; k <= i % 3; k++) await layer.send(name, { i, b: new Uint8Array(CHURN_SIZES[(i + k) % CHURN_SIZES.length]) });
+              await layer.groupSend(room, makeMessage('chat', i));
+            } catch (err) {
+              if (err?.code !== 'ERR_RINGBUS_OUT_OF_MEMORY' && err?.code !== 'ERR_RINGBUS_CHANNEL_FULL') throw err;
+            }
+            if (i % 5 === 0) continue; // gone without a word: expiry cleans up
+            for (;;) {
+              try {
+                await layer.receive(name, { timeout: 0 });
+              } catch {
+                break;
+              }
+            }
+            await layer.groupDiscard(room, name);
+          }
+          await new Promise((r) => setTimeout(r, 300));
+          layer.reclaim();
+          const free = layer.memoryStats().freeBytes;
+          await layer.close();
+          return [free];
+        },
+      };
+    },
+  };
 }
 
 /**
@@ -300,6 +359,7 @@ export default {
     { label: 'send+receive, 100 000 live channels / 10 live channels', of: 'shared/sendrecv-live-100000', over: 'shared/sendrecv-live-10', kind: 'time' },
     { label: 'send+receive, 10 live channels / memory layer', of: 'shared/sendrecv-live-10', over: 'peers/memory-sendrecv-chat', kind: 'time' },
     { label: 'idle channel memory / memory layer', of: 'shared/idle-memory-shared', over: 'shared/idle-memory-memory', kind: 'value' },
+    { label: 'free bytes after a churn run / at its start', of: 'shared/churn-free-after', over: 'shared/churn-free-start', kind: 'value', better: 'higher' },
   ],
   async open({ quick }) {
     const skip = await backendUnavailable();
@@ -316,6 +376,8 @@ export default {
         ...LIVE_COUNTS.map((live) => liveCase(live, layers)),
         idleMemoryCase('shared', quick),
         idleMemoryCase('memory', quick),
+        churnFreeCase(false, quick),
+        churnFreeCase(true, quick),
       ],
       close: async () => {
         for (const layer of layers.values()) await layer.close();

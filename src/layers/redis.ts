@@ -27,6 +27,7 @@
  * @module
  */
 
+import { setMaxListeners } from 'node:events';
 import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, Unsupported } from '../errors.js';
 import { assertOptionsObject, isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveOptions, type SendOptions, type WaitOptions } from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
@@ -34,6 +35,7 @@ import { RedisServer } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
 import { leaseKeys, RedisLease } from '../redis/leases.js';
 import { Reader, type ReaderOwner } from '../redis/reader.js';
+import { decode } from '../codec.js';
 import { copyMessage, encodeBody, makeMember, mapHeader, nextScore, nowSeconds, randomPrefix, unpackMember, withRouting, type Unpacked } from '../redis/wire.js';
 import { WaitScope } from '../wait.js';
 import { LayerBase, randomHex } from './base.js';
@@ -76,8 +78,8 @@ function escapeGlob(text: string): string {
 export class RedisLayer extends LayerBase {
   /** `groups` and `flush` (the ASGI extensions channels_redis offers), and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
-  private readonly options: ResolvedRedisOptions;
-  private readonly servers: RedisServer[];
+  protected readonly options: ResolvedRedisOptions;
+  protected readonly servers: RedisServer[];
   private readonly inboxes = new Map<string, Inbox>();
   private readonly readers = new Map<string, Reader>();
   /** Waiters per owner part (`<prefix>.<client>!`), the demand of owner-key readers. */
@@ -104,9 +106,13 @@ export class RedisLayer extends LayerBase {
     return layer;
   }
 
-  /** Use {@link RedisLayer.create} (it connects before resolving). @param options see {@link RedisLayerOptions} */
-  constructor(options: RedisLayerOptions = {}) {
-    super();
+  /**
+   * Use {@link RedisLayer.create} (it connects before resolving).
+   * @param options see {@link RedisLayerOptions}
+   * @param clientId the owner id in this instance's `newChannel()` names (random when omitted)
+   */
+  constructor(options: RedisLayerOptions = {}, clientId?: string) {
+    super(clientId);
     assertOptionsObject('the redis backend', options);
     this.options = resolveRedisOptions(options);
     const expiryMs = this.options.common.expiryMs;
@@ -115,6 +121,8 @@ export class RedisLayer extends LayerBase {
     this.tokenTtl = this.expirySec + 10;
     this.servers = this.options.hosts.map((h) => new RedisServer(h, this.options.operationTimeout));
     this.extensions = this.leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
+    // Every pending receive listens to the close signal: many at once are normal, not a leak.
+    setMaxListeners(0, this.closeSignal);
   }
 
   protected override get leases(): boolean {
@@ -140,20 +148,20 @@ export class RedisLayer extends LayerBase {
   // -------------------------------------------------------------------------------------
   // Keys and shards
 
-  private key(channel: string): string {
+  protected key(channel: string): string {
     return this.options.prefix + ownerPart(channel);
   }
 
-  private groupKey(group: string): string {
+  protected groupKey(group: string): string {
     return `${this.options.prefix}:group:${group}`;
   }
 
   /** Where the messages of a `!` channel (or a group member) live: the hash of its owner part. */
-  private shardOf(name: string): number {
+  protected shardOf(name: string): number {
     return shardIndex(ownerPart(name), this.servers.length);
   }
 
-  private server(index: number): RedisServer {
+  protected server(index: number): RedisServer {
     return this.servers[index] as RedisServer;
   }
 
@@ -162,14 +170,14 @@ export class RedisLayer extends LayerBase {
   }
 
   /** Fernet tokens older than this, in seconds, are refused (channels_redis: expiry + 10 s). */
-  private readonly tokenTtl: number;
+  protected readonly tokenTtl: number;
   /** `expiry` in seconds (scores are epoch seconds). */
-  private readonly expirySec: number;
+  protected readonly expirySec: number;
 
   // -------------------------------------------------------------------------------------
   // send
 
-  private encode(message: Message): Buffer {
+  protected encode(message: Message): Buffer {
     const body = encodeBody(message);
     if (body.length > this.options.maxMessageSize) throw new MessageTooLarge(body.length, this.options.maxMessageSize);
     return body;
@@ -178,6 +186,7 @@ export class RedisLayer extends LayerBase {
   protected async doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void> {
     const body = this.encode(message);
     const specific = isProcessSpecific(channel);
+    if (specific && this.owns(channel)) return this.sendToSelf(channel, body, options);
     const member = makeMember(specific ? withRouting(body, channel) : body, this.options.crypter);
     const n = this.servers.length;
     const index = specific ? this.shardOf(channel) : n === 1 ? 0 : this.sendCursor++ % n;
@@ -207,6 +216,54 @@ export class RedisLayer extends LayerBase {
    */
   private async waitForRoom(what: string, options: SendOptions | undefined, attempt: () => Promise<boolean>): Promise<void> {
     await this.pollUntil(what, options, async () => ((await attempt()) ? true : undefined));
+  }
+
+  /**
+   * A send to one of this instance's own `!` channels: only this instance may receive it,
+   * so it goes straight into the channel's local buffer (a fresh copy of the message, from
+   * its encoding), without a trip through Redis and back. The channel's capacity and full
+   * policy apply to that buffer.
+   */
+  private async sendToSelf(channel: string, body: Buffer, options: SendOptions | undefined): Promise<void> {
+    const message = decode(body) as Message;
+    const attempt = async (): Promise<boolean> => {
+      if (!this.pushOwn(channel, message, nowSeconds())) return false;
+      this.counters.sent++;
+      return true;
+    };
+    if (await attempt()) return;
+    const policy = this.options.tradeoffs.fullOf(channel);
+    if (policy !== 'wait') throw new ChannelFull(channel, this.options.common.capacityOf(channel));
+    await this.waitForRoom(`send('${channel}')`, options, attempt);
+  }
+
+  /**
+   * Hand `message` to a receiver of own channel `channel` or buffer it; false when the
+   * buffer holds `capacity` fresh messages and the policy is not 'drop-oldest' (which evicts
+   * the oldest instead, counted in `dropped`).
+   */
+  private pushOwn(channel: string, message: Message, score: number): boolean {
+    const inbox = this.inbox(channel);
+    const waiter = inbox.waiters.shift();
+    if (waiter !== undefined) {
+      waiter.deliver(message);
+      return true;
+    }
+    while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
+      inbox.buffer.shift();
+      this.counters.expired++;
+    }
+    const capacity = this.options.common.capacityOf(channel);
+    if (inbox.buffer.length >= capacity) {
+      if (this.options.tradeoffs.fullOf(channel) !== 'drop-oldest') {
+        this.forgetIfIdle(channel, inbox);
+        return false;
+      }
+      inbox.buffer.shift();
+      this.counters.dropped++;
+    }
+    inbox.buffer.push({ message, score });
+    return true;
   }
 
   /**
@@ -326,7 +383,7 @@ export class RedisLayer extends LayerBase {
    * and on receive); the longer TTL lets the next send or receive find stale messages and
    * count them in `stats().expired` instead of Redis dropping them unseen.
    */
-  private readonly ttlMs: number;
+  protected readonly ttlMs: number;
 
   // -------------------------------------------------------------------------------------
   // receive
@@ -466,7 +523,7 @@ export class RedisLayer extends LayerBase {
   }
 
   /** Unpack a popped member; undefined (and counted) when it is unreadable or stale. */
-  private unpack(member: Buffer, score: number): Unpacked | undefined {
+  protected unpack(member: Buffer, score: number): Unpacked | undefined {
     if (this.isExpired(score)) {
       this.noteExpired(1, null);
       return undefined;
@@ -598,16 +655,51 @@ export class RedisLayer extends LayerBase {
 
   protected async doGroupSend(group: string, message: Message): Promise<void> {
     const body = this.encode(message);
+    const own = await this.groupSendExcept(group, body, `.${this.clientId}!`);
+    if (own.length === 0) return;
+    // This instance's own members: no trip through Redis and back, as for its direct sends
+    // to them (see sendToSelf).
+    const score = nextScore();
+    const decoded = decode(body) as Message;
+    own.forEach((channel, i) => {
+      const copy = i === own.length - 1 ? decoded : copyMessage(decoded);
+      if (this.pushOwn(channel, copy, score)) this.counters.sent++;
+      else this.counters.dropped++;
+    });
+  }
+
+  /**
+   * Group send of encoded `body` to every member of `group` except those whose owner part
+   * ends with `suffix` (`.<client>!`), which are returned. One round trip on a single
+   * server without encryption or per-channel patterns (the GROUP_SEND_LOCAL script); else
+   * one to read the group and one per shard.
+   */
+  protected async groupSendExcept(group: string, body: Buffer, suffix: string): Promise<string[]> {
     const what = `groupSend('${group}')`;
     const cutoff = nowSeconds() - this.options.common.groupExpiryMs / 1000;
     if (this.servers.length === 1 && this.options.crypter === null && this.options.uniformChannels) {
-      return this.groupSendLocal(group, body, cutoff, what);
+      return this.groupSendLocal(group, body, cutoff, what, suffix);
     }
     const members = await this.server(shardIndex(group, this.servers.length)).run(what, (c) =>
       c.rbGroupMembers(this.groupKey(group), cutoff),
     );
-    if (members.length === 0) return;
+    const own: string[] = [];
+    const others: string[] = [];
+    for (const member of members) {
+      const bang = member.indexOf('!');
+      (bang >= 0 && member.slice(0, bang + 1).endsWith(suffix) ? own : others).push(member);
+    }
+    await this.deliverToMembers(others, body, what, group);
+    return own;
+  }
 
+  /**
+   * Store encoded message `body` for every channel of `members` (one stored message per
+   * key, one script call per shard), counting deliveries and misses (reported as events of
+   * `group`, when a group send is storing).
+   */
+  protected async deliverToMembers(members: readonly string[], body: Buffer, what: string, group?: string): Promise<void> {
+    if (members.length === 0) return;
     // Members sharing a key (the `!` channels of one owner) share one stored message.
     const shards = new Map<number, Map<string, { channels: string[]; capacity: number; policy: string }>>();
     for (const channel of members) {
@@ -648,12 +740,12 @@ export class RedisLayer extends LayerBase {
     );
   }
 
-  /** One round trip: the GROUP_SEND_LOCAL script reads the group and stores for every key. */
-  private async groupSendLocal(group: string, body: Buffer, groupCutoff: number, what: string): Promise<void> {
+  /** One round trip: the GROUP_SEND_LOCAL script reads the group and stores for every key but the sender's. */
+  private async groupSendLocal(group: string, body: Buffer, groupCutoff: number, what: string, suffix: string): Promise<string[]> {
     const [count, headerLength] = mapHeader(body);
     const score = nextScore();
     const { common, tradeoffs, prefix } = this.options;
-    const [delivered, missed, evicted, expired] = await this.server(0).run(what, (c) =>
+    const reply = await this.server(0).run(what, (c) =>
       c.rbGroupSendLocal(
         this.groupKey(group),
         prefix,
@@ -666,12 +758,15 @@ export class RedisLayer extends LayerBase {
         randomPrefix(),
         body.subarray(headerLength),
         count,
+        suffix,
       ),
     );
-    this.counters.sent += delivered;
-    this.noteDropped(missed, null, 'group-full', group);
-    this.noteDropped(evicted, null, 'drop-oldest', group);
-    this.noteExpired(expired, null);
+    const [delivered, missed, evicted, expired] = reply as number[];
+    this.counters.sent += delivered as number;
+    this.noteDropped(missed as number, null, 'group-full', group);
+    this.noteDropped(evicted as number, null, 'drop-oldest', group);
+    this.noteExpired(expired as number, null);
+    return reply.slice(4).map(String);
   }
 
   // -------------------------------------------------------------------------------------
@@ -708,7 +803,7 @@ export class RedisLayer extends LayerBase {
     this.readers.clear();
   }
 
-  private warn(kind: string, err: unknown): void {
+  protected warn(kind: string, err: unknown): void {
     if (this.closed || this.warned.has(kind)) return;
     this.warned.add(kind);
     const message = err instanceof Error ? err.message : String(err);

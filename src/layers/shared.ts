@@ -38,6 +38,7 @@ import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-da
 import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
 import { forget, track } from './shared/lifetime.js';
 import { instancesExhausted, SHUT_DOWN } from './shared/slots.js';
+import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -69,13 +70,27 @@ const MAX_SPIN_BACKOFF = 64;
 export interface SharedMemoryStats {
   /** Bytes of the arena (the region minus header and registry). */
   arenaBytes: number;
-  /** Free arena bytes: never-carved space plus free-listed blocks. */
+  /**
+   * Free arena bytes: every byte not held by a live block (a block holds its size class, a
+   * large block its pages). After the bus is drained and reclaimed it is back at its start.
+   */
   freeBytes: number;
-  /** Arena bytes carved so far (free-listed blocks included). */
+  /** Bytes of the pages in use (slab pages of small blocks, and large blocks), free blocks in them included. */
   carvedBytes: number;
+  /** Bytes of one arena page (small blocks share pages of one size class; a large block takes whole pages). */
+  pageBytes: number;
+  /** Pages in the free-page pool, usable for any size. */
+  freePages: number;
+  /** Bytes of the longest run of free pages: the largest block that fits right now (minus its 16-byte header). */
+  largestFreeRun: number;
   /** Channel and group records in use. */
   records: number;
-  /** Reclaimed records kept for reuse (each {@link SharedMemoryStats.recordBytes} bytes). */
+  /**
+   * Reclaimed records waiting for their grace period (each {@link SharedMemoryStats.recordBytes}
+   * bytes): new channels and groups reuse them at once, the rest goes back to the arena once
+   * every layer instance has moved on (within about 100 ms while instances run; a thread that
+   * died without being reaped holds them back).
+   */
   pooledRecords: number;
   /** Bytes of one record. */
   recordBytes: number;
@@ -136,9 +151,11 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly parkWord: number;
   /** Counts waiters in and out of parked counters through the core, recording them. */
   private readonly parkedCounter: ParkedCounter;
+  /** Reclamation: epoch announcements, full and bounded reclaims (shared/reclaim.ts). */
+  private readonly reclaimer: Reclaimer;
 
-  private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean) {
-    super();
+  private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
+    super(clientId);
     this.handle = handle;
     this.opts = opts;
     this.core = core;
@@ -169,13 +186,14 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // wake word and before parking (see assembly/lifetime.ts).
     const check = (): void => void this.closed;
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
+    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common);
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
   }
 
   /** Create a new bus in a fresh shared memory. */
-  static create(options: SharedLayerOptions = {}): SharedLayer {
+  static create(options: SharedLayerOptions = {}, clientId?: string): SharedLayer {
     const opts = resolveSharedOptions(options);
     const module = coreModule();
     const pages = opts.memoryBytes / 65536;
@@ -193,11 +211,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (block === 0) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes leave no room for the bus options`);
     core.u8.set(text, block + BLOCK_HEADER);
     core.x.setBusOptions(block + BLOCK_HEADER, text.length);
-    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core, true);
+    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core, true, clientId);
   }
 
-  /** Attach to the bus of `handle` (from `layer.handle`, possibly made in another thread). */
-  static attach(handle: SharedLayerHandle): SharedLayer {
+  /**
+   * Attach to the bus of `handle` (from `layer.handle`, possibly made in another thread).
+   * `clientId`: the owner id of this instance's `!` channels (random when omitted; the
+   * hybrid layer gives every instance of a machine its bus id).
+   */
+  static attach(handle: SharedLayerHandle, clientId?: string): SharedLayer {
     if (handle === null || typeof handle !== 'object') {
       throw new TypeError(`invalid handle ${String(handle)}: expected the object of a shared layer's \`handle\``);
     }
@@ -234,7 +256,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (core.x.regionSize() !== opts.memoryBytes >>> 0 || core.x.maxMessageSize() !== opts.maxMessageSize) {
       throw new LayoutMismatch('the bus options in the region do not match its header (memory, maxMessageSize)');
     }
-    return new SharedLayer(handle, opts, core, false);
+    return new SharedLayer(handle, opts, core, false, clientId);
   }
 
   /** Arena and registry accounting; exact when no operation is in flight. */
@@ -244,6 +266,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       arenaBytes: x.arenaTotal(),
       freeBytes: x.arenaFree(),
       carvedBytes: x.arenaCarved(),
+      pageBytes: x.pageSize(),
+      freePages: x.freePages(),
+      largestFreeRun: x.longestRun() * x.pageSize(),
       records: x.recordsInUse(),
       pooledRecords: x.recordsPooled(),
       recordBytes: RECORD_BYTES,
@@ -255,21 +280,25 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /**
    * Reclaim every empty, unused channel and every empty group of the bus now, after dropping
-   * expired messages and expired group members (this also happens incrementally as channels
-   * are created, and when the arena or the registry runs out).
-   * Returns how many were reclaimed.
+   * expired messages and expired group members, and give their memory back to the arena
+   * (records once every layer instance has moved on, see {@link SharedMemoryStats.pooledRecords}).
+   * This also happens incrementally as channels are created, and in bounded steps when the
+   * arena or the registry runs out. Returns how many were reclaimed.
    */
   reclaim(): number {
-    // Repeat while it finds something: a channel visited before its group dropped it as an
-    // expired member becomes reclaimable only on the next pass.
-    const x = this.core.x;
-    let total = 0;
-    for (;;) {
-      const n = x.sweep(x.slots(), Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
-      total += n;
-      if (this.observed) this.noticeExpired(null);
-      if (n === 0) return total;
+    const n = this.reclaimer.full();
+    if (this.observed) this.noticeExpired(null); // found over the whole bus
+    return n;
+  }
+
+  /** Retry `attempt` after bounded relief steps (at most one pass over the registry); 0 when it still fails. */
+  private withRelief(attempt: () => number): number {
+    for (let i = 0; i < RELIEF_STEPS; i++) {
+      this.reclaimer.relieve();
+      const r = attempt();
+      if (r !== 0) return r;
     }
+    return 0;
   }
 
   /**
@@ -592,9 +621,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       try {
         const now = Date.now();
         if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
-          this.reclaim();
-          if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}'`);
+          if (this.withRelief(() => x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs)) === 0) {
+            const bytes = (x.groupSize(g) + 1) * MEMBER_ENTRY + 8;
+            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
           }
         }
       } finally {
@@ -616,9 +645,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       try {
         const cutoff = Date.now() - this.opts.common.groupExpiryMs;
         if (x.groupDiscard(g, c, cutoff) === 0) {
-          this.reclaim();
-          if (x.groupDiscard(g, c, cutoff) === 0) {
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}'`);
+          if (this.withRelief(() => x.groupDiscard(g, c, cutoff)) === 0) {
+            const bytes = x.groupSize(g) * MEMBER_ENTRY + 8;
+            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
           }
         }
       } finally {
@@ -665,6 +694,45 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       if (snapshot !== 0) x.release(snapshot);
       x.unpinRecord(g);
     }
+  }
+
+  /**
+   * Deliver an already encoded message to each of `channels`, as a group send does to its
+   * members: full channels miss it (counted in `dropped`; a `'drop-oldest'` channel evicts
+   * its oldest message instead), `timeMs` (epoch ms) is its send time, from which `expiry`
+   * counts. For the hybrid layer (src/layers/hybrid.ts), whose groups and Redis arrivals
+   * are encoded once for all local members; `bytes` must be one message as `encode` writes
+   * it, within `maxMessageSize`. Returns how many channels received it. @internal
+   */
+  deliverEncoded(channels: readonly string[], bytes: Uint8Array, timeMs: number): number {
+    this.assertOpen('groupSend');
+    const x = this.core.x;
+    let delivered = 0;
+    for (const channel of channels) {
+      const rec = this.pinChannel(channel);
+      try {
+        const h = this.storeBytes(bytes, timeMs);
+        let ok = x.pushPinned(rec, h) === 1;
+        if (!ok) {
+          x.dropExpired(rec, this.cutoff());
+          ok = x.pushPinned(rec, h) === 1;
+        }
+        if (!ok && this.opts.tradeoffs.fullOf(channel) === 'drop-oldest' && x.dropOldest(rec) === 1) {
+          this.noteDropped(1, channel, 'drop-oldest');
+          ok = x.pushPinned(rec, h) === 1;
+        }
+        if (ok) {
+          delivered++;
+          this.counters.sent++;
+        } else {
+          x.release(h);
+          this.noteDropped(1, channel, 'group-full');
+        }
+      } finally {
+        x.unpinRecord(rec);
+      }
+    }
+    return delivered;
   }
 
   // ---- whole bus -----------------------------------------------------------------------
@@ -728,6 +796,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // them), then its slot in the instance table is freed. Nothing else of it lives in the
     // shared memory (see claimName): only the caches go.
     if (this.sweeper.timer !== undefined) clearInterval(this.sweeper.timer);
+    this.reclaimer.close();
     forget(this.lifetime);
     // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.
     if (this.creator) this.core.x.shutdown();
@@ -754,20 +823,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** Encode and store `message` in a fresh block (refcount 1, owned by the caller). */
   private store(message: Message): number {
     const bytes = encode(message);
+    if (bytes.length > this.opts.maxMessageSize) throw new MessageTooLarge(bytes.length, this.opts.maxMessageSize);
+    return this.storeBytes(bytes, Date.now());
+  }
+
+  /** Store encoded `bytes` in a fresh block stamped `timeMs` (refcount 1, owned by the caller). */
+  private storeBytes(bytes: Uint8Array, timeMs: number): number {
     const size = bytes.length;
-    if (size > this.opts.maxMessageSize) throw new MessageTooLarge(size, this.opts.maxMessageSize);
     const x = this.core.x;
-    let h = x.alloc(size, Date.now());
+    let h = x.alloc(size, timeMs);
     if (h === 0) {
-      this.reclaim();
-      h = x.alloc(size, Date.now());
-      if (h === 0) {
-        throw new OutOfSharedMemory(
-          'arena',
-          `no free block for a ${size}-byte message (${x.arenaFree()} of ${x.arenaTotal()} arena bytes free, ` +
-            `in blocks of other sizes or not at all); it frees up as messages are received or expire`,
-        );
-      }
+      h = this.withRelief(() => x.alloc(size, timeMs));
+      if (h === 0) throw new OutOfSharedMemory('arena', `no room for a ${size}-byte message: ${this.reclaimer.shortage(size)}`);
     }
     this.core.u8.set(bytes, h + BLOCK_HEADER);
     return h;
@@ -800,11 +867,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private scratch(bytes: number, what: string): number {
     const x = this.core.x;
     let p = x.allocScratch(bytes);
-    if (p === 0) {
-      this.reclaim();
-      p = x.allocScratch(bytes);
-    }
-    if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes`);
+    if (p === 0) p = this.withRelief(() => x.allocScratch(bytes));
+    if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes: ${this.reclaimer.shortage(bytes)}`);
     return p;
   }
 
@@ -871,8 +935,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (rec === 0) {
       let status = x.lastStatus();
       if (status === STATUS.notFound) return 0;
-      this.reclaim();
-      rec = x.lookup(kind, at, len, 1, cap, full, word);
+      rec = this.withRelief(() => x.lookup(kind, at, len, 1, cap, full, word));
       status = x.lastStatus();
       if (rec === 0 && status === STATUS.registryFull) {
         throw new OutOfSharedMemory(
@@ -881,9 +944,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         );
       }
       if (rec === 0) {
+        const bytes = kind === KIND_CHANNEL ? Math.max(cap, 2) * 8 : RECORD_BYTES - BLOCK_HEADER;
         throw new OutOfSharedMemory(
           'arena',
-          `no room for ${kind === KIND_CHANNEL ? `channel '${name}' (capacity ${cap})` : `group '${name}'`}`,
+          `no room for ${kind === KIND_CHANNEL ? `channel '${name}' (capacity ${cap}: a ${RECORD_BYTES}-byte record and a ring of ${bytes} bytes)` : `group '${name}'`}: ${this.reclaimer.shortage(bytes)}`,
         );
       }
     }

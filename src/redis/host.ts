@@ -3,6 +3,12 @@
  * non-blocking operation) and a small pool of blocking connections (each BZPOPMIN holds
  * one for as long as it waits).
  *
+ * Round trips: the command connection runs with ioredis' auto-pipelining, so every command
+ * issued in one tick of the event loop (concurrent sends, a group send's per-shard scripts,
+ * the puts-back of several receivers) leaves in one write and costs one round trip together;
+ * while that batch is in flight the next one gathers. A single, awaited operation costs what
+ * it cost before (one write, one round trip).
+ *
  * Outage policy, chosen so that no caller hangs and nothing is applied behind a caller's
  * back:
  * - ioredis' offline queue is off: a command is written only while the connection is
@@ -52,7 +58,7 @@ type Arg = string | number | Buffer;
 export interface ScriptedRedis extends Redis {
   rbSend(key: string, member: Buffer, score: number, cutoff: number, capacity: number, ttlMs: number, policy: string): Promise<[number, number, number]>;
   rbGroupDeliver(numKeys: number, ...args: Arg[]): Promise<number[]>;
-  rbGroupSendLocal(key: string, ...args: Arg[]): Promise<[number, number, number, number]>;
+  rbGroupSendLocal(key: string, ...args: Arg[]): Promise<Array<number | string>>;
   rbGroupMembers(key: string, cutoff: number): Promise<string[]>;
   rbGroupAdd(key: string, channel: string, score: number, ttlMs: number): Promise<number>;
   rbUnpop(key: string, member: Buffer, score: number, ttlMs: number): Promise<number>;
@@ -101,6 +107,8 @@ export class RedisServer {
   private readonly blocking = new Set<BlockingConnection>();
   private lastError: Error | null = null;
   private ended = false;
+  /** The wait for each connection that is opening, shared by every caller (see whenReady). */
+  private readonly readyWaits = new Map<Redis, Promise<void>>();
 
   /**
    * @param config how to connect
@@ -173,6 +181,9 @@ export class RedisServer {
       // Defaults a user may change through redisOptions or the host entry:
       retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
       connectTimeout: Math.min(this.operationTimeout, 10_000),
+      // One write and one round trip per tick's worth of commands (see the module comment);
+      // a blocking connection carries one pop at a time, nothing to batch there.
+      enableAutoPipelining: !blocking,
       ...this.config.options,
       // What the outage policy above relies on:
       lazyConnect: true,
@@ -189,11 +200,38 @@ export class RedisServer {
     return client;
   }
 
+  /**
+   * Resolve once `client` is ready; reject with ConnectionError when it ends or after
+   * `operationTimeout`. Callers that wait for the same connection at once share one set of
+   * listeners (a burst of operations on a connection that is still opening is normal).
+   */
   private whenReady(client: Redis, what: string): Promise<void> {
     if (client.status === 'ready') return Promise.resolve();
     if (client.status === 'end' || this.ended) {
       return Promise.reject(new ConnectionError(`${what}: the connection to redis ${this.label} is closed`));
     }
+    let pending = this.readyWaits.get(client);
+    if (pending === undefined) {
+      pending = this.waitReady(client).finally(() => this.readyWaits.delete(client));
+      this.readyWaits.set(client, pending);
+    }
+    return pending.then(
+      () => undefined,
+      (err: unknown) => {
+        const failure = err as { closed?: boolean; last?: Error | null };
+        if (failure.closed) throw new ConnectionError(`${what}: the connection to redis ${this.label} was closed`);
+        const last = failure.last ? ` (last error: ${failure.last.message})` : '';
+        throw new ConnectionError(
+          `${what}: redis ${this.label} is unreachable: no connection within ${this.operationTimeout} ms ` +
+            `(option operationTimeout)${last}`,
+          failure.last ?? undefined,
+        );
+      },
+    );
+  }
+
+  /** One wait for `client`: resolves when ready, rejects with `{ closed }` or `{ last }` (see whenReady). */
+  private waitReady(client: Redis): Promise<void> {
     if (client.status === 'wait') {
       client.connect().catch(() => {
         /* reported through 'error'; the timer below decides */
@@ -211,18 +249,11 @@ export class RedisServer {
       };
       const onEnd = () => {
         done();
-        reject(new ConnectionError(`${what}: the connection to redis ${this.label} was closed`));
+        reject({ closed: true });
       };
       const timer = setTimeout(() => {
         done();
-        const last = this.lastError ? ` (last error: ${this.lastError.message})` : '';
-        reject(
-          new ConnectionError(
-            `${what}: redis ${this.label} is unreachable: no connection within ${this.operationTimeout} ms ` +
-              `(option operationTimeout)${last}`,
-            this.lastError ?? undefined,
-          ),
-        );
+        reject({ last: this.lastError });
       }, this.operationTimeout);
       client.once('ready', onReady);
       client.once('end', onEnd);

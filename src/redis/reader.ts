@@ -137,7 +137,13 @@ export class Reader {
           pop.catch(() => undefined); // may settle after the race below was decided by `closed`
           const popped = await Promise.race([pop, closed]);
           this.blockedOn = null;
-          if (popped) for (const [member, score] of popped) this.owner.deliver(member, score);
+          if (popped) {
+            for (const [member, score] of popped) this.owner.deliver(member, score);
+            // Let the receivers just served run and ask again before demand is checked: a
+            // listen loop's next receive is a few promise hops away, and a loop that ended
+            // for want of demand would hand its connection back and start anew right after.
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
         } catch (err) {
           this.blockedOn = null;
           if (this.owner.closed()) break;

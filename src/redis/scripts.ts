@@ -89,15 +89,18 @@ return result
  * per-channel capacity or policy patterns (then everything the send needs is on that
  * server, and every key has the same capacity). KEYS[1] = group key. ARGV = key prefix,
  * group cutoff, score, expiry cutoff, ttl ms, capacity, full policy, the 12 random bytes,
- * the encoded message map without its header, its entry count.
+ * the encoded message map without its header, its entry count, the sender's owner suffix
+ * (`.<client>!`, or '' for none).
  *
  * It does in Lua what the two-step path does in Node: read the live members, group them
  * by key (`<prefix><name up to !>`), and store for each key the message with
  * `__asgi_channel__` = the list of its members, written as msgpack byte for byte as
  * msgpackr writes it (map header count + 1, fixstr/str8 names, fixarray/array16 list).
+ * Members whose part up to `!` ends with the sender's owner suffix are not stored for but
+ * returned: the sender delivers to its own channels without Redis.
  * The member keys are not declared in KEYS, which Redis accepts outside cluster mode
  * (channels_redis' flush script does the same; neither supports Redis Cluster).
- * Returns `{delivered members, missed members, evicted, expired}`.
+ * Returns `{delivered members, missed members, evicted, expired, own member, ...}`.
  */
 export const GROUP_SEND_LOCAL: ScriptDefinition = {
   numberOfKeys: 1,
@@ -115,17 +118,22 @@ local function str(s)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-local order, routes = {}, {}
+local suffix = ARGV[11]
+local order, routes, own = {}, {}, {}
 for _, channel in ipairs(members) do
   local bang = string.find(channel, '!', 1, true)
-  local key = ARGV[1] .. (bang and string.sub(channel, 1, bang) or channel)
-  local list = routes[key]
-  if list == nil then
-    list = {}
-    routes[key] = list
-    order[#order + 1] = key
+  if suffix ~= '' and bang and bang >= #suffix and string.sub(channel, bang - #suffix + 1, bang) == suffix then
+    own[#own + 1] = channel
+  else
+    local key = ARGV[1] .. (bang and string.sub(channel, 1, bang) or channel)
+    local list = routes[key]
+    if list == nil then
+      list = {}
+      routes[key] = list
+      order[#order + 1] = key
+    end
+    list[#list + 1] = channel
   end
-  list[#list + 1] = channel
 end
 local head = ARGV[8] .. container(tonumber(ARGV[10]) + 1, 0x80, 0xde, 0xdf) .. ARGV[9] .. str('__asgi_channel__')
 local capacity = tonumber(ARGV[6])
@@ -154,7 +162,9 @@ for _, key in ipairs(order) do
     missed = missed + #list
   end
 end
-return {delivered, missed, evicted, expired}
+local reply = {delivered, missed, evicted, expired}
+for _, channel in ipairs(own) do reply[#reply + 1] = channel end
+return reply
 `,
 };
 

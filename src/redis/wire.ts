@@ -17,7 +17,7 @@
  */
 
 import { randomFillSync } from 'node:crypto';
-import { decode, encode } from '../codec.js';
+import { decode, encode, encodeRouting } from '../codec.js';
 import { RESERVED_FIELD, type Message, type MessageValue } from '../layer.js';
 import type { MultiFernet } from './fernet.js';
 
@@ -75,7 +75,7 @@ function writeMapHeader(count: number): Buffer {
  */
 export function withRouting(body: Uint8Array, route: string | string[]): Buffer {
   const [count, headerLength] = mapHeader(body);
-  const field = encode({ [RESERVED_FIELD]: route });
+  const field = encodeRouting(route);
   const [, fieldHeader] = mapHeader(field);
   return Buffer.concat([
     writeMapHeader(count + 1),
@@ -139,7 +139,12 @@ function copyValue(value: MessageValue): MessageValue {
   if (value instanceof Uint8Array) return value.slice();
   if (Array.isArray(value)) return value.map(copyValue);
   const copy: Record<string, MessageValue> = {};
-  for (const key of Object.keys(value)) copy[key] = copyValue(value[key] as MessageValue);
+  for (const key of Object.keys(value)) {
+    const item = copyValue(value[key] as MessageValue);
+    // `copy.__proto__ = item` would set the prototype: a `__proto__` key is an own property.
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: item, writable: true, enumerable: true, configurable: true });
+    else copy[key] = item;
+  }
   return copy;
 }
 

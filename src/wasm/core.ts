@@ -67,6 +67,16 @@ export interface CoreExports {
   arenaCarved(): number;
   recordsInUse(): number;
   recordsPooled(): number;
+  pageSize(): number;
+  freePages(): number;
+  longestRun(): number;
+  trimPages(n: number, all: number): number;
+  epochWord(): number;
+  announceOffset(): number;
+  recordLive(r: number, gen: number): number;
+  graceAdvance(): number;
+  graceDrain(max: number): number;
+  untrackedInstance(delta: number): void;
   registryCount(): number;
   setupTables(leases: number, instances: number): number;
   instanceClaim(thread: number): number;
@@ -111,7 +121,7 @@ export const STATUS = { ok: 0, registryFull: 1, arenaFull: 2, notFound: 3 } as c
 export const BLOCK_HEADER = 16;
 /** Bytes of one group member entry in a snapshot. */
 export const MEMBER_ENTRY = 16;
-/** Bytes of a channel or group record (a type-stable arena block). */
+/** Bytes of a channel or group record (an arena block; see assembly/epoch.ts for its reuse). */
 export const RECORD_BYTES = 256;
 
 let compiled: WasmModule | undefined;

@@ -14,11 +14,17 @@ import {
   LayerClosed,
   MessageTooLarge,
   NotOwner,
+  MAX_MESSAGE_DEPTH,
   TimeoutError,
+  encode,
   type ChannelLayer,
   type Message,
 } from '../../dist/index.js';
 import type { Backend } from './backend.js';
+import { expectSame, messageOfSize, sweepMessages } from './sizes.js';
+
+/** maxMessageSize of the size sweep: large enough for every size class, small enough to stay quick. */
+const SWEEP_MAX = 128 * 1024;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -83,8 +89,10 @@ export function badMessages(): Array<[string, unknown, string]> {
     ['a nested function', deep, 'message.a[2].b'],
     ['an undefined value', { a: undefined }, 'message.a'],
     ['a symbol value', { s: Symbol('x') }, 'message.s'],
-    ['NaN', { n: NaN }, 'message.n'],
-    ['Infinity', { n: [Infinity] }, 'message.n[0]'],
+    ['a lone surrogate', { text: 'ok 👍'.slice(0, 4) }, 'message.text'],
+    ['a lone low surrogate deep inside', { list: [{ t: '\udc00x' }] }, 'message.list[0].t'],
+    ['a lone surrogate in a key', { ['k\ud800']: 1 }, 'lone UTF-16 surrogate'],
+    ['nesting beyond the maximum depth', nested(MAX_MESSAGE_DEPTH + 1), `nested deeper than ${MAX_MESSAGE_DEPTH}`],
     ['a nested Date', { when: new Date() }, 'message.when'],
     ['a nested Map', { m: new Map() }, 'message.m'],
     ['a nested Set', { s: new Set([1]) }, 'message.s'],
@@ -95,6 +103,13 @@ export function badMessages(): Array<[string, unknown, string]> {
     ['a class instance deep inside', { list: [{ ok: 1 }, { bad: new NotPlain() }] }, 'message.list[1].bad'],
     ['the reserved routing field', { __asgi_channel__: 'x' }, '__asgi_channel__'],
   ];
+}
+
+/** A message nested `levels` deep (the message itself is level 1): `{ d: { d: ... {} } }`. */
+export function nested(levels: number): Message {
+  let m: Message = {};
+  for (let i = 1; i < levels; i++) m = { d: m };
+  return m;
 }
 
 /** A message with every value type the contract allows. */
@@ -124,6 +139,13 @@ export function everyValueType(): Message {
     emptyList: [],
     nested: { a: { b: { c: { d: 'deep' } } }, arr: [{ x: 1 }, { y: new Uint8Array([9]) }] },
     emptyObject: {},
+    negativeZero: -0,
+    nan: NaN,
+    infinity: Infinity,
+    negativeInfinity: -Infinity,
+    // Own properties named __proto__ and __proto_ (an object literal would set the prototype).
+    protoKeys: JSON.parse('{"__proto__": {"polluted": true}, "__proto_": 2, "constructor": 3}') as Message,
+    deepest: nested(MAX_MESSAGE_DEPTH - 1),
   };
 }
 
@@ -175,6 +197,12 @@ export function conformance(backend: Backend): void {
         expect(got.bytes?.constructor).toBe(Uint8Array);
         expect(typeof got.bigPositive).toBe('bigint');
         expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+        expect(Object.is(got.negativeZero, -0)).toBe(true);
+        const proto = got.protoKeys as Record<string, unknown>;
+        expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+        expect(Object.keys(proto)).toEqual(['__proto__', '__proto_', 'constructor']);
+        expect(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value).toEqual({ polluted: true });
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       });
 
       it('accepts a Buffer and gives back a Uint8Array with the same bytes', async () => {
@@ -656,6 +684,109 @@ export function conformance(backend: Backend): void {
           expect((err as LayerClosed).code).toBe('ERR_RINGBUS_LAYER_CLOSED');
         }
         await l.close(); // idempotent
+      });
+    });
+
+    describe('size sweep: 0 B and around every power of two up to maxMessageSize, on every receive path', () => {
+      // Smallest first: each message is larger than any the receiving instance saw before,
+      // which is what used to make a lease return the previous message.
+      const messages = sweepMessages(SWEEP_MAX);
+
+      it('refuses one byte over the limit and delivers exactly the limit', async () => {
+        const [l, p] = await make({ maxMessageSize: SWEEP_MAX });
+        const ch = fresh();
+        const over = messageOfSize(SWEEP_MAX + 1);
+        expect(encode(over).length).toBe(SWEEP_MAX + 1);
+        expect(await rejection(p.send(ch, over))).toBeInstanceOf(MessageTooLarge);
+        const limit = messageOfSize(SWEEP_MAX);
+        expect(encode(limit).length).toBe(SWEEP_MAX);
+        await p.send(ch, limit);
+        expectSame(await l.receive(ch), limit, 'receive at the limit');
+      });
+
+      it('receive', async () => {
+        const [l, p] = await make({ maxMessageSize: SWEEP_MAX });
+        const ch = fresh();
+        for (const m of messages) {
+          await p.send(ch, m);
+          expectSame(await l.receive(ch), m, 'receive');
+        }
+      });
+
+      it('listen', async () => {
+        const [l, p] = await make({ maxMessageSize: SWEEP_MAX });
+        const ch = fresh();
+        for (const m of messages) await p.send(ch, m);
+        const ac = new AbortController();
+        let i = 0;
+        for await (const got of l.listen(ch, { signal: ac.signal })) {
+          expectSame(got, messages[i] as Message, 'listen');
+          if (++i === messages.length) ac.abort();
+        }
+        expect(i).toBe(messages.length);
+      });
+
+      it('groupSend to members', async () => {
+        const [l, p] = await make({ maxMessageSize: SWEEP_MAX });
+        const g = fresh('g');
+        const members = [fresh('m'), fresh('m'), await l.newChannel()];
+        for (const ch of members) await l.groupAdd(g, ch);
+        for (const m of messages) {
+          await p.groupSend(g, m);
+          for (const ch of members) expectSame(await l.receive(ch), m, `groupSend member ${ch}`);
+        }
+      });
+
+      describe.runIf(backend.tradeoffs.delivery.includes('at-least-once'))('with leases', () => {
+        it('receiveLease', async () => {
+          const [l, p] = await make({ maxMessageSize: SWEEP_MAX, delivery: 'at-least-once' });
+          expect(l.extensions).toContain('leases');
+          const ch = fresh();
+          for (const m of messages) {
+            await p.send(ch, m);
+            const lease = await l.receiveLease(ch);
+            expectSame(lease.message, m, 'receiveLease');
+            expect(lease.deliveries).toBe(1);
+            expect(await lease.ack()).toBe(true);
+          }
+          await expect(l.receiveLease(ch, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
+        });
+
+        it('receiveLease after a nack (the redelivered copy)', async () => {
+          const [l, p] = await make({ maxMessageSize: SWEEP_MAX, delivery: 'at-least-once' });
+          const ch = fresh();
+          for (const m of messages) {
+            await p.send(ch, m);
+            await (await l.receiveLease(ch)).nack();
+            const again = await l.receiveLease(ch);
+            expectSame(again.message, m, 'receiveLease after nack');
+            expect(again.deliveries).toBe(2);
+            await again.ack();
+          }
+        });
+
+        it('listen with leases', async () => {
+          const [l, p] = await make({ maxMessageSize: SWEEP_MAX, delivery: 'at-least-once' });
+          const ch = fresh();
+          for (const m of messages) await p.send(ch, m);
+          const ac = new AbortController();
+          let i = 0;
+          for await (const lease of l.listen(ch, { lease: true, signal: ac.signal })) {
+            expectSame(lease.message, messages[i] as Message, 'listen with leases');
+            expect(await lease.ack()).toBe(true);
+            if (++i === messages.length) ac.abort();
+          }
+          expect(i).toBe(messages.length);
+        });
+
+        it('receive under at-least-once delivery', async () => {
+          const [l, p] = await make({ maxMessageSize: SWEEP_MAX, delivery: 'at-least-once' });
+          const ch = fresh();
+          for (const m of messages) {
+            await p.send(ch, m);
+            expectSame(await l.receive(ch), m, 'receive (at-least-once)');
+          }
+        });
       });
     });
 

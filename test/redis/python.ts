@@ -102,6 +102,16 @@ export class PythonPeer {
     return { message: fromTagged(r.message) as Message, sampleDiff: r.sample_diff };
   }
 
+  /** Send one of peer.py's SPECIAL messages (what JSON cannot describe: bytes keys, NaN, ...). */
+  sendSpecial(channel: string, name: string): Promise<void> {
+    return this.call('send_special', { channel, name });
+  }
+
+  /** Receive a message of floats, each described as Python sees it ('nan', 'inf', '-0.0', repr, or 'type:repr'). */
+  receiveFloats(channel: string, timeout = 5): Promise<Record<string, string>> {
+    return this.call('receive_floats', { channel, timeout });
+  }
+
   /** channels_redis' `new_channel`. */
   newChannel(prefix = 'specific'): Promise<string> {
     return this.call('new_channel', { prefix });

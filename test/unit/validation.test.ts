@@ -56,11 +56,11 @@ describe('message validation', () => {
 
   it('accepts deep acyclic nesting and refuses cycles found deep down', () => {
     let deep: Record<string, unknown> = { leaf: 1 };
-    for (let i = 0; i < 200; i++) deep = { d: deep };
+    for (let i = 0; i < 90; i++) deep = { d: deep };
     expect(() => assertMessage(deep)).not.toThrow();
     const cycle: Record<string, unknown> = {};
     let at = cycle;
-    for (let i = 0; i < 100; i++) at = (at.d = {}) as Record<string, unknown>;
+    for (let i = 0; i < 60; i++) at = (at.d = {}) as Record<string, unknown>;
     at.back = cycle;
     expect(() => assertMessage(cycle)).toThrow(/circular reference/);
   });

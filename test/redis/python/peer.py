@@ -13,6 +13,7 @@ against SAMPLE: what Node is expected to send and what Python sends back.
 import asyncio
 import base64
 import json
+import math
 import sys
 
 from channels_redis.core import RedisChannelLayer
@@ -93,6 +94,26 @@ def from_json(value):
     return value
 
 
+# Messages only Python writes: op_send_special sends SPECIAL[name]().
+SPECIAL = {
+    "bytes_keys": lambda: {"type": "py.bytes_keys", b"raw": b"v", b"caf\xc3\xa9": 1, 7: "seven"},
+    "bytes_key_clash": lambda: {"type": "py.clash", b"a": 1, "a": 2},
+    "bytes_key_not_utf8": lambda: {"type": "py.latin1", b"\xff": 1},
+    "non_finite": lambda: {"type": "py.floats", "nan": float("nan"), "inf": float("inf"), "ninf": float("-inf"), "nzero": -0.0},
+}
+
+
+def describe_float(value):
+    """A float as a string JSON can carry: 'nan', 'inf', '-inf', '-0.0', or repr."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if value == 0.0 and math.copysign(1.0, value) < 0:
+            return "-0.0"
+        return repr(value)
+    return f"{type(value).__name__}:{value!r}"
+
+
 class Peer:
     def __init__(self, config):
         self.layer = RedisChannelLayer(**config)
@@ -140,6 +161,15 @@ class Peer:
         message = dict(SAMPLE) if cmd.get("sample") else {}
         message.update(from_json(cmd.get("message", {})))
         await self.layer.group_send(cmd["group"], message)
+
+    async def op_send_special(self, cmd):
+        """Send one of SPECIAL, messages JSON cannot describe (bytes keys, NaN, ...)."""
+        await self.layer.send(cmd["channel"], SPECIAL[cmd["name"]]())
+
+    async def op_receive_floats(self, cmd):
+        """Receive a message of floats; describe each (JSON has no NaN, inf or -0.0)."""
+        message = await asyncio.wait_for(self.layer.receive(cmd["channel"]), cmd.get("timeout", 5))
+        return {k: describe_float(v) for k, v in message.items()}
 
     async def op_flush(self, cmd):
         await self.layer.flush()

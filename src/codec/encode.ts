@@ -1,0 +1,410 @@
+/**
+ * The message encoder: ONE walk over a message that validates each value and writes it as
+ * msgpack, so that what is sent is exactly what was checked. Every property is read once
+ * (a getter runs once, a Proxy's traps run once per key), and nothing the walk did not
+ * check can reach the bytes. The rules it enforces are the message contract of
+ * `src/codec.ts`; each refusal is a `TypeError` naming the path of the value and the rule.
+ *
+ * Output format (plain msgpack, readable by Python's `msgpack`):
+ * - integral numbers (not `-0`) as the smallest msgpack int that holds them, so a safe
+ *   integer beyond 32 bits is an int64/uint64, never a float; every other number (fractions,
+ *   `-0`, NaN, ±Infinity) as float64, which carries it bit for bit;
+ * - a `bigint` as int64 (negative or below 2^63) or uint64;
+ * - strings as str (UTF-8), `Uint8Array` as bin, arrays as array, objects as map with string keys.
+ *
+ * The output lands in one scratch buffer reused by every call: a result is valid until the
+ * next `encodeValue` call.
+ *
+ * @module
+ */
+
+/** Deepest nesting of objects and arrays in a message (the message itself is level 1). */
+export const MAX_DEPTH = 100;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** Strings shorter than this are UTF-8 encoded (and checked) in JS; longer ones natively. */
+const SHORT_STRING = 64;
+
+let buf = new Uint8Array(8192);
+let nodeBuf = Buffer.from(buf.buffer, 0, buf.length);
+let view = new DataView(buf.buffer);
+let pos = 0;
+
+/** Containers and keys on the path to the value being written, by depth (for errors and cycles). */
+const containers: unknown[] = [];
+/** The deepest index of `containers` set by the current call. */
+let deepest = 0;
+const pathKeys: Array<string | number> = [];
+
+function grow(needed: number): void {
+  let size = buf.length * 2;
+  while (size < needed) size *= 2;
+  const next = new Uint8Array(size);
+  next.set(buf.subarray(0, pos));
+  buf = next;
+  nodeBuf = Buffer.from(buf.buffer, 0, buf.length);
+  view = new DataView(buf.buffer);
+}
+
+function ensure(bytes: number): void {
+  if (pos + bytes > buf.length) grow(pos + bytes);
+}
+
+/**
+ * Encode `value` (a message, or the routing field) and return a view of the scratch
+ * buffer holding its bytes. `root` names the value in error messages (e.g. `'message'`).
+ * Throws a `TypeError` naming the path and the rule for the first value refused.
+ */
+export function encodeValue(value: unknown, root: string, message: boolean): Uint8Array {
+  pos = 0;
+  try {
+    if (message) writeMessage(value);
+    else write(value, 0);
+  } catch (error) {
+    if (error instanceof Refusal) throw new TypeError(error.describe(pathOf(root, error.depth)));
+    throw error;
+  } finally {
+    // Drop references to the caller's objects (the arrays stay allocated for reuse).
+    for (let d = 0; d <= deepest; d++) containers[d] = undefined;
+    deepest = 0;
+  }
+  return buf.subarray(0, pos);
+}
+
+/** A refused value: the message is made only once the path is known (never on success). */
+class Refusal {
+  constructor(
+    readonly depth: number,
+    readonly describe: (path: string) => string,
+  ) {}
+}
+
+function pathOf(root: string, depth: number): string {
+  let path = root;
+  for (let d = 1; d <= depth; d++) {
+    const key = pathKeys[d] as string | number;
+    path += typeof key === 'number' ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  }
+  return path;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol') return value.toString();
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (value === null || typeof value !== 'object') return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  // A class instance by its class (`a Date instance`), not `[object Object]` (error path only).
+  const proto = Object.getPrototypeOf(value) as { constructor?: unknown } | null;
+  if (proto === null || proto === Object.prototype) return 'a plain object';
+  const ctor = proto.constructor;
+  const name = typeof ctor === 'function' && ctor.name !== '' ? ctor.name : Object.prototype.toString.call(value).slice(8, -1);
+  return `${/^[AEIOU]/i.test(name) ? 'an' : 'a'} ${name} instance`;
+}
+
+/** Field that channels_redis uses to route messages (also in src/codec.ts, which re-exports the contract). */
+const RESERVED_FIELD = '__asgi_channel__';
+
+/** A whole message: a plain object without the routing field. */
+function writeMessage(message: unknown): void {
+  if (message === null || typeof message !== 'object' || ArrayBuffer.isView(message) || Array.isArray(message)) {
+    throw new TypeError(`invalid message ${describe(message)}: a message must be a plain object`);
+  }
+  const proto = Object.getPrototypeOf(message);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new TypeError(`invalid message ${describe(message)}: a message must be a plain object`);
+  }
+  writePlainObject(message, 0, true);
+}
+
+function write(value: unknown, depth: number): void {
+  switch (typeof value) {
+    case 'string':
+      return writeString(value, depth);
+    case 'number':
+      return writeNumber(value);
+    case 'boolean':
+      ensure(1);
+      buf[pos++] = value ? 0xc3 : 0xc2;
+      return;
+    case 'bigint':
+      return writeBigInt(value, depth);
+    case 'object':
+      if (value === null) {
+        ensure(1);
+        buf[pos++] = 0xc0;
+        return;
+      }
+      return writeObject(value, depth);
+    case 'undefined':
+      throw new Refusal(depth, (at) => `invalid value undefined at ${at}: undefined is not allowed in a message (use null)`);
+    default:
+      throw new Refusal(depth, (at) => `invalid value ${describe(value)} at ${at}: ${typeof value}s are not allowed in a message`);
+  }
+}
+
+function writeObject(value: object, depth: number): void {
+  if (ArrayBuffer.isView(value)) {
+    if (value instanceof Uint8Array) return writeBin(value);
+  } else if (depth >= MAX_DEPTH) {
+    for (let d = 0; d < depth; d++) {
+      if (containers[d] === value) throw new Refusal(depth, (at) => `invalid value at ${at}: circular reference`);
+    }
+    throw new Refusal(
+      depth,
+      (at) => `invalid value at ${at}: nested deeper than ${MAX_DEPTH} levels (the maximum depth of a message)`,
+    );
+  } else if (Array.isArray(value)) {
+    containers[depth] = value;
+    if (depth > deepest) deepest = depth;
+    const length = value.length;
+    writeArrayHeader(length);
+    for (let i = 0; i < length; i++) {
+      pathKeys[depth + 1] = i;
+      write(value[i], depth + 1);
+    }
+    return;
+  } else {
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) return writePlainObject(value, depth, false);
+  }
+  throw new Refusal(
+    depth,
+    (at) => `invalid value ${describe(value)} at ${at}: only plain objects, arrays and Uint8Array may be nested in a message`,
+  );
+}
+
+function writePlainObject(value: object, depth: number, top: boolean): void {
+  containers[depth] = value;
+  if (depth > deepest) deepest = depth;
+  const keys = Object.keys(value);
+  const count = keys.length;
+  writeMapHeader(count);
+  for (let i = 0; i < count; i++) {
+    const key = keys[i] as string;
+    if (top && key === RESERVED_FIELD) {
+      throw new TypeError(`invalid message: the field message.${RESERVED_FIELD} is reserved for routing`);
+    }
+    pathKeys[depth + 1] = key;
+    writeKey(key, depth + 1);
+    write((value as Record<string, unknown>)[key], depth + 1);
+  }
+}
+
+function writeKey(key: string, depth: number): void {
+  // A key is a string like any other; a refused key names the path up to and including it.
+  writeString(key, depth);
+}
+
+function writeArrayHeader(length: number): void {
+  ensure(5);
+  if (length < 16) buf[pos++] = 0x90 | length;
+  else if (length < 0x10000) {
+    buf[pos] = 0xdc;
+    buf[pos + 1] = length >>> 8;
+    buf[pos + 2] = length & 0xff;
+    pos += 3;
+  } else {
+    buf[pos] = 0xdd;
+    view.setUint32(pos + 1, length);
+    pos += 5;
+  }
+}
+
+function writeMapHeader(count: number): void {
+  ensure(5);
+  if (count < 16) buf[pos++] = 0x80 | count;
+  else if (count < 0x10000) {
+    buf[pos] = 0xde;
+    buf[pos + 1] = count >>> 8;
+    buf[pos + 2] = count & 0xff;
+    pos += 3;
+  } else {
+    buf[pos] = 0xdf;
+    view.setUint32(pos + 1, count);
+    pos += 5;
+  }
+}
+
+function writeNumber(n: number): void {
+  ensure(9);
+  if (Number.isInteger(n) && !(n === 0 && 1 / n < 0)) {
+    if (n >= 0) {
+      if (n < 0x80) {
+        buf[pos++] = n;
+      } else if (n < 0x100) {
+        buf[pos] = 0xcc;
+        buf[pos + 1] = n;
+        pos += 2;
+      } else if (n < 0x10000) {
+        buf[pos] = 0xcd;
+        buf[pos + 1] = n >>> 8;
+        buf[pos + 2] = n & 0xff;
+        pos += 3;
+      } else if (n <= 0xffffffff) {
+        buf[pos] = 0xce;
+        view.setUint32(pos + 1, n);
+        pos += 5;
+      } else if (n <= Number.MAX_SAFE_INTEGER) {
+        buf[pos] = 0xcf;
+        view.setUint32(pos + 1, Math.floor(n / 0x100000000));
+        view.setUint32(pos + 5, n >>> 0);
+        pos += 9;
+      } else writeFloat(n);
+    } else if (n >= -0x20) {
+      buf[pos++] = n & 0xff;
+    } else if (n >= -0x80) {
+      buf[pos] = 0xd0;
+      buf[pos + 1] = n & 0xff;
+      pos += 2;
+    } else if (n >= -0x8000) {
+      buf[pos] = 0xd1;
+      view.setInt16(pos + 1, n);
+      pos += 3;
+    } else if (n >= -0x80000000) {
+      buf[pos] = 0xd2;
+      view.setInt32(pos + 1, n);
+      pos += 5;
+    } else if (n >= -Number.MAX_SAFE_INTEGER) {
+      buf[pos] = 0xd3;
+      // Two's complement of a safe negative integer: high word floor(n / 2^32), low word n mod 2^32.
+      view.setInt32(pos + 1, Math.floor(n / 0x100000000));
+      view.setUint32(pos + 5, n >>> 0);
+      pos += 9;
+    } else writeFloat(n);
+  } else writeFloat(n);
+}
+
+function writeFloat(n: number): void {
+  buf[pos] = 0xcb;
+  view.setFloat64(pos + 1, n);
+  pos += 9;
+}
+
+function writeBigInt(n: bigint, depth: number): void {
+  if (n < INT64_MIN || n > UINT64_MAX) {
+    throw new Refusal(depth, (at) => `invalid value ${n}n at ${at}: integers must fit in 64 bits`);
+  }
+  ensure(9);
+  if (n > INT64_MAX) {
+    buf[pos] = 0xcf;
+    view.setBigUint64(pos + 1, n);
+  } else {
+    buf[pos] = 0xd3;
+    view.setBigInt64(pos + 1, n);
+  }
+  pos += 9;
+}
+
+function writeBin(bytes: Uint8Array): void {
+  const length = bytes.length;
+  ensure(length + 5);
+  if (length < 0x100) {
+    buf[pos] = 0xc4;
+    buf[pos + 1] = length;
+    pos += 2;
+  } else if (length < 0x10000) {
+    buf[pos] = 0xc5;
+    buf[pos + 1] = length >>> 8;
+    buf[pos + 2] = length & 0xff;
+    pos += 3;
+  } else {
+    buf[pos] = 0xc6;
+    view.setUint32(pos + 1, length);
+    pos += 5;
+  }
+  buf.set(bytes, pos);
+  pos += length;
+}
+
+function loneSurrogate(s: string, index: number, depth: number): Refusal {
+  const unit = s.charCodeAt(index).toString(16).toUpperCase();
+  return new Refusal(
+    depth,
+    (at) =>
+      `invalid string ${describe(s)} at ${at}: it holds a lone UTF-16 surrogate (U+${unit} at index ${index}); ` +
+      `strings must be well-formed Unicode (a surrogate half cannot be written as UTF-8, and Python peers cannot read it)`,
+  );
+}
+
+/** `String.prototype.isWellFormed` (Node >= 20; the ES2024 typings are not in this project's lib). */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+function writeString(s: string, depth: number): void {
+  const length = s.length;
+  if (length < SHORT_STRING) {
+    // At most 3 bytes per UTF-16 unit: up to 189 bytes, so a fixstr or str8 header.
+    ensure(length * 3 + 2);
+    const start = length <= 10 ? pos + 1 : pos + 2;
+    let at = start;
+    for (let i = 0; i < length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x80) buf[at++] = c;
+      else if (c < 0x800) {
+        buf[at++] = 0xc0 | (c >> 6);
+        buf[at++] = 0x80 | (c & 0x3f);
+      } else if (c < 0xd800 || c > 0xdfff) {
+        buf[at++] = 0xe0 | (c >> 12);
+        buf[at++] = 0x80 | ((c >> 6) & 0x3f);
+        buf[at++] = 0x80 | (c & 0x3f);
+      } else {
+        const next = i + 1 < length ? s.charCodeAt(i + 1) : 0;
+        if (c > 0xdbff || next < 0xdc00 || next > 0xdfff) throw loneSurrogate(s, i, depth);
+        const cp = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        buf[at++] = 0xf0 | (cp >> 18);
+        buf[at++] = 0x80 | ((cp >> 12) & 0x3f);
+        buf[at++] = 0x80 | ((cp >> 6) & 0x3f);
+        buf[at++] = 0x80 | (cp & 0x3f);
+        i++;
+      }
+    }
+    const bytes = at - start;
+    if (start === pos + 1) {
+      buf[pos] = 0xa0 | bytes;
+      pos = at;
+    } else if (bytes < 32) {
+      buf.copyWithin(pos + 1, start, at);
+      buf[pos] = 0xa0 | bytes;
+      pos = at - 1;
+    } else {
+      buf[pos] = 0xd9;
+      buf[pos + 1] = bytes;
+      pos = at;
+    }
+    return;
+  }
+  if (!isWellFormed(s)) {
+    let i = 0;
+    for (; i < length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0xd800 || c > 0xdfff) continue;
+      const next = i + 1 < length ? s.charCodeAt(i + 1) : 0;
+      if (c > 0xdbff || next < 0xdc00 || next > 0xdfff) break;
+      i++;
+    }
+    throw loneSurrogate(s, i, depth);
+  }
+  const most = length * 3;
+  const header = most < 0x100 ? 2 : most < 0x10000 ? 3 : 5;
+  ensure(most + header);
+  const bytes = nodeBuf.write(s, pos + header, 'utf8');
+  const needed = bytes < 32 ? 1 : bytes < 0x100 ? 2 : bytes < 0x10000 ? 3 : 5;
+  if (needed < header) buf.copyWithin(pos + needed, pos + header, pos + header + bytes);
+  if (needed === 1) buf[pos] = 0xa0 | bytes;
+  else if (needed === 2) {
+    buf[pos] = 0xd9;
+    buf[pos + 1] = bytes;
+  } else if (needed === 3) {
+    buf[pos] = 0xda;
+    buf[pos + 1] = bytes >>> 8;
+    buf[pos + 2] = bytes & 0xff;
+  } else {
+    buf[pos] = 0xdb;
+    view.setUint32(pos + 1, bytes);
+  }
+  pos += needed + bytes;
+}

@@ -1,0 +1,100 @@
+/**
+ * The hybrid backend's own rules: the options it refuses, ownership of its process-specific
+ * channels, where its channels live, and createPool on a hybrid bus.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { attachLayer, createLayer, NotOwner, Unsupported, type HybridLayer } from '../../dist/index.js';
+import { createPool } from '../../dist/pool.js';
+import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+
+const enabled = redisTestsEnabled();
+let serial = 0;
+
+describe.runIf(enabled)('hybrid layer', () => {
+  let server: RedisProcess;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await RedisProcess.start();
+    redis = new Redis(server.url);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+  const make = (options: Record<string, unknown> = {}) =>
+    createLayer({ backend: 'hybrid', hosts: [server.url], prefix: `hybl${process.pid}x${serial++}:`, memory: 8 * 1024 * 1024, ...options });
+
+  it('refuses knobs that cannot hold across machines, and unknown options, at createLayer', async () => {
+    await expect(make({ full: 'drop-oldest' })).rejects.toBeInstanceOf(Unsupported);
+    await expect(make({ full: 'wait' })).rejects.toThrow(/process-specific channels use full: 'reject'/);
+    await expect(make({ colour: 'blue' })).rejects.toThrow(/unknown option "colour"/);
+    await expect(make({ localChannels: 'jobs.*' })).rejects.toThrow(TypeError);
+  });
+
+  it("refuses a non-'reject' channelFull on a process-specific channel at its send, and applies it to plain channels", async () => {
+    const layer = await make({ channelFull: { '*': 'drop-oldest' }, capacity: 1, localChannels: ['local.*'] });
+    try {
+      const me = await layer.newChannel();
+      await expect(layer.send(me, { a: 1 })).rejects.toBeInstanceOf(Unsupported);
+      await layer.send('local.x', { n: 1 });
+      await layer.send('local.x', { n: 2 });
+      expect(await layer.receive('local.x')).toEqual({ n: 2 });
+    } finally {
+      await layer.close();
+    }
+  });
+
+  it("gives each attached instance its own process-specific channels on the machine's bus", async () => {
+    const layer = await make();
+    const other = attachLayer(layer.handle);
+    try {
+      const mine = await layer.newChannel();
+      const theirs = await other.newChannel();
+      expect(ownerOf(mine)).toBe(ownerOf(theirs));
+      expect(ownerOf(mine)).toBe(`specific.${layer.bus}!`);
+      await expect(layer.receive(theirs)).rejects.toBeInstanceOf(NotOwner);
+      await layer.send(theirs, { hello: 'other' });
+      expect(await other.receive(theirs)).toEqual({ hello: 'other' });
+    } finally {
+      await other.close();
+      await layer.close();
+    }
+  });
+
+  it('keeps localChannels on the machine and puts other plain channels in Redis', async () => {
+    const prefix = `hybl${process.pid}x${serial++}:`;
+    const layer = await make({ prefix, localChannels: ['local.*', /^mine\./] });
+    try {
+      await layer.send('local.a', { n: 1 });
+      await layer.send('mine.b', { n: 2 });
+      await layer.send('shared.c', { n: 3 });
+      expect(await redis.exists(`${prefix}local.a`, `${prefix}mine.b`)).toBe(0);
+      expect(await redis.zcard(`${prefix}shared.c`)).toBe(1);
+      expect(await layer.receive('local.a')).toEqual({ n: 1 });
+      expect(await layer.receive('mine.b')).toEqual({ n: 2 });
+      expect(await layer.receive('shared.c')).toEqual({ n: 3 });
+    } finally {
+      await layer.close();
+    }
+  });
+
+  it('runs a piscina pool whose workers attach to the hybrid bus', async () => {
+    const layer = (await make()) as HybridLayer;
+    const pool = createPool(layer, { filename: new URL('./pool-task.js', import.meta.url).href, maxThreads: 2, minThreads: 1 });
+    try {
+      const reply = await layer.newChannel();
+      const task = pool.run({ op: 'relay', channel: 'pool.requests', reply });
+      await layer.send('pool.requests', { ask: 1 });
+      expect(await task).toBe('ok');
+      expect(await layer.receive(reply, { timeout: 20_000 })).toEqual({ relayed: { ask: 1 }, hybrid: 'HybridLayer' });
+    } finally {
+      await pool.destroy();
+      await layer.close();
+    }
+  }, 60_000);
+});
+
+function ownerOf(channel: string): string {
+  return channel.slice(0, channel.indexOf('!') + 1);
+}
