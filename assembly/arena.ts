@@ -66,6 +66,13 @@
 // freeing a run spanning several bitmap words loops over the words). A leaked small block
 // keeps its page a slab page of its class, reusable by that class.
 //
+// Per-thread magazines (to come, issue 10) fit in front of allocSmall / freeSmall without
+// changing any of this: a magazine holds blocks that are allocated as far as their pages know
+// (their units are in `used`), so a page with a block in some magazine is never retired; the
+// magazine lives in its instance's slot, so the reaper of a dead thread frees its blocks with
+// `freeBlock`, and freeBytes would add the magazines' blocks back (descriptor bytes 24..31 are
+// kept free for per-page bookkeeping such a layer may need).
+//
 // Reference counts: a message block starts at 1 (its sender). Each queue that holds the
 // handle owns one reference; `groupSend` adds one per member before enqueueing. `release`
 // drops one and frees the block on the last.

@@ -7,6 +7,7 @@
  */
 
 import { LayerClosed } from './errors.js';
+import { quote } from './quote.js';
 import type { LayerEvent, LayerEventListener } from './events.js';
 import { assertExpiryUnits, type Count, type Milliseconds, type Seconds } from './options.js';
 
@@ -254,21 +255,7 @@ const GROUP_RE = /^[a-zA-Z0-9\-_.]+$/;
 /** Longest valid channel or group name (names must be shorter than 100 characters). */
 export const MAX_NAME_LENGTH = 99;
 
-/** A bad value as error messages show it: strings quoted and cut, other values by type. */
-export function quote(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 120 ? value.slice(0, 120) + '…' : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'symbol') return value.toString();
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (value === null || typeof value !== 'object') return String(value);
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  const proto = Object.getPrototypeOf(value) as { constructor?: unknown } | null;
-  if (proto === null || proto === Object.prototype) return 'a plain object';
-  // A class instance by its class (`a Date instance`), not `[object Object]`.
-  const ctor = proto.constructor;
-  const name = typeof ctor === 'function' && ctor.name !== '' ? ctor.name : Object.prototype.toString.call(value).slice(8, -1);
-  return `${/^[AEIOU]/i.test(name) ? 'an' : 'a'} ${name} instance`;
-}
+export { quote };
 
 /**
  * Throw a `TypeError` unless `name` is a valid channel name: 1 to 99 characters of

@@ -88,7 +88,7 @@ export interface SharedMemoryStats {
   /**
    * Reclaimed records waiting for their grace period (each {@link SharedMemoryStats.recordBytes}
    * bytes): new channels and groups reuse them at once, the rest goes back to the arena once
-   * every layer instance has moved on (within about 100 ms while instances run; a thread that
+   * every layer instance has moved on (within a few hundred ms while instances run; a thread that
    * died without being reaped holds them back).
    */
   pooledRecords: number;
@@ -286,15 +286,16 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * arena or the registry runs out. Returns how many were reclaimed.
    */
   reclaim(): number {
-    const n = this.reclaimer.full();
-    if (this.observed) this.noticeExpired(null); // found over the whole bus
-    return n;
+    const reclaimed = this.reclaimer.full();
+    if (this.observed) this.noticeExpired(null);
+    return reclaimed;
   }
 
   /** Retry `attempt` after bounded relief steps (at most one pass over the registry); 0 when it still fails. */
   private withRelief(attempt: () => number): number {
     for (let i = 0; i < RELIEF_STEPS; i++) {
       this.reclaimer.relieve();
+      if (this.observed) this.noticeExpired(null);
       const r = attempt();
       if (r !== 0) return r;
     }

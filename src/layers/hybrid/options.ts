@@ -75,7 +75,7 @@ export function splitHybridOptions(options: HybridLayerOptions): SplitHybridOpti
   assertOptionsObject("createLayer({ backend: 'hybrid' })", options);
   // An unknown option names the closest known one, as on the other backends.
   assertKnownOptions("createLayer({ backend: 'hybrid' })", options, HYBRID_OPTION_KEYS);
-  if (options.full !== undefined && options.full !== 'reject') {
+  if (options.full === 'drop-oldest' || options.full === 'wait') {
     throw new Unsupported(`option full: ${quote(options.full)}: ${SPECIFIC_FULL}`);
   }
   const shared: Record<string, unknown> = {};
