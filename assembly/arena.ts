@@ -73,6 +73,10 @@
 // `freeBlock`, and freeBytes would add the magazines' blocks back (descriptor bytes 24..31 are
 // kept free for per-page bookkeeping such a layer may need).
 //
+// Tested by test/core/allocator.test.ts (4 threads allocating and freeing random sizes, each
+// block's pattern checked before its free; threads terminated while allocating) and the
+// fragmentation and churn-soak tests (accounting back at exactly its start).
+//
 // Reference counts: a message block starts at 1 (its sender). Each queue that holds the
 // handle owns one reference; `groupSend` adds one per member before enqueueing. `release`
 // drops one and frees the block on the last.
@@ -380,7 +384,11 @@ function freeSmall(p: u32, q: u32, h0: u64): void {
     const f = atomic.load<u64>(d + D_FREE);
     atomic.store<u32>(<usize>p, <u32>f);
     if (atomic.cmpxchg<u64>(d + D_FREE, f, (((f >> 32) + 1) << 32) | <u64>p) == f) break;
+    // Not pushed: the link word is the refcount word again (0) before the back-edge, so a
+    // thread killed here leaves a tracked block with refcount 0 that the reaper frees.
+    atomic.store<u32>(<usize>p, 0);
   }
+  untrack(p); // on the free list now: no reaper may free it again (straight after the push)
   const c = hClass(h0);
   const cap = PAGE_SIZE / classSize(c);
   const cur = currentHint(c);
@@ -401,6 +409,33 @@ function freeSmall(p: u32, q: u32, h0: u64): void {
   }
 }
 
+// ---- in-hand tracking --------------------------------------------------------------------
+//
+// For threads that die. A message this instance allocated and has not yet queued
+// (`sendSlot`), or took off a queue and is still copying out (`recvSlot`), is owned by nobody
+// else: if the thread is terminated in between, only these words (in its slot of the instance
+// table, leases.ts) say where the block is, so the reaper can free it. Each word is written in
+// the same straight line (no call, no loop back-edge) as the step that made the message ours,
+// and cleared in the same straight line as the step that gave it away: for a free, the step
+// that puts the block back on its page (`freeBlock`), so a reaper never frees a block that is
+// already on a free list (it would be handed out twice).
+/** Address of this instance's "message being sent" word (0: untracked). */
+export let sendSlot: usize = 0;
+/** Address of this instance's "message being received" word (0: untracked). */
+export let recvSlot: usize = 0;
+
+/** Track this instance's in-hand messages in the instance slot at `slot` (0: stop). */
+export function trackInstance(slot: usize, sendOff: usize, recvOff: usize): void {
+  sendSlot = slot == 0 ? 0 : slot + sendOff;
+  recvSlot = slot == 0 ? 0 : slot + recvOff;
+}
+
+/** Message `h` left this instance's hands (queued, or released): forget it. */
+@inline export function untrack(h: u32): void {
+  if (sendSlot != 0 && atomic.load<u32>(sendSlot) == h) atomic.store<u32>(sendSlot, 0);
+  if (recvSlot != 0 && atomic.load<u32>(recvSlot) == h) atomic.store<u32>(recvSlot, 0);
+}
+
 // ---- blocks -------------------------------------------------------------------------------
 
 /**
@@ -418,7 +453,11 @@ export function allocBlock(len: u32): u32 {
   return p;
 }
 
-/** Free block `p` (refcount already 0): back to its slab page, or its run back to the pool. */
+/**
+ * Free block `p` (refcount already 0): back to its slab page, or its run back to the pool.
+ * Forgets `p` as in hand (see `untrack`) in the same straight line as the step that gives it
+ * back; a thread killed before that step leaves it tracked and untouched (refcount 0).
+ */
 export function freeBlock(p: u32): void {
   const q = (p - load<u32>(hdr(H_ARENA))) >> PAGE_SHIFT;
   const d = descAddr(q);
@@ -426,6 +465,7 @@ export function freeBlock(p: u32): void {
   if (hState(h) == ST_RUN) {
     const n = load<u32>(d + D_RUN);
     atomic.store<u64>(d, mkH(ST_FREE, 0, 0, h));
+    untrack(p); // no longer a run: a reaper must not free it again (a kill below leaks pages)
     releasePages(q, n);
     return;
   }

@@ -123,6 +123,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly opts: ResolvedSharedOptions;
   private readonly core: Core;
   private readonly strategy: Strategy;
+  /**
+   * Name caches. Rule of the record reclamation (shared/reclaim.ts): use a cached (record,
+   * generation) only synchronously right after reading it from the cache; across an await,
+   * hold a pinned record (a record's memory may become another block once this instance
+   * announced a later epoch).
+   */
   private readonly channels = new Map<string, Ref>();
   private readonly groups = new Map<string, Ref>();
   /** The region's name slots (see assembly/layout.ts): address, count, size, data offset. */
