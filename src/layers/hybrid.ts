@@ -52,6 +52,7 @@
 import { quote } from '../quote.js';
 import { setMaxListeners } from 'node:events';
 import { NotOwner, Unsupported } from '../errors.js';
+import type { LayerEvent, LayerEventListener } from '../events.js';
 import {
   assertChannelPrefix,
   assertOptionsObject,
@@ -65,7 +66,6 @@ import {
   type SendOptions,
 } from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
-import type { LayerEvent, LayerEventListener } from '../events.js';
 import { LayerBase, randomHex } from './base.js';
 import { HybridRemote } from './hybrid/remote.js';
 import { BusRouter, CONTROL_CHANNEL } from './hybrid/router.js';
@@ -282,7 +282,7 @@ export class HybridLayer extends LayerBase {
     // Members matched by localChannels are in this machine's shared-memory group.
     const localGroup = this.split.hasLocal ? this.local.groupSend(group, message) : undefined;
     const own = await this.remote.groupSendOutside(group, body);
-    if (own.length > 0) this.local.deliverEncoded(own, body, Date.now());
+    if (own.length > 0) this.local.deliverEncoded(own, body, Date.now(), group);
     await localGroup;
   }
 
@@ -290,18 +290,6 @@ export class HybridLayer extends LayerBase {
 
   protected async doFlush(): Promise<void> {
     await Promise.all([this.local.flush(), this.remote.flush()]);
-  }
-
-  /**
-   * Call `listener` for every message this instance drops, finds expired, or hands out again
-   * under at-least-once delivery ({@link LayerEvent}), on this machine's bus and on its Redis
-   * side. Returns a function that removes it.
-   */
-  override onEvent(listener: LayerEventListener): () => void {
-    const offs = [super.onEvent(listener), this.local.onEvent(listener), this.remote.onEvent(listener)];
-    return () => {
-      for (const off of offs) off();
-    };
   }
 
   /**
@@ -324,6 +312,18 @@ export class HybridLayer extends LayerBase {
 
   protected depths(): Record<string, number> {
     return this.stats().depths;
+  }
+
+  /**
+   * Call `listener` for every message this instance drops, finds expired or hands out again,
+   * on its shared-memory and Redis sides alike (see {@link LayerEvent}); the creator's
+   * listeners also hear what its bus router drops. Returns a function that removes it.
+   */
+  override onEvent(listener: LayerEventListener): () => void {
+    const stops = [super.onEvent(listener), this.local.onEvent(listener), this.remote.onEvent(listener)];
+    return () => {
+      for (const stop of stops) stop();
+    };
   }
 
   /** The shared region's accounting (see {@link SharedLayer.memoryStats}). */

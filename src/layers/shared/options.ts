@@ -7,7 +7,7 @@
 
 import { quote } from '../../quote.js';
 import { Unsupported } from '../../errors.js';
-import { assertKnownOptions, type Bytes, type Count } from '../../options.js';
+import { assertKnownOptions, type Bytes, type Count, type Milliseconds } from '../../options.js';
 import {
   COMMON_OPTION_KEYS,
   TRADEOFF_OPTION_KEYS,
@@ -41,11 +41,19 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
    * (a 32-byte slot each in the shared memory). Default 4096.
    */
   maxLeases?: Count;
+  /**
+   * Milliseconds after which the instance slot of a layer whose thread ran neither its event
+   * loop nor a ringbus call may be reclaimed, once the bus's instance slots run short (the
+   * route for workers terminated without `watch`; see "Lifetime of a bus" in docs/core.md).
+   * A layer reclaimed while its thread was only stalled closes itself at its next call
+   * (LayerClosed), and its leases are redelivered. Default 30000.
+   */
+  livenessTimeout?: Milliseconds;
 }
 
 /** Every option of the shared backend (unknown ones are refused). */
 export const SHARED_OPTION_KEYS = [
-  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'memory', 'maxMessageSize', 'maxNames', 'maxLeases',
+  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'memory', 'maxMessageSize', 'maxNames', 'maxLeases', 'livenessTimeout',
 ] as const;
 /** Fails to compile when an option of SharedLayerOptions is missing from SHARED_OPTION_KEYS. */
 const sharedKeysComplete: CoversKeys<SharedLayerOptions, typeof SHARED_OPTION_KEYS> = true;
@@ -60,7 +68,12 @@ export interface SharedLayerHandle {
   readonly module: WasmModule;
   /** The shared memory of the bus. */
   readonly memory: WasmMemory;
-  /** The options the bus was created with (every attached instance uses the same). */
+  /**
+   * The options the bus was created with, for reference. An attach reads the bus-wide ones
+   * from the bus's shared memory (and refuses a handle whose bus-wide options differ);
+   * `wait` and `spinBudget` here apply to the attaching instance (they may differ per
+   * instance). May be omitted.
+   */
   readonly options: SharedLayerOptions;
 }
 
@@ -75,6 +88,8 @@ export interface ResolvedSharedOptions {
   buckets: number;
   /** Lease slots (0 under at-most-once delivery: no table). */
   maxLeases: number;
+  /** See {@link SharedLayerOptions.livenessTimeout}. */
+  livenessTimeoutMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -125,5 +140,11 @@ export function resolveSharedOptions(options: SharedLayerOptions): ResolvedShare
   }
   const maxLeases =
     tradeoffs.delivery === 'at-least-once' ? integerOption('maxLeases', options.maxLeases ?? 4096, 1, 1 << 20) : 0;
-  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases };
+  const livenessTimeoutMs = options.livenessTimeout ?? 30_000;
+  if (typeof livenessTimeoutMs !== 'number' || !(livenessTimeoutMs >= 100 && livenessTimeoutMs <= 2 ** 31 - 1)) {
+    throw new TypeError(
+      `invalid option livenessTimeout: ${String(livenessTimeoutMs)}; it must be a number of milliseconds from 100 to 2147483647`,
+    );
+  }
+  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases, livenessTimeoutMs };
 }
