@@ -49,6 +49,7 @@
  * @module
  */
 
+import { quote } from '../quote.js';
 import { setMaxListeners } from 'node:events';
 import { NotOwner, Unsupported } from '../errors.js';
 import type { LayerEvent, LayerEventListener } from '../events.js';
@@ -141,7 +142,7 @@ export class HybridLayer extends LayerBase {
   static attach(handle: HybridLayerHandle): HybridLayer {
     const hybrid = (handle as Partial<HybridLayerHandle> | null)?.hybrid;
     if (hybrid === undefined || hybrid === null || typeof hybrid.bus !== 'string') {
-      throw new TypeError(`invalid handle ${String(handle)}: expected the object of a hybrid layer's \`handle\``);
+      throw new TypeError(`invalid handle ${quote(handle)}: expected the object of a hybrid layer's \`handle\``);
     }
     const split = splitHybridOptions(hybrid.options ?? {});
     const local = SharedLayer.attach(handle, hybrid.bus);

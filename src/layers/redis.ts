@@ -889,7 +889,8 @@ export class RedisLayer extends LayerBase {
 
   /**
    * Store encoded message `body` for every channel of `members` (one stored message per
-   * key, one script call per shard), counting deliveries and misses.
+   * key, one script call per shard), counting deliveries and misses (reported as events of
+   * `group`, when a group send is storing).
    */
   protected async deliverToMembers(members: readonly string[], body: Buffer, what: string, group?: string): Promise<void> {
     if (members.length === 0) return;

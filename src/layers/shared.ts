@@ -17,6 +17,7 @@
  * @module
  */
 
+import { quote } from '../quote.js';
 import { decode, decodeOwned, encode } from '../codec.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
@@ -262,7 +263,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    */
   static attach(handle: SharedLayerHandle, clientId?: string): SharedLayer {
     if (handle === null || typeof handle !== 'object') {
-      throw new TypeError(`invalid handle ${String(handle)}: expected the object of a shared layer's \`handle\``);
+      throw new TypeError(`invalid handle ${quote(handle)}: expected the object of a shared layer's \`handle\``);
     }
     const { module, memory, options } = handle;
     if (!isWasmModule(module) || !isWasmMemory(memory)) {
@@ -622,7 +623,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    */
   watch(worker: WatchableWorker): Promise<number> {
     if (!isWatchable(worker)) {
-      throw new TypeError(`invalid worker for watch: ${String(worker)}; expected a Worker of node:worker_threads`);
+      throw new TypeError(`invalid worker for watch: ${quote(worker)}; expected a Worker of node:worker_threads`);
     }
     const thread = worker.threadId;
     return new Promise<number>((resolve) => {

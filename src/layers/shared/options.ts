@@ -5,6 +5,7 @@
  * @module
  */
 
+import { quote } from '../../quote.js';
 import { Unsupported } from '../../errors.js';
 import { assertKnownOptions, type Bytes, type Count, type Milliseconds } from '../../options.js';
 import {
@@ -95,7 +96,7 @@ const MiB = 1024 * 1024;
 
 function integerOption(name: string, value: unknown, min: number, max: number, rule = ''): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`invalid option ${name}: ${String(value)}; it must be an integer from ${min} to ${max}${rule}`);
+    throw new TypeError(`invalid option ${name}: ${quote(value)}; it must be an integer from ${min} to ${max}${rule}`);
   }
   return value;
 }
