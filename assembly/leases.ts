@@ -30,9 +30,10 @@
 // killed inside these functions can leave behind is a leaked block (a node, or a message it
 // was releasing) or an extra pin: never a lost or duplicated live message.
 //
-// Instance table: `H_INSTCAP` slots of 32 bytes: [live][thread id][message being sent]
+// Instance table: `H_INSTCAP` slots of 64 bytes: [live][thread id][message being sent]
 // [message being received] (the in-hand words, see queue.ts) [record pinned for a wait]
 // [parked counter incremented by a wait] [announced reclamation epoch] (epoch.ts)
+// [28: unused] [32..63: hold table, the pins it keeps on its hot channels] (holds.ts)
 // (the wait words, written by JS: set right after the
 // pin / increment, cleared right before the unpin / decrement, by compare-and-swap, so a set
 // word always stands for a pin or an increment still in effect). Every layer
@@ -43,6 +44,7 @@
 
 import { allocBlock, freeBlock, releaseBlock } from './arena';
 import { I_EPOCH, currentEpoch } from './epoch';
+import { holdsRelease, holdsReset } from './holds';
 import { B_REFS, B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
 import { countExpired, isLifo, pin, push, ringPop, trackInstance, unpin } from './queue';
 import { nodeDeliveries, nodeHandle, releaseNode, stackPop, stackPush } from './stack';
@@ -67,7 +69,7 @@ const I_SEND: usize = 8;
 const I_RECV: usize = 12;
 const I_PIN: usize = 16;
 const I_PARK: usize = 20;
-const ISLOT: usize = 32;
+const ISLOT: usize = 64;
 /** This wasm instance's own instance id (0: none). */
 let myId: u32 = 0;
 
@@ -130,6 +132,7 @@ export function instanceClaim(thread: i32): u32 {
       atomic.store<u32>(a + I_PARK, 0);
       atomic.store<u32>(a + I_EPOCH, currentEpoch()); // before it reads any record (epoch.ts)
       atomic.store<i32>(a + I_THREAD, thread);
+      holdsReset(a); // its hold table (holds.ts)
       myId = id;
       trackInstance(a, I_SEND, I_RECV);
       return id;
@@ -189,6 +192,7 @@ export function instanceFree(id: u32, dead: bool): void {
   atomic.store<u32>(a + I_PIN, 0);
   if (dead && park != 0) atomic.sub<i32>(<usize>park, 1);
   if (dead && rec != 0) unpin(rec);
+  holdsRelease(a); // the pins it held on its hot channels (holds.ts), dead or closing
   atomic.store<i32>(a + I_THREAD, -1);
   atomic.store<u32>(a + I_LIVE, 0);
 }

@@ -39,6 +39,7 @@ import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
 import { forget, track } from './shared/lifetime.js';
 import { instancesExhausted, SHUT_DOWN } from './shared/slots.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
+import { Holds } from './shared/holds.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -61,6 +62,10 @@ interface Ref {
    */
   spinSkip: number;
   spinBackoff: number;
+  /** This instance's held pin on the channel (shared/holds.ts): hold entry address, 0 when not held. */
+  held: number;
+  /** Used by a fast path since the holds' last tick. */
+  hot: boolean;
 }
 
 /** Most waits in a row that skip spinning on a channel where spinning keeps failing. */
@@ -145,6 +150,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly parkedCounter: ParkedCounter;
   /** Reclamation: epoch announcements, full and bounded reclaims (shared/reclaim.ts). */
   private readonly reclaimer: Reclaimer;
+  /** This instance's pins on its hot channels (shared/holds.ts). */
+  private readonly holds: Holds;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
     super(clientId);
@@ -179,6 +186,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const check = (): void => void this.closed;
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
     this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common);
+    this.holds = new Holds(core, this.instance);
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
@@ -278,11 +286,14 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * arena or the registry runs out. Returns how many were reclaimed.
    */
   reclaim(): number {
+    this.holds.dropAll();
+    this.holds.requestRelease();
     return this.reclaimer.full();
   }
 
   /** Retry `attempt` after bounded relief steps (at most one pass over the registry); 0 when it still fails. */
   private withRelief(attempt: () => number): number {
+    this.holds.dropAll();
     for (let i = 0; i < RELIEF_STEPS; i++) {
       this.reclaimer.relieve();
       const r = attempt();
@@ -326,8 +337,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         } catch (err) {
           return Promise.reject(err);
         }
-        if (this.core.x.send(cached.rec, cached.gen, h) === 1) {
+        // Read the hold after `store`: a relief step in it drops the holds (shared/holds.ts).
+        const held = cached.held;
+        cached.hot = true;
+        if (held !== 0 ? this.core.x.pushPinned(cached.rec, h) === 1 : this.core.x.send(cached.rec, cached.gen, h) === 1) {
           this.counters.sent++;
+          if (held === 0) this.holds.take(cached);
           return RESOLVED;
         }
         return this.enqueue(channel, h, options);
@@ -346,8 +361,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (cached === undefined) return super.receive<T>(channel, options);
     try {
       this.checkReceive('receive', channel, options, true);
-      const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
-      if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
+      cached.hot = true;
+      const h = cached.held !== 0 ? this.core.x.popPinned(cached.rec, this.cutoff()) : this.core.x.recv(cached.rec, cached.gen, this.cutoff());
+      if (h > 1) {
+        if (cached.held === 0) this.holds.take(cached);
+        return Promise.resolve(this.take(h) as unknown as T);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
@@ -759,6 +778,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // shared memory (see claimName): only the caches go.
     if (this.sweeper.timer !== undefined) clearInterval(this.sweeper.timer);
     this.reclaimer.close();
+    this.holds.close();
     forget(this.lifetime);
     // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.
     if (this.creator) this.core.x.shutdown();
@@ -916,8 +936,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const gen = x.lastGen();
     if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0 });
+    if (cache.size >= CACHE_LIMIT) {
+      this.holds.dropAll();
+      cache.clear();
+    }
+    const old = cache.get(name);
+    if (old !== undefined) this.holds.drop(old);
+    cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0, held: 0, hot: false });
     return rec;
   }
 
