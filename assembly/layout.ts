@@ -28,11 +28,12 @@
 // Block format (arena.ts): [0] refcount (or free-list link), [4] payload length,
 // [8] f64 send time in ms (messages), [16..] payload. A handle is the block address.
 //
-// Record format (a 384-byte block, registry.ts / queue.ts / groups.ts), offsets from the block.
-// A record is a slab block of class 384 (a multiple of 64) in a PAGE_SIZE-aligned page, so it
-// starts on a 64-byte cache line, and the words written by different threads sit on lines of
-// their own: a producer's push writes only the enqueue line (and the ring slot), a consumer's
-// pop only the dequeue line; both only READ the config and wake lines while nobody parks.
+// Record format (a 512-byte block, registry.ts / queue.ts / groups.ts), offsets from the block.
+// A record is a slab block of class 512 in a PAGE_SIZE-aligned page, so it starts on a
+// 128-byte boundary (a pair of 64-byte cache lines, which the adjacent-line prefetcher moves
+// together), and the words written by different threads sit in pairs of their own: a
+// producer's push writes only the enqueue pair (and the ring slot), a consumer's pop only the
+// dequeue pair; both only READ the config and wake lines while nobody parks.
 //   line 0..2 (0..191): 16 ctl (u64: pins | DEAD | generation | epoch, see registry.ts)
 //            24 kind   28 slot address   32 name hash   36 name length   40..139 name bytes
 //   channel config (read-mostly): 144 capacity  148 ring  152 ring slots  156 full policy
@@ -41,8 +42,8 @@
 //   group:   144 members word (u64: member-array address | version << 32)
 //   line 3 (192..255), wake words: 192 wake  196 parked receivers  200 space (wake word of
 //            senders waiting for room)  204 parked senders
-//   line 4 (256..319): enqueue position (u64)
-//   line 5 (320..383): dequeue position (u64)
+//   lines 4-5 (256..383): enqueue position (u64)
+//   lines 6-7 (384..511): dequeue position (u64)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
 export const LAYOUT_VERSION: u32 = 6;
@@ -98,7 +99,7 @@ export const B_REFS: usize = 0;
 export const B_LEN: usize = 4;
 export const B_TIME: usize = 8;
 
-export const RECORD_SIZE: u32 = 384;
+export const RECORD_SIZE: u32 = 512;
 export const R_CTL: usize = 16;
 export const R_KIND: usize = 24;
 export const R_SLOT: usize = 28;
@@ -119,7 +120,7 @@ export const R_PARKED: usize = 196;
 export const R_SPACE: usize = 200;
 export const R_SPARKED: usize = 204;
 export const R_ENQ: usize = 256;
-export const R_DEQ: usize = 320;
+export const R_DEQ: usize = 384;
 export const R_MEMBERS: usize = 144;
 
 export const KIND_CHANNEL: u32 = 1;

@@ -14,7 +14,7 @@
 // releasing it there is no call and no loop: a terminated thread can never leave a bucket
 // taken (V8 stops threads only at function entries and loop back-edges).
 //
-// Record life cycle and reclamation. A record is a 384-byte arena block (64-byte aligned, layout.ts). A stale record
+// Record life cycle and reclamation. A record is a 512-byte arena block (128-byte aligned, layout.ts). A stale record
 // address (a cached name, a slot read a moment ago) must keep pointing at a record for as long
 // as somebody may still use it: a reclaimed record goes to a limbo list and its block goes
 // back to the arena only after a grace period (epoch.ts: every live instance has announced a

@@ -127,7 +127,7 @@ export const BLOCK_HEADER = 16;
 /** Bytes of one group member entry in a snapshot. */
 export const MEMBER_ENTRY = 16;
 /** Bytes of a channel or group record (an arena block; see assembly/epoch.ts for its reuse). */
-export const RECORD_BYTES = 384;
+export const RECORD_BYTES = 512;
 
 let compiled: WasmModule | undefined;
 
