@@ -10,6 +10,7 @@
 //   groups.ts    copy-on-write member arrays, group delivery
 //   leases.ts    lease table and instance table (at-least-once delivery, dead threads)
 //   holds.ts     instance-held pins on hot channels (no pin/unpin per operation)
+//   fanout.ts    decode once per thread for fan-out: the references a decode cache holds
 //   lifetime.ts  the bus options block and the shutdown of the bus
 //
 // Per-instance secondary results (the generation of a lookup, the number of expired
@@ -32,6 +33,7 @@ import * as queue from './queue';
 import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, setLookupTrackWord, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
 import { HOLD_ENTRIES, dropHold, holdPin, holdsOf } from './holds';
 import { instanceSlot } from './leases';
+import { CACHE_ENTRIES, cacheKeep, cacheDrop, cacheTable } from './fanout';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
 
 export { OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED } from './registry';
@@ -505,6 +507,30 @@ export function holdRecord(r: u32, gen: u32, entry: u32): i32 {
 /** Drop the pin recorded in hold entry `entry`. */
 export function releaseHold(entry: u32): void {
   dropHold(<usize>entry);
+}
+
+// ---- decode once per thread for fan-out (fanout.ts) ---------------------------------------
+
+/** Address of the first entry of instance `id`'s decode-cache table, made if needed (0: none). */
+export function decodeCacheTable(id: u32): u32 {
+  const slot = instanceSlot(id);
+  return slot == 0 ? 0 : cacheTable(<usize>slot);
+}
+/** Entries of a decode-cache table. */
+export function decodeCacheEntries(): u32 {
+  return CACHE_ENTRIES;
+}
+/** The decode cache keeps this instance's reference to just-received block `h` in `entry`. */
+export function decodeCacheKeep(entry: u32, h: u32): void {
+  cacheKeep(<usize>entry, h);
+}
+/** Give back the reference recorded in decode-cache entry `entry`. */
+export function decodeCacheDrop(entry: u32): void {
+  cacheDrop(<usize>entry);
+}
+/** References on block `h` (a read). */
+export function blockRefs(h: u32): i32 {
+  return atomic.load<i32>(<usize>h);
 }
 
 // ---- trade-offs: LIFO stacks, leases, instances (stack.ts, leases.ts) ----------------------

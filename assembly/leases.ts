@@ -33,7 +33,7 @@
 // Instance table: `H_INSTCAP` slots of 64 bytes: [live][thread id][message being sent]
 // [message being received] (the in-hand words, see queue.ts) [record pinned for a wait]
 // [parked counter incremented by a wait] [announced reclamation epoch] (epoch.ts)
-// [28: unused] [32..63: hold table, the pins it keeps on its hot channels] (holds.ts)
+// [28: decode-cache table (fanout.ts)] [32..63: hold table, the pins it keeps on its hot channels] (holds.ts)
 // (the wait words, written by JS: set right after the
 // pin / increment, cleared right before the unpin / decrement, by compare-and-swap, so a set
 // word always stands for a pin or an increment still in effect). Every layer
@@ -45,6 +45,7 @@
 import { allocBlock, freeBlock, releaseBlock } from './arena';
 import { I_EPOCH, currentEpoch } from './epoch';
 import { holdsRelease, holdsReset } from './holds';
+import { cacheRelease } from './fanout';
 import { B_REFS, B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
 import { countExpired, isLifo, pin, push, ringPop, trackInstance, unpin } from './queue';
 import { nodeDeliveries, nodeHandle, releaseNode, stackPop, stackPush } from './stack';
@@ -133,6 +134,7 @@ export function instanceClaim(thread: i32): u32 {
       atomic.store<u32>(a + I_EPOCH, currentEpoch()); // before it reads any record (epoch.ts)
       atomic.store<i32>(a + I_THREAD, thread);
       holdsReset(a); // its hold table (holds.ts)
+      atomic.store<u32>(a + 28, 0); // no decode-cache table yet (fanout.ts)
       myId = id;
       trackInstance(a, I_SEND, I_RECV);
       return id;
@@ -193,6 +195,7 @@ export function instanceFree(id: u32, dead: bool): void {
   if (dead && park != 0) atomic.sub<i32>(<usize>park, 1);
   if (dead && rec != 0) unpin(rec);
   holdsRelease(a); // the pins it held on its hot channels (holds.ts), dead or closing
+  cacheRelease(a); // the blocks its decode cache held (fanout.ts)
   atomic.store<i32>(a + I_THREAD, -1);
   atomic.store<u32>(a + I_LIVE, 0);
 }

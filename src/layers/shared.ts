@@ -40,6 +40,7 @@ import { forget, track } from './shared/lifetime.js';
 import { instancesExhausted, SHUT_DOWN } from './shared/slots.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 import { Holds } from './shared/holds.js';
+import { DecodeCache } from './shared/fanout.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -152,6 +153,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly reclaimer: Reclaimer;
   /** This instance's pins on its hot channels (shared/holds.ts). */
   private readonly holds: Holds;
+  /** Decode once per thread for fan-out, with `frozenMessages` (shared/fanout.ts). */
+  private readonly decodeCache: DecodeCache | undefined;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
     super(clientId);
@@ -187,6 +190,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
     this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common);
     this.holds = new Holds(core, this.instance);
+    this.decodeCache = opts.frozenMessages ? new DecodeCache(core, this.instance) : undefined;
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
@@ -286,6 +290,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * arena or the registry runs out. Returns how many were reclaimed.
    */
   reclaim(): number {
+    this.decodeCache?.flush();
     this.holds.dropAll();
     this.holds.requestRelease();
     return this.reclaimer.full();
@@ -294,6 +299,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** Retry `attempt` after bounded relief steps (at most one pass over the registry); 0 when it still fails. */
   private withRelief(attempt: () => number): number {
     this.holds.dropAll();
+    this.decodeCache?.flush();
     for (let i = 0; i < RELIEF_STEPS; i++) {
       this.reclaimer.relieve();
       const r = attempt();
@@ -779,6 +785,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (this.sweeper.timer !== undefined) clearInterval(this.sweeper.timer);
     this.reclaimer.close();
     this.holds.close();
+    this.decodeCache?.close();
     forget(this.lifetime);
     // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.
     if (this.creator) this.core.x.shutdown();
@@ -824,6 +831,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Copy message `h` out of the shared memory, release it, decode the copy. */
   private take(h: number): Message {
+    if (this.decodeCache !== undefined) {
+      this.counters.received++;
+      return this.decodeCache.take(h, (m) => this.copyOut(m));
+    }
     const len = this.copyIn(h);
     this.core.x.release(h);
     this.counters.received++;
@@ -996,7 +1007,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
   const keys: Array<keyof SharedLayerOptions> = [
     'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'memory', 'maxMessageSize', 'maxNames',
-    'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout',
+    'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout', 'frozenMessages',
     'maxDeliveries', 'deadLetterChannel', 'maxLeases',
   ];
   const out: Record<string, unknown> = {};

@@ -36,6 +36,11 @@ export interface CoreExports {
   holdTable(id: number): number;
   holdEntries(): number;
   holdRequestWord(): number;
+  decodeCacheTable(id: number): number;
+  decodeCacheEntries(): number;
+  decodeCacheKeep(entry: number, h: number): void;
+  decodeCacheDrop(entry: number): void;
+  blockRefs(h: number): number;
   holdRecord(r: number, gen: number, entry: number): number;
   releaseHold(entry: number): void;
   pinTracked(r: number, gen: number, word: number): number;

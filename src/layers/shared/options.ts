@@ -35,6 +35,16 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
    * (a 32-byte slot each in the shared memory). Default 4096.
    */
   maxLeases?: number;
+  /**
+   * Deliver received messages deeply frozen (`Object.freeze` on every object and array in
+   * them). In exchange, a thread that receives one group send on several member channels
+   * decodes it once and gets the SAME frozen value on each of them (a message holding bytes,
+   * which cannot be frozen, is still decoded once per delivery). Mutating a received message
+   * then throws in strict mode; copy it first (e.g. `structuredClone`) to change it.
+   * Default false: every delivery is a fresh, mutable value of its own. May differ per
+   * instance (like `wait`): set it in the options of the handle a thread attaches with.
+   */
+  frozenMessages?: boolean;
 }
 
 /**
@@ -61,6 +71,8 @@ export interface ResolvedSharedOptions {
   buckets: number;
   /** Lease slots (0 under at-most-once delivery: no table). */
   maxLeases: number;
+  /** Received messages are frozen and group sends decoded once per thread. */
+  frozenMessages: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -109,5 +121,9 @@ export function resolveSharedOptions(options: SharedLayerOptions): ResolvedShare
   }
   const maxLeases =
     tradeoffs.delivery === 'at-least-once' ? integerOption('maxLeases', options.maxLeases ?? 4096, 1, 1 << 20) : 0;
-  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases };
+  const frozenMessages = options.frozenMessages ?? false;
+  if (typeof frozenMessages !== 'boolean') {
+    throw new TypeError(`invalid option frozenMessages: ${String(frozenMessages)}; it must be true or false`);
+  }
+  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases, frozenMessages };
 }
