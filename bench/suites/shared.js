@@ -127,17 +127,19 @@ function twoToTwoCase(quick) {
   };
 }
 
-function fanOutCase(quick) {
+function fanOutCase(quick, frozenMessages = false) {
   const sends = quick ? 2 : 5;
   return {
-    id: 'fanout-1000',
-    name: `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat`,
+    id: frozenMessages ? 'fanout-1000-frozen' : 'fanout-1000',
+    name: frozenMessages
+      ? `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat, frozenMessages (decoded once)`
+      : `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat`,
     kind: 'rate',
     unit: 'delivery',
     message: 'chat',
     batch: sends * FAN_MEMBERS,
     async open(round) {
-      const layer = await createLayer();
+      const layer = await createLayer({ frozenMessages });
       const group = `bench.fan.${round}`;
       const members = Array.from({ length: FAN_MEMBERS }, (_, i) => `bench.fan.${round}.${i}`);
       for (const member of members) await layer.groupAdd(group, member);
@@ -341,6 +343,7 @@ export default {
     { label: '2 -> 2 (chat) / postMessage', of: 'shared/oneway-2to2-chat', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
     { label: 'fan-out deliveries / postMessage messages', of: 'shared/fanout-1000', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
     { label: 'fan-out deliveries / 1 -> 1 messages', of: 'shared/fanout-1000', over: 'shared/oneway-1to1-chat', kind: 'rate' },
+    { label: 'fan-out, frozenMessages (decoded once) / fan-out', of: 'shared/fanout-1000-frozen', over: 'shared/fanout-1000', kind: 'rate' },
     { label: 'send+receive, 100 000 live channels / 10 live channels', of: 'shared/sendrecv-live-100000', over: 'shared/sendrecv-live-10', kind: 'time' },
     { label: 'send+receive, 10 live channels / memory layer', of: 'shared/sendrecv-live-10', over: 'peers/memory-sendrecv-chat', kind: 'time' },
     { label: 'idle channel memory / memory layer', of: 'shared/idle-memory-shared', over: 'shared/idle-memory-memory', kind: 'value' },
@@ -358,6 +361,7 @@ export default {
         ...MESSAGE_KINDS.map((kind) => oneToOneCase(kind, quick)),
         twoToTwoCase(quick),
         fanOutCase(quick),
+        fanOutCase(quick, true),
         ...LIVE_COUNTS.map((live) => liveCase(live, layers)),
         idleMemoryCase('shared', quick),
         idleMemoryCase('memory', quick),
