@@ -66,6 +66,17 @@
 // freeing a run spanning several bitmap words loops over the words). A leaked small block
 // keeps its page a slab page of its class, reusable by that class.
 //
+// Per-thread magazines (to come, issue 10) fit in front of allocSmall / freeSmall without
+// changing any of this: a magazine holds blocks that are allocated as far as their pages know
+// (their units are in `used`), so a page with a block in some magazine is never retired; the
+// magazine lives in its instance's slot, so the reaper of a dead thread frees its blocks with
+// `freeBlock`, and freeBytes would add the magazines' blocks back (descriptor bytes 24..31 are
+// kept free for per-page bookkeeping such a layer may need).
+//
+// Tested by test/core/allocator.test.ts (4 threads allocating and freeing random sizes, each
+// block's pattern checked before its free; threads terminated while allocating) and the
+// fragmentation and churn-soak tests (accounting back at exactly its start).
+//
 // Reference counts: a message block starts at 1 (its sender). Each queue that holds the
 // handle owns one reference; `groupSend` adds one per member before enqueueing. `release`
 // drops one and frees the block on the last.
@@ -373,7 +384,11 @@ function freeSmall(p: u32, q: u32, h0: u64): void {
     const f = atomic.load<u64>(d + D_FREE);
     atomic.store<u32>(<usize>p, <u32>f);
     if (atomic.cmpxchg<u64>(d + D_FREE, f, (((f >> 32) + 1) << 32) | <u64>p) == f) break;
+    // Not pushed: the link word is the refcount word again (0) before the back-edge, so a
+    // thread killed here leaves a tracked block with refcount 0 that the reaper frees.
+    atomic.store<u32>(<usize>p, 0);
   }
+  untrack(p); // on the free list now: no reaper may free it again (straight after the push)
   const c = hClass(h0);
   const cap = PAGE_SIZE / classSize(c);
   const cur = currentHint(c);
@@ -394,6 +409,42 @@ function freeSmall(p: u32, q: u32, h0: u64): void {
   }
 }
 
+// ---- in-hand tracking --------------------------------------------------------------------
+//
+// For threads that die. A message this instance allocated and has not yet queued
+// (`sendSlot`), or took off a queue and is still copying out (`recvSlot`), is owned by nobody
+// else: if the thread is terminated in between, only these words (in its slot of the instance
+// table, leases.ts) say where the block is, so the reaper can free it. Each word is written in
+// the same straight line (no call, no loop back-edge) as the step that made the message ours,
+// and cleared in the same straight line as the step that gave it away: for a free, the step
+// that puts the block back on its page (`freeBlock`), so a reaper never frees a block that is
+// already on a free list (it would be handed out twice).
+/** Address of this instance's "message being sent" word (0: untracked). */
+export let sendSlot: usize = 0;
+/** Address of this instance's "message being received" word (0: untracked). */
+export let recvSlot: usize = 0;
+
+/** Address of this instance's "reference being dropped by its decode cache" word (fanout.ts; 0: none). */
+export let dropSlot: usize = 0;
+
+/** Track the decode cache's drop word at `addr` (0: stop). */
+export function trackDrop(addr: usize): void {
+  dropSlot = addr;
+}
+
+/** Track this instance's in-hand messages in the instance slot at `slot` (0: stop). */
+export function trackInstance(slot: usize, sendOff: usize, recvOff: usize): void {
+  sendSlot = slot == 0 ? 0 : slot + sendOff;
+  recvSlot = slot == 0 ? 0 : slot + recvOff;
+}
+
+/** Message `h` left this instance's hands (queued, or released): forget it. */
+@inline export function untrack(h: u32): void {
+  if (sendSlot != 0 && atomic.load<u32>(sendSlot) == h) atomic.store<u32>(sendSlot, 0);
+  if (recvSlot != 0 && atomic.load<u32>(recvSlot) == h) atomic.store<u32>(recvSlot, 0);
+  if (dropSlot != 0 && atomic.load<u32>(dropSlot) == h) atomic.store<u32>(dropSlot, 0);
+}
+
 // ---- blocks -------------------------------------------------------------------------------
 
 /**
@@ -411,7 +462,11 @@ export function allocBlock(len: u32): u32 {
   return p;
 }
 
-/** Free block `p` (refcount already 0): back to its slab page, or its run back to the pool. */
+/**
+ * Free block `p` (refcount already 0): back to its slab page, or its run back to the pool.
+ * Forgets `p` as in hand (see `untrack`) in the same straight line as the step that gives it
+ * back; a thread killed before that step leaves it tracked and untouched (refcount 0).
+ */
 export function freeBlock(p: u32): void {
   const q = (p - load<u32>(hdr(H_ARENA))) >> PAGE_SHIFT;
   const d = descAddr(q);
@@ -419,6 +474,7 @@ export function freeBlock(p: u32): void {
   if (hState(h) == ST_RUN) {
     const n = load<u32>(d + D_RUN);
     atomic.store<u64>(d, mkH(ST_FREE, 0, 0, h));
+    untrack(p); // no longer a run: a reaper must not free it again (a kill below leaks pages)
     releasePages(q, n);
     return;
   }

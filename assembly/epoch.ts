@@ -29,17 +29,27 @@
 //    its retirer read e after unlinking it, every instance has since announced e + 1, and an
 //    instance announcing e + 1 read G after it became e + 1, after the retirement.
 //  - drain: pop records from the limbo lists and free those retired at e <= G - 2 (checked per
-//    record against a fresh G). A list's top is its youngest record: one found too young goes
-//    back and the list waits (list (G - 2) % 3 holds only due records, the lists of epochs
-//    G - 1 and G only young ones, so each list is drained whole once its epoch is due).
+//    record against a fresh G, as G - e >= 2 in u32 arithmetic, so the check survives the wrap
+//    of G past 2^32). A list's top is its youngest record: one found too young goes back and
+//    the list waits (list (G - 2) % 3 holds only due records, the lists of epochs G - 1 and G
+//    only young ones, so each list is drained whole once its epoch is due). At the wrap,
+//    2^32 - 1 and 0 share list 0 (2^32 % 3 = 1): records of 2^32 - 1 then wait one epoch
+//    longer under younger ones, never shorter.
 //  - reuse: a new record may take any record in limbo at once, whatever its epoch: it stays a
 //    record (type-stable), and its next life has generation + 1, so stale pins fail. So while
-//    a grace period is held back (a thread died without being reaped, an idle instance between
-//    two announcements), reclaimed records are still reused for records and memory is bounded
-//    by the peak number of records.
+//    a grace period is held back, reclaimed records are still reused for records and memory is
+//    bounded by the peak number of records. What holds grace periods back: an instance between
+//    two announcements (up to the announcement interval); a thread whose event loop does not
+//    run (a long synchronous task, a blocking Atomics.wait such as piscina's atomics 'sync'
+//    between tasks), for as long as that lasts; and FOR GOOD, until the bus goes away: a
+//    thread that died without being reaped (its slot stays live with its last announcement),
+//    or one that died while it ran without a slot (H_UNTRACKED never comes back down).
 //
 // Cost per operation: none (announcements come from a timer and from reclaim). A thread killed
 // while retiring or draining leaks at most that one record (its block stays held).
+// Tested across threads by test/core/churn-soak.test.ts (clients come and go, stale names are
+// sent to long after their records were reclaimed and their memory reused, every payload is
+// checked, the accounting ends exactly at its start) and test/core/registry-race.test.ts.
 
 import { freeBlock, popTagged, pushTagged } from './arena';
 import { H_EPOCH, H_INST, H_INSTCAP, H_LIMBO, H_RECFREE, H_RECTOTAL, H_UNTRACKED, R_RETIRED, hdr } from './layout';
@@ -94,7 +104,9 @@ export function drainLimbo(max: u32): u32 {
     while (n < max) {
       const r = popTagged(head);
       if (r == 0) break;
-      if (load<u32>(<usize>r + R_RETIRED) + 2 > currentEpoch()) {
+      // Due once G - e >= 2, in u32 arithmetic: G and e wrap past 2^32 together (G >= e
+      // and G - e is small), while `e + 2 > G` would free a record of epoch 2^32 - 2 at once.
+      if (currentEpoch() - load<u32>(<usize>r + R_RETIRED) < 2) {
         pushTagged(head, r); // too young: its list is not due yet (older ones below wait with it)
         break;
       }

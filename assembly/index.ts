@@ -28,7 +28,8 @@ import {
   HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_CTL, R_KIND, R_NAME,
   R_NLEN, hdr,
 } from './layout';
-import { EPOCH_UNIT, depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, releaseOwned, ringPop, sendSlot, unpin, untrack } from './queue';
+import { EPOCH_UNIT, depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, releaseOwned, ringPop, unpin } from './queue';
+import { sendSlot, untrack } from './arena';
 import * as queue from './queue';
 import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, setLookupTrackWord, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
 import { HOLD_ENTRIES, dropHold, holdPin, holdsOf } from './holds';

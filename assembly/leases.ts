@@ -42,12 +42,12 @@
 // leases go back to their channels at once, the messages they had in hand are freed, and
 // their slots are freed.
 
-import { allocBlock, freeBlock, releaseBlock } from './arena';
+import { allocBlock, freeBlock, releaseBlock, trackInstance } from './arena';
 import { I_EPOCH, currentEpoch } from './epoch';
 import { holdsRelease, holdsReset } from './holds';
 import { cacheRelease } from './fanout';
 import { B_REFS, B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
-import { countExpired, isLifo, pin, push, ringPop, trackInstance, unpin } from './queue';
+import { countExpired, isLifo, pin, push, ringPop, unpin } from './queue';
 import { nodeDeliveries, nodeHandle, releaseNode, stackPop, stackPush } from './stack';
 
 const L_CTL: usize = 0;

@@ -40,7 +40,7 @@
 import {
   BLOCK_HDR, B_REFS, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_ORDER, R_PARKED, R_RING, R_RSIZE, R_SPACE, R_SPARKED, R_WAKE,
 } from './layout';
-import { freeBlock, releaseBlock } from './arena';
+import { freeBlock, recvSlot, releaseBlock, untrack } from './arena';
 import { nodeHandle, releaseNode, stackDepth, stackDropExpired, stackEmpty, stackPop, stackPush } from './stack';
 
 /** True for a LIFO channel (its queue is the stack). */
@@ -77,38 +77,21 @@ export function popRaw(r: u32, dst: usize = 0): u32 {
   return ringPop(r, dst);
 }
 
-// In-hand tracking, for threads that die. A message this instance allocated and has not yet
-// queued (`sendSlot`), or took off a queue and is still copying out (`recvSlot`), is owned by
-// nobody else: if the thread is terminated in between, only these words (in its slot of the
-// instance table, leases.ts) say where the block is, so the reaper can free it. Each word is
-// written in the same straight line (no call, no loop back-edge) as the step that made the
-// message ours, and cleared in the same straight line as the step that gave it away.
-/** Address of this instance's "message being sent" word (0: untracked). */
-export let sendSlot: usize = 0;
-/** Address of this instance's "message being received" word (0: untracked). */
-export let recvSlot: usize = 0;
-
-/** Track this instance's in-hand messages in the instance slot at `slot` (0: stop). */
-export function trackInstance(slot: usize, sendOff: usize, recvOff: usize): void {
-  sendSlot = slot == 0 ? 0 : slot + sendOff;
-  recvSlot = slot == 0 ? 0 : slot + recvOff;
-}
-
-/** Message `h` left this instance's hands (queued, or released): forget it. */
-@inline export function untrack(h: u32): void {
-  if (sendSlot != 0 && atomic.load<u32>(sendSlot) == h) atomic.store<u32>(sendSlot, 0);
-  if (recvSlot != 0 && atomic.load<u32>(recvSlot) == h) atomic.store<u32>(recvSlot, 0);
-}
+// In-hand tracking, for threads that die: the words live in arena.ts (`sendSlot`, `recvSlot`,
+// `trackInstance`, `untrack`), because freeing a block must forget it at the instant the block
+// goes back to its page (see `freeBlock`), before anything else can reuse it.
 
 /**
- * Drop this instance's reference to `h` and forget it. The decrement comes first: the only
- * kill point in between is the entry of `freeBlock` on the last reference, which the reaper
- * recognises by a refcount of 0 (it then frees the block; a refcount above 0 means the
- * decrement did not happen, and it releases the reference).
+ * Drop this instance's reference to `h` and forget it. The decrement comes first. On the last
+ * reference, `freeBlock` forgets the block itself, in the same straight line as the step that
+ * gives it back to its page; every kill point before that step leaves the block tracked with a
+ * refcount of 0 and not yet free, which the reaper recognises (it then frees the block; a
+ * refcount above 0 means the decrement did not happen, and it releases the reference). A
+ * block already back on a free list is never tracked: the reaper would free it twice.
  */
 export function releaseOwned(h: u32): void {
   if (atomic.sub<i32>(<usize>h + B_REFS, 1) == 1) freeBlock(h);
-  untrack(h);
+  else untrack(h);
 }
 
 /** Count one message dropped as expired (by this instance). */

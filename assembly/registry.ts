@@ -12,7 +12,9 @@
 // stores, then the versions go to v+2. The record is built privately before and published by
 // one store, so no reader ever sees a half-written record. Between taking a bucket and
 // releasing it there is no call and no loop: a terminated thread can never leave a bucket
-// taken (V8 stops threads only at function entries and loop back-edges).
+// taken (V8 stops threads only at function entries and loop back-edges). A thread terminated
+// between building its record and publishing it (the rescan loops back) leaks that record and
+// its ring: they are in no slot and no limbo list.
 //
 // Record life cycle and reclamation. A record is a 512-byte arena block (128-byte aligned, layout.ts). A stale record
 // address (a cached name, a slot read a moment ago) must keep pointing at a record for as long

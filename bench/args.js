@@ -8,7 +8,8 @@ export const USAGE = `usage: npm run bench -- [flags]      (or: ringbus bench [f
   --json            print the results as JSON on stdout instead of the table
   --rounds <n>      interleaved rounds (default 4, quick 2)
   --time <ms>       time budget per case per round (default 600, quick 150)
-  --out <dir>       where latest.json and report.html go (default bench/results)
+  --out <dir>       where latest.json and report.html go (default bench/results under the
+                    current directory: in a clone, the repository's; for ringbus bench, yours)
   --help            this text
 `;
 

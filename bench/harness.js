@@ -11,7 +11,9 @@
 //   export default {
 //     name: 'floor',                         // for --filter and in case ids ('floor/spin-rtt')
 //     title: 'Floor: ...',                   // printed above its table
-//     ratios: [{ label, of, over, kind }],   // see stats.js computeRatio
+//     ratios: [{ label, of, over, kind,      // see stats.js computeRatio
+//                headline, goal }],         // headline: true puts it in the summary that opens the
+//                                           // report; goal: { value, source } the target an issue set
 //     async open(ctx) {                      // ctx: { quick, note(text) }
 //       return { skipped: 'why' }            // or:
 //       return { cases: [Case, ...], close: async () => {} };
@@ -24,6 +26,7 @@
 //     unit,                     // what one operation is: 'round trip', 'message', 'delivery', 'byte'
 //     message,                  // benchmark message kind, when there is one
 //     batch,                    // operations per call of run() (default 1)
+//     options,                  // the layer options it runs with (shown next to its name), or omitted
 //     async open(round) {       // per round: start workers etc.; returns a handle:
 //       return { run, async, close }        // run() does `batch` operations (sync, or async if async: true)
 //       // or { measure(timeMs, warmupMs) -> samples[], close }  for figures tinybench cannot time
@@ -120,6 +123,7 @@ export async function runSuites(suites, options) {
     kind: e.def.kind,
     unit: e.def.unit,
     message: e.def.message ?? null,
+    options: e.def.options ?? null,
     batch: e.def.batch ?? 1,
     error: e.error,
     samplesPerRound: e.rounds.map((r) => r.length),

@@ -1,5 +1,6 @@
 // `npm run bench` (and `ringbus bench`): run the suites interleaved, print the table of figures
-// and ratios, write bench/results/latest.json and bench/results/report.html.
+// and ratios, write bench/results/latest.json and bench/results/report.html (under the current
+// directory unless --out says otherwise).
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,9 +33,13 @@ export async function main(argv, { suites = SUITES, stdout = process.stdout, std
     stdout.write(USAGE);
     return 0;
   }
-  const outDir = path.resolve(opts.out ?? path.join(here, 'results'));
+  // Relative to the current directory (npm run bench runs in the repository; `ringbus bench` from an
+  // installed package must not write into node_modules).
+  const outDir = path.resolve(opts.out ?? path.join('bench', 'results'));
   const progress = createProgress({ stream: stderr });
   const startedAt = new Date();
+  // The load before any suite starts: the bench's own threads raise it during the run, so only
+  // this figure tells whether other processes were busy (see busyNote in table.js).
   const loadAtStart = machineInfo().loadAverage;
   let run;
   try {
@@ -52,9 +57,10 @@ export async function main(argv, { suites = SUITES, stdout = process.stdout, std
   await writeFile(jsonPath, JSON.stringify(result, null, 2) + '\n');
   await writeFile(htmlPath, renderReport(result));
 
+  // Everything for stderr is said before the table, so that nothing follows it there.
+  if (result.suites.length === 0) stderr.write(`bench: no suite matched the filter ${opts.filters.join(', ')}\n`);
   if (opts.json) stdout.write(JSON.stringify(result, null, 2) + '\n');
   else stdout.write(`${renderTable(result)}\n\nwrote ${jsonPath}\n      ${htmlPath}\n`);
-  if (result.suites.length === 0) stderr.write(`bench: no suite matched the filter ${opts.filters.join(', ')}\n`);
   return result.cases.some((c) => c.error !== null) || result.suites.some((s) => s.error !== null) ? 1 : 0;
 }
 
@@ -95,6 +101,7 @@ export async function assemble(run, opts, startedAt, durationMs, suites) {
       kind: c.kind,
       unit: c.unit,
       message: c.message,
+      options: c.options ?? null,
       batch: c.batch,
       error: c.error,
       summary: c.summary,

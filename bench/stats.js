@@ -113,11 +113,12 @@ export function computeRatio(def, summaries) {
   const terms = normalizeTerms(def.over);
   const missing = [def.of, ...terms.map((t) => t.id)].filter((id) => !summaries.has(id) || summaries.get(id).n === 0);
   if (missing.length > 0) {
-    return { ...describe(def, terms), value: NaN, ofMedians: NaN, low: NaN, high: NaN, perRound: [], missing };
+    return { ...describe(def, terms), value: NaN, ofMedians: NaN, low: NaN, high: NaN, perRound: [], missing, figureMs: NaN, baselineMs: NaN };
   }
   const figure = summaries.get(def.of);
   const ratioOf = (figureTime, base) => (def.kind === 'rate' ? base / figureTime : figureTime / base);
-  const ofMedians = ratioOf(figure.median, baselineTime(terms, summaries, (s) => s.median));
+  const baselineMs = baselineTime(terms, summaries, (s) => s.median);
+  const ofMedians = ratioOf(figure.median, baselineMs);
   const rounds = Math.min(figure.roundMedians.length, ...terms.map((t) => summaries.get(t.id).roundMedians.length));
   const perRound = [];
   for (let r = 0; r < rounds; r++) {
@@ -134,11 +135,23 @@ export function computeRatio(def, summaries) {
     high: perRound.length ? Math.max(...perRound) : NaN,
     perRound,
     missing: [],
+    // The two sides' medians (per operation, or the value), for the summary's figure and baseline.
+    figureMs: figure.median,
+    baselineMs,
   };
 }
 
 function describe(def, terms) {
-  return { label: def.label, of: def.of, over: terms, kind: def.kind, better: def.better ?? (def.kind === 'rate' ? 'higher' : 'lower') };
+  return {
+    label: def.label,
+    of: def.of,
+    over: terms,
+    kind: def.kind,
+    better: def.better ?? (def.kind === 'rate' ? 'higher' : 'lower'),
+    // Headline figures open the report (see bench/summary.js); `goal` is the target an issue set.
+    headline: Boolean(def.headline),
+    goal: def.goal ?? null,
+  };
 }
 
 /** `over` may be one id, or an array of ids and `{ id, times }` terms. */

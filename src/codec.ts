@@ -28,7 +28,7 @@
  */
 
 import { DecodeError, decodeValue } from './codec/decode.js';
-import { MAX_DEPTH, encodeValue } from './codec/encode.js';
+import { MAX_DEPTH, RESERVED_FIELD, encodeMessage as encodeChecked } from './codec/encode.js';
 import type { Message } from './layer.js';
 
 export { DecodeError };
@@ -40,21 +40,22 @@ export { DecodeError };
  */
 export const MAX_MESSAGE_DEPTH: number = MAX_DEPTH;
 
-/** Field that channels_redis uses to route messages; reserved in every backend. */
-export const RESERVED_FIELD = '__asgi_channel__';
+export { RESERVED_FIELD };
 
 /*
  * `assertMessage` (called by every backend's `send`/`groupSend` checks) IS the encoding: it
  * keeps the bytes it produced, and the `encode` of the same message that follows within
  * the same synchronous call hands them out instead of walking the message again. The slot
  * holds one message; any other encode overwrites the scratch buffer and so empties it first.
+ * (A batch call should therefore `encode` each message, which checks it, rather than
+ * `assertMessage` them all and then encode them all: that would walk each one twice.)
  */
 let checked: object | null = null;
 let checkedBytes: Uint8Array = new Uint8Array(0);
 
-function encodeMessage(message: unknown): Uint8Array {
+function encodeFresh(message: unknown): Uint8Array {
   checked = null;
-  return encodeValue(message, 'message', true);
+  return encodeChecked(message);
 }
 
 /**
@@ -63,7 +64,7 @@ function encodeMessage(message: unknown): Uint8Array {
  * `message.a[2].b`.
  */
 export function assertMessage(message: unknown): asserts message is Message {
-  checkedBytes = encodeMessage(message);
+  checkedBytes = encodeFresh(message);
   checked = message as object;
 }
 
@@ -78,7 +79,7 @@ export function encode(message: Message): Uint8Array {
     checked = null;
     return checkedBytes;
   }
-  return encodeMessage(message);
+  return encodeFresh(message);
 }
 
 /**

@@ -25,6 +25,15 @@ export class RingbusError extends Error {
   /** A stable, machine-readable code, e.g. `'ERR_RINGBUS_CHANNEL_FULL'`. */
   readonly code: RingbusErrorCode;
 
+  // Node's statics of Error, restated only to keep them off the API reference of every error
+  // class (they are Error's, unchanged; `declare` emits nothing).
+  /** @internal */
+  declare static captureStackTrace: ErrorConstructor['captureStackTrace'];
+  /** @internal */
+  declare static prepareStackTrace: ErrorConstructor['prepareStackTrace'];
+  /** @internal */
+  declare static stackTraceLimit: ErrorConstructor['stackTraceLimit'];
+
   /**
    * @param code the stable code of this error
    * @param message a human-readable explanation naming the value and the rule

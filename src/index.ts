@@ -44,6 +44,8 @@ export type {
 } from './layer.js';
 export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 export { encode, decode, MAX_MESSAGE_DEPTH } from './codec.js';
+export type { Bytes, Count, Milliseconds, Seconds } from './options.js';
+export type { DropReason, DroppedEvent, ExpiredEvent, LayerEvent, LayerEventListener, RedeliveredEvent } from './events.js';
 export { RedisLayer } from './layers/redis.js';
 export type { RedisLayerOptions, RedisHost, RedisServerHost, RedisSentinelHost, SentinelAddress } from './redis/options.js';
 export { SharedLayer } from './layers/shared.js';

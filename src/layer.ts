@@ -7,6 +7,9 @@
  */
 
 import { LayerClosed } from './errors.js';
+import { quote } from './quote.js';
+import type { LayerEvent, LayerEventListener } from './events.js';
+import { assertExpiryUnits, type Count, type Milliseconds, type Seconds } from './options.js';
 
 /** A value a message may carry: strings, numbers, booleans, null, bytes, and nestings of these. */
 export type MessageValue =
@@ -57,11 +60,11 @@ export type MessageValueShape<V> = [V] extends [MessageValue]
 /** Options of a wait: `receive`, `listen`, and `send` under the `'wait'` full policy. */
 export interface WaitOptions {
   /**
-   * Give up after this many milliseconds with a {@link TimeoutError} (nothing is consumed).
+   * **Milliseconds**: give up after this long with a {@link TimeoutError} (nothing is consumed).
    * `0` means "only if a message is already there". Omitted (or `Infinity`): wait without
    * limit. Any finite value works, 2^31 ms (about 24.8 days) and more included.
    */
-  timeout?: number;
+  timeout?: Milliseconds;
   /** Cancel the wait: it rejects with {@link Aborted} (nothing is consumed). */
   signal?: AbortSignal;
 }
@@ -125,17 +128,34 @@ export type WaitStrategy = 'park' | 'spin' | 'adaptive';
  */
 export type ChannelCapacity = PatternMap<number>;
 
-/** Options common to every backend. Defaults are those of Django Channels. */
+/**
+ * Options common to every backend. Defaults are those of Django Channels, and so are the
+ * units of the expiries: seconds (`expiry`, `groupExpiry`), while the waits of JavaScript
+ * calls are in milliseconds (`timeout`, `leaseTimeout`). An unknown option is a `TypeError`
+ * that names it and the closest known one.
+ */
 export interface CommonLayerOptions {
-  /** Messages a channel holds before `send` rejects with ChannelFull. Default 100. */
-  capacity?: number;
-  /** Per-channel capacity overrides, first match wins. */
+  /** Messages (a count) a channel holds before `send` rejects with ChannelFull. Default 100. */
+  capacity?: Count;
+  /** Per-channel capacity overrides (counts of messages), first match wins. */
   channelCapacity?: ChannelCapacity;
-  /** Seconds after which an undelivered message is discarded. Default 60. */
-  expiry?: number;
-  /** Seconds after which a group member that was not re-added is dropped. Default 86400. */
-  groupExpiry?: number;
+  /**
+   * **Seconds** (as Django Channels) after which an undelivered message is discarded.
+   * Default 60. Refused unless `allowLongExpiry`: above a day, a multiple of 1000 from an
+   * hour up (milliseconds by mistake), or longer than `groupExpiry`.
+   */
+  expiry?: Seconds;
+  /**
+   * **Seconds** (as Django Channels) after which a group member that was not re-added is
+   * dropped. Default 86400 (a day). Refused above a year unless `allowLongExpiry`.
+   */
+  groupExpiry?: Seconds;
+  /** Accept the `expiry` / `groupExpiry` values that the unit check refuses. Default false. */
+  allowLongExpiry?: boolean;
 }
+
+/** The keys of {@link CommonLayerOptions}, for the unknown-option check. */
+export const COMMON_OPTION_KEYS = ['capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'allowLongExpiry'] as const;
 
 /** The methods of a channel layer (the ASGI channel layer specification in camelCase). */
 export interface ChannelLayer {
@@ -213,6 +233,12 @@ export interface ChannelLayer {
   stats(): LayerStats;
 
   /**
+   * Call `listener` for every message this instance drops, finds expired, or hands out again
+   * under at-least-once delivery ({@link LayerEvent}). Returns a function that removes it.
+   */
+  onEvent(listener: LayerEventListener): () => void;
+
+  /**
    * Release this instance: pending waits reject with {@link LayerClosed}, as does every
    * later call. Idempotent.
    */
@@ -229,15 +255,7 @@ const GROUP_RE = /^[a-zA-Z0-9\-_.]+$/;
 /** Longest valid channel or group name (names must be shorter than 100 characters). */
 export const MAX_NAME_LENGTH = 99;
 
-/** A bad value as error messages show it: strings quoted and cut, other values by type. */
-export function quote(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 120 ? value.slice(0, 120) + '…' : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'symbol') return value.toString();
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (value === null || typeof value !== 'object') return String(value);
-  return Object.prototype.toString.call(value);
-}
+export { quote };
 
 /**
  * Throw a `TypeError` unless `name` is a valid channel name: 1 to 99 characters of
@@ -403,6 +421,11 @@ export function resolveCommonOptions(options: CommonLayerOptions): ResolvedCommo
   assertPositiveNumber('expiry', expiry);
   const groupExpiry = options.groupExpiry ?? 86400;
   assertPositiveNumber('groupExpiry', groupExpiry);
+  const allowLong = options.allowLongExpiry ?? false;
+  if (typeof allowLong !== 'boolean') {
+    throw new TypeError(`invalid option allowLongExpiry: ${quote(allowLong)}; it must be a boolean`);
+  }
+  assertExpiryUnits(expiry, groupExpiry, options.expiry !== undefined, allowLong);
   return {
     capacity,
     capacityOf: compileCapacity(capacity, options.channelCapacity),
@@ -454,15 +477,27 @@ export interface TradeoffOptions {
   channelFull?: PatternMap<FullPolicy>;
   /** How receivers (and waiting senders) wait: `'park'`, `'spin'` or `'adaptive'` (default). */
   wait?: WaitStrategy;
-  /** Under `'adaptive'`, how many polls a waiter spins before it parks. Default 2000. */
-  spinBudget?: number;
-  /** At-least-once: milliseconds after which an unsettled lease's message is redelivered. Default 30000. */
-  leaseTimeout?: number;
-  /** At-least-once: deliveries after which a message goes to `deadLetterChannel`. Default: unlimited. */
-  maxDeliveries?: number;
+  /** Under `'adaptive'`, how many polls (a count) a waiter spins before it parks. Default 2000. */
+  spinBudget?: Count;
+  /** At-least-once: **milliseconds** after which an unsettled lease's message is redelivered. Default 30000. */
+  leaseTimeout?: Milliseconds;
+  /** At-least-once: deliveries (a count) after which a message goes to `deadLetterChannel`. Default: unlimited. */
+  maxDeliveries?: Count;
   /** At-least-once: where messages that reached `maxDeliveries` go. Default `'ringbus.dead-letter'`. */
   deadLetterChannel?: string;
 }
+
+/** The keys of {@link TradeoffOptions}, for the unknown-option check. */
+export const TRADEOFF_OPTION_KEYS = [
+  'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout', 'maxDeliveries',
+  'deadLetterChannel',
+] as const;
+
+/**
+ * A compile-time check that a list of option keys names every key of an options type: its
+ * type is `true` only when none is missing (a new option must join its backend's key list).
+ */
+export type CoversKeys<O, K extends readonly string[]> = [Exclude<keyof O, K[number]>] extends [never] ? true : false;
 
 /** Trade-off options with defaults applied and values checked. */
 export interface ResolvedTradeoffs {

@@ -4,7 +4,14 @@
 // compared with, and part of the floor its round trip is compared with.
 
 import { decode, encode } from '../../dist/index.js';
+import { Packr, Unpackr } from 'msgpackr';
 import { MESSAGE_KINDS, MESSAGE_LABELS, makeMessage } from '../messages.js';
+
+// msgpackr, the library the first release used, as the outside reference: ringbus checks and
+// encodes in one walk with its own codec (exactness: -0, __proto__, surrogates, depth), and
+// this row shows what that costs or saves against a plain msgpackr pack + unpack.
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false });
 
 const BATCH = { chat: 1000, '1kib': 500, '64kib': 20 };
 
@@ -43,13 +50,26 @@ function cases(kind) {
         for (let i = 0; i < batch; i++) sink += decode(encode(messages[i])).n;
       }),
     },
+    {
+      ...base,
+      id: `msgpackr-${kind}`,
+      name: `msgpackr pack + unpack (no checks), ${label}`,
+      open: open(() => {
+        for (let i = 0; i < batch; i++) sink += unpackr.unpack(packr.pack(messages[i])).n;
+      }),
+    },
   ];
 }
 
 export default {
   name: 'codec',
   title: 'Codec ceiling: the ringbus msgpack codec on one thread',
-  ratios: [],
+  ratios: MESSAGE_KINDS.map((kind) => ({
+    label: `ringbus codec (checks + pack + unpack) / msgpackr pack + unpack, ${MESSAGE_LABELS[kind]}`,
+    of: `codec/packunpack-${kind}`,
+    over: `codec/msgpackr-${kind}`,
+    kind: 'rate',
+  })),
   async open() {
     return { cases: MESSAGE_KINDS.flatMap(cases) };
   },

@@ -69,6 +69,7 @@ function memoryCase(kind) {
   return {
     id: `memory-sendrecv-${kind}`,
     name: `memory layer send + receive, one thread, ${MESSAGE_LABELS[kind]}`,
+    options: { backend: 'memory' },
     kind: 'latency',
     unit: 'send + receive',
     message: kind,

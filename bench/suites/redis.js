@@ -2,9 +2,10 @@
 // in the same run: send + receive round trip, throughput (a sender and a receiver running
 // concurrently, each with CONCURRENCY operations in flight), and group_send to 100 channels
 // with every member received. The Python side is bench/python/channels_redis_bench.py run by
-// /usr/bin/python3; each round runs it once per case, next to the Node side of the same case.
-// The ceiling: redis-benchmark's ZADD rate against the same server with CONCURRENCY commands
-// in flight on one connection (-P), the most a queue of sorted sets can do there.
+// the Python that bench/python.js finds (RINGBUS_PYTHON, else the first python3/python on PATH
+// that imports channels_redis); each round runs it once per case, next to the Node side of the
+// same case. The ceiling: redis-benchmark's ZADD rate against the same server with CONCURRENCY
+// commands in flight on one connection (-P), the most a queue of sorted sets can do there.
 
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,8 +13,8 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createLayer } from '../../dist/index.js';
 import { makeMessage } from '../messages.js';
+import { findPython } from '../python.js';
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../python/channels_redis_bench.py', import.meta.url));
 const GROUP_MEMBERS = 100;
 const CAPACITY = 10_000;
@@ -89,11 +90,9 @@ export async function startRedis() {
 
 /** Why the Python side cannot run here, or null when it can. */
 function pythonProblem() {
-  if (!existsSync(PYTHON)) return `${PYTHON} is absent`;
   if (!existsSync(SCRIPT)) return 'bench/python/channels_redis_bench.py is not in this copy of ringbus';
-  return new Promise((resolve) => {
-    execFile(PYTHON, ['-c', 'import channels_redis'], (err) => resolve(err ? `${PYTHON} cannot import channels_redis (Debian: apt install python3-channels-redis)` : null));
-  });
+  const python = findPython();
+  return python.path === null ? python.describe() : null;
 }
 
 /** Does a `redis-server` binary run here? */
@@ -110,7 +109,7 @@ function redisBenchmarkPresent() {
 function runPython(url, pyCase, batch, timeMs, warmupMs, tag) {
   const args = [SCRIPT, '--host', url, '--case', pyCase, '--batch', String(batch), '--time-ms', String(timeMs), '--warmup-ms', String(warmupMs), '--tag', tag, '--concurrency', String(CONCURRENCY)];
   return new Promise((resolve, reject) => {
-    execFile(PYTHON, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(findPython().path, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`channels_redis_bench.py --case ${pyCase} failed: ${stderr.trim().split('\n').pop() || err.message}`));
       try {
         const out = JSON.parse(stdout);
@@ -180,6 +179,7 @@ function cases(url, quick, ceiling) {
   const rtt = {
     id: 'rtt-ringbus',
     name: 'round trip (send, receive), ringbus',
+    options: { backend: 'redis', capacity: CAPACITY },
     kind: 'latency',
     unit: 'round trip',
     message: 'chat',
@@ -202,6 +202,7 @@ function cases(url, quick, ceiling) {
   const throughput = {
     id: 'throughput-ringbus',
     name: `throughput (concurrent sender, receiver, ${CONCURRENCY} in flight each), ringbus`,
+    options: { backend: 'redis', capacity: CAPACITY },
     kind: 'rate',
     unit: 'message',
     message: 'chat',
@@ -233,6 +234,7 @@ function cases(url, quick, ceiling) {
   const groupSend = {
     id: 'groupsend-ringbus',
     name: `groupSend to ${GROUP_MEMBERS} channels, all received, ringbus (members in the sender: no Redis hop for them)`,
+    options: { backend: 'redis', capacity: CAPACITY },
     kind: 'rate',
     unit: 'delivery',
     message: 'chat',
@@ -302,16 +304,19 @@ export default {
   name: 'redis',
   title: 'Redis backend against Python channels_redis (same redis-server, same run)',
   ratios: [
-    { label: 'round trip, ringbus / channels_redis', of: 'redis/rtt-ringbus', over: 'redis/rtt-channels_redis', kind: 'time' },
-    { label: 'throughput, ringbus / channels_redis', of: 'redis/throughput-ringbus', over: 'redis/throughput-channels_redis', kind: 'rate' },
+    // headline: in the summary that opens the report; goal: the targets of issue 12. The group
+    // headline is the send to members in ANOTHER layer: members in the sender skip Redis.
+    { label: 'round trip, ringbus / channels_redis', of: 'redis/rtt-ringbus', over: 'redis/rtt-channels_redis', kind: 'time', headline: true, goal: { value: 0.3, source: 'issue 12' } },
+    { label: 'throughput, ringbus / channels_redis', of: 'redis/throughput-ringbus', over: 'redis/throughput-channels_redis', kind: 'rate', headline: true, goal: { value: 10, source: 'issue 12' } },
     { label: 'throughput, ringbus messages / redis-benchmark ZADDs', of: 'redis/throughput-ringbus', over: 'redis/zadd-redis-benchmark', kind: 'rate' },
     { label: 'group send deliveries, ringbus / channels_redis', of: 'redis/groupsend-ringbus', over: 'redis/groupsend-channels_redis', kind: 'rate' },
-    { label: 'group send deliveries to another layer, ringbus / channels_redis', of: 'redis/groupsend-elsewhere-ringbus', over: 'redis/groupsend-channels_redis', kind: 'rate' },
+    { label: 'group send deliveries to another layer, ringbus / channels_redis', of: 'redis/groupsend-elsewhere-ringbus', over: 'redis/groupsend-channels_redis', kind: 'rate', headline: true, goal: { value: 10, source: 'issue 12' } },
   ],
-  async open({ quick }) {
+  async open({ quick, note }) {
     if (!(await redisServerPresent())) return { skipped: 'redis-server is not installed (Debian: apt install redis-server)' };
-    const problem = await pythonProblem();
+    const problem = pythonProblem();
     if (problem !== null) return { skipped: problem };
+    note(findPython().describe());
     const server = await startRedis();
     try {
       const probe = await createLayer({ backend: 'redis', hosts: [server.url] });

@@ -32,6 +32,7 @@ function rttCase(wait, kind) {
   return {
     id: `rtt-${wait}-${kind}`,
     name: `round trip main <-> worker, wait '${wait}', ${MESSAGE_LABELS[kind]}`,
+    options: { wait }, // the layer options this case runs with, shown in the report
     kind: 'latency',
     unit: 'round trip',
     message: kind,
@@ -63,6 +64,7 @@ function oneToOneCase(kind, quick) {
   return {
     id: `oneway-1to1-${kind}`,
     name: `one way 1 -> 1 (main -> worker), ${MESSAGE_LABELS[kind]}`,
+    options: FLOW,
     kind: 'rate',
     unit: 'message',
     message: kind,
@@ -95,6 +97,7 @@ function twoToTwoCase(quick) {
   return {
     id: 'oneway-2to2-chat',
     name: 'one way 2 -> 2 (2 producer, 2 consumer workers, one channel), chat',
+    options: FLOW,
     kind: 'rate',
     unit: 'message',
     message: 'chat',
@@ -134,6 +137,7 @@ function fanOutCase(quick, frozenMessages = false) {
     name: frozenMessages
       ? `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat, frozenMessages (decoded once)`
       : `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat`,
+    options: frozenMessages ? { frozenMessages } : {},
     kind: 'rate',
     unit: 'delivery',
     message: 'chat',
@@ -172,6 +176,7 @@ function liveCase(live, layers) {
   return {
     id: `sendrecv-live-${live}`,
     name: `send + receive, one thread, ${live.toLocaleString('en-US')} live channels, chat`,
+    options: { expiry: 86_400, memory: LIVE_MEMORY, maxNames: LIVE_NAMES },
     kind: 'latency',
     unit: 'send + receive',
     message: 'chat',
@@ -286,6 +291,7 @@ function idleMemoryCase(backend, quick) {
   return {
     id: `idle-memory-${backend}`,
     name: `memory per idle channel, ${backend} layer (${count.toLocaleString('en-US')} channels)`,
+    options: backend === 'memory' ? { backend } : {},
     kind: 'value',
     unit: 'byte',
     async open(round) {
@@ -324,6 +330,8 @@ export default {
         of: `shared/rtt-${wait}-chat`,
         over: ['floor/spin-rtt', { id: 'codec/packunpack-chat', times: 2 }],
         kind: 'time',
+        // headline: in the summary that opens the report; goal: the target of issue 10
+        ...(wait === 'adaptive' ? { headline: true, goal: { value: 1.5, source: 'issue 10' } } : {}),
       },
     ]),
     { label: "round trip 'park' (chat) / wait+notify floor", of: 'shared/rtt-park-chat', over: 'floor/waitasync-rtt', kind: 'time' },
@@ -335,13 +343,19 @@ export default {
       kind: 'time',
     })),
     ...MESSAGE_KINDS.flatMap((kind) => [
-      { label: `1 -> 1 (${MESSAGE_LABELS[kind]}) / postMessage`, of: `shared/oneway-1to1-${kind}`, over: `peers/postmessage-oneway-${kind}`, kind: 'rate' },
+      {
+        label: `1 -> 1 (${MESSAGE_LABELS[kind]}) / postMessage`,
+        of: `shared/oneway-1to1-${kind}`,
+        over: `peers/postmessage-oneway-${kind}`,
+        kind: 'rate',
+        ...(kind === 'chat' ? { headline: true, goal: { value: 1.5, source: 'issue 10, plain awaits' } } : {}),
+      },
       { label: `1 -> 1 (${MESSAGE_LABELS[kind]}) / codec ceiling`, of: `shared/oneway-1to1-${kind}`, over: `codec/packunpack-${kind}`, kind: 'rate' },
     ]),
     { label: '1 -> 1 (chat) / byte ring floor (64 B)', of: 'shared/oneway-1to1-chat', over: 'floor/ring-64b', kind: 'rate' },
     { label: '2 -> 2 (chat) / 1 -> 1 (chat)', of: 'shared/oneway-2to2-chat', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: '2 -> 2 (chat) / postMessage', of: 'shared/oneway-2to2-chat', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
-    { label: 'fan-out deliveries / postMessage messages', of: 'shared/fanout-1000', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
+    { label: 'fan-out deliveries / postMessage messages', of: 'shared/fanout-1000', over: 'peers/postmessage-oneway-chat', kind: 'rate', headline: true },
     { label: 'fan-out deliveries / 1 -> 1 messages', of: 'shared/fanout-1000', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: 'fan-out, frozenMessages (decoded once) / fan-out', of: 'shared/fanout-1000-frozen', over: 'shared/fanout-1000', kind: 'rate' },
     { label: 'send+receive, 100 000 live channels / 10 live channels', of: 'shared/sendrecv-live-100000', over: 'shared/sendrecv-live-10', kind: 'time' },

@@ -62,6 +62,7 @@ function onewayCase(knob, setting, quick, drops) {
   return {
     id: `oneway-${knob}-${setting.id}`,
     name: `one way 1 -> 1, ${setting.label}, chat`,
+    options: { ...FLOW, ...setting.options }, // shown in the report next to the name
     kind: 'rate',
     unit: 'message',
     message: 'chat',
@@ -119,6 +120,7 @@ function rttCase(knob, setting) {
   return {
     id: `rtt-${knob}-${setting.id}`,
     name: `round trip main <-> worker, ${setting.label}, chat`,
+    options: { ...FLOW, ...setting.options },
     kind: 'latency',
     unit: 'round trip',
     message: 'chat',
@@ -157,14 +159,14 @@ async function offered(options) {
   }
 }
 
-const pair = (label, of, over, kind) => ({ label, of: `tradeoffs/${of}`, over: `tradeoffs/${over}`, kind });
+const pair = (label, of, over, kind, extra = {}) => ({ label, of: `tradeoffs/${of}`, over: `tradeoffs/${over}`, kind, ...extra });
 
 export default {
   name: 'tradeoffs',
   title: 'Trade-offs: the price of each knob (shared layer, chat message)',
   ratios: [
     pair('1 -> 1 at-least-once / at-most-once', 'oneway-delivery-at-least-once', 'oneway-delivery-at-most-once', 'rate'),
-    pair('round trip at-least-once / at-most-once', 'rtt-delivery-at-least-once', 'rtt-delivery-at-most-once', 'time'),
+    pair('round trip at-least-once / at-most-once', 'rtt-delivery-at-least-once', 'rtt-delivery-at-most-once', 'time', { headline: true }),
     pair('1 -> 1 lifo / fifo', 'oneway-order-lifo', 'oneway-order-fifo', 'rate'),
     pair('round trip lifo / fifo', 'rtt-order-lifo', 'rtt-order-fifo', 'time'),
     pair("1 -> 1 full 'reject' (retrying) / 'wait'", 'oneway-full-reject', 'oneway-full-wait', 'rate'),

@@ -4,7 +4,8 @@ A browser's WebSocket is simulated with asgiref's ApplicationCommunicator (the A
 server such as daphne or uvicorn would deliver), so this runs without a web server. In a
 project, ChatConsumer goes in consumers.py, CHANNEL_LAYERS in settings.py, unchanged.
 
-Run: REDIS_URL=redis://127.0.0.1:6379 /usr/bin/python3 django_side.py  (node-service.mjs running)
+Run: REDIS_URL=redis://127.0.0.1:6379 python3 django_side.py  (node-service.mjs running; a python3 that
+has channels_redis and Django, e.g. Debian's python3-channels-redis)
 """
 import asyncio
 import json

@@ -3,11 +3,19 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { findPython } from '../../bench/python.js';
 import { startService } from './node-service.mjs';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// RINGBUS_PYTHON, else the first python3/python on PATH that has channels_redis and Django.
+const python = findPython({ modules: ['channels_redis', 'django', 'channels'] });
+if (python.path === null) {
+  console.error(python.describe());
+  process.exit(1);
+}
+console.log(`demo: ${python.describe()}`);
 const service = await startService(url);
-const django = spawn('/usr/bin/python3', [fileURLToPath(new URL('./django_side.py', import.meta.url))], {
+const django = spawn(python.path, [fileURLToPath(new URL('./django_side.py', import.meta.url))], {
   env: { ...process.env, REDIS_URL: url },
   stdio: ['ignore', 'inherit', 'inherit'],
 });

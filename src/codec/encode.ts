@@ -13,10 +13,12 @@
  * - strings as str (UTF-8), `Uint8Array` as bin, arrays as array, objects as map with string keys.
  *
  * The output lands in one scratch buffer reused by every call: a result is valid until the
- * next `encodeValue` call.
+ * next `encodeMessage` call.
  *
  * @module
  */
+
+import { quote } from '../quote.js';
 
 /** Deepest nesting of objects and arrays in a message (the message itself is level 1). */
 export const MAX_DEPTH = 100;
@@ -54,17 +56,16 @@ function ensure(bytes: number): void {
 }
 
 /**
- * Encode `value` (a message, or the routing field) and return a view of the scratch
- * buffer holding its bytes. `root` names the value in error messages (e.g. `'message'`).
- * Throws a `TypeError` naming the path and the rule for the first value refused.
+ * Check and encode `message`; returns a view of the scratch buffer holding its bytes.
+ * Throws a `TypeError` naming the path (`message.a[2].b`) and the rule for the first value
+ * refused.
  */
-export function encodeValue(value: unknown, root: string, message: boolean): Uint8Array {
+export function encodeMessage(message: unknown): Uint8Array {
   pos = 0;
   try {
-    if (message) writeMessage(value);
-    else write(value, 0);
+    writeMessage(message);
   } catch (error) {
-    if (error instanceof Refusal) throw new TypeError(error.describe(pathOf(root, error.depth)));
+    if (error instanceof Refusal) throw new TypeError(error.describe(pathOf('message', error.depth)));
     throw error;
   } finally {
     // Drop references to the caller's objects (the arrays stay allocated for reuse).
@@ -91,17 +92,11 @@ function pathOf(root: string, depth: number): string {
   return path;
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'symbol') return value.toString();
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (value === null || typeof value !== 'object') return String(value);
-  return Object.prototype.toString.call(value);
-}
+/** A value as error messages show it: a class instance by its class, never `[object Object]`. */
+const describe = quote;
 
-/** Field that channels_redis uses to route messages (also in src/codec.ts, which re-exports the contract). */
-const RESERVED_FIELD = '__asgi_channel__';
+/** Field that channels_redis uses to route messages; reserved in every backend. */
+export const RESERVED_FIELD = '__asgi_channel__';
 
 /** A whole message: a plain object without the routing field. */
 function writeMessage(message: unknown): void {

@@ -29,6 +29,7 @@ import {
 } from '../layer.js';
 import { listenLoop } from '../wait.js';
 import { CLONE_GUARD } from './shared/worker-data.js';
+import type { DropReason, LayerEvent, LayerEventListener } from '../events.js';
 
 /** Mutable per-instance counters behind `stats()`. */
 export interface Counters {
@@ -62,6 +63,9 @@ export abstract class LayerBase implements ChannelLayer {
   /** Aborts when the layer closes; every wait listens to it. */
   protected readonly closeSignal: AbortSignal;
   protected readonly counters: Counters = { sent: 0, received: 0, expired: 0, dropped: 0 };
+  /** True while someone listens to {@link LayerBase.onEvent} (checked before building an event). */
+  protected observed = false;
+  private readonly eventListeners = new Set<LayerEventListener>();
   private readonly closer = new AbortController();
   private closing: Promise<void> | null = null;
 
@@ -92,7 +96,67 @@ export abstract class LayerBase implements ChannelLayer {
     if (!this.leases) {
       throw new Unsupported(`receiveLease('${channel}') needs the layer option delivery: 'at-least-once'`);
     }
-    return this.doReceiveLease(channel, options) as Promise<unknown> as Promise<Lease<T>>;
+    const lease = await this.doReceiveLease(channel, options);
+    if (this.observed && lease.deliveries > 1) this.emitEvent({ type: 'redelivered', channel, deliveries: lease.deliveries });
+    return lease as unknown as Lease<T>;
+  }
+
+  /**
+   * Call `listener` for every message this instance drops, finds expired, or hands out again
+   * under at-least-once delivery (see {@link LayerEvent}): the moments `stats()` counts, with
+   * their channel. Returns a function that removes the listener.
+   *
+   * ```ts
+   * const stop = layer.onEvent((e) => {
+   *   if (e.type === 'dropped') console.info(`${e.count} message(s) dropped on ${e.channel}: ${e.reason}`);
+   * });
+   * ```
+   *
+   * A listener runs synchronously inside the call that caused the event; an exception it
+   * throws does not fail that call (it is rethrown asynchronously, as an uncaught exception).
+   * Each instance reports its own operations (in a worker, attach there and listen there).
+   */
+  onEvent(listener: LayerEventListener): () => void {
+    if (typeof listener !== 'function') {
+      throw new TypeError(`invalid listener for onEvent: ${typeof listener}; expected a function`);
+    }
+    if (this.eventListeners.size === 0) this.startObserving();
+    this.eventListeners.add(listener);
+    this.observed = true;
+    return () => {
+      this.eventListeners.delete(listener);
+      this.observed = this.eventListeners.size > 0;
+    };
+  }
+
+  /** Called when the first listener arrives (a backend snapshots what it will report deltas of). */
+  protected startObserving(): void {}
+
+  /** Hand `event` to every listener; a listener's exception surfaces asynchronously. */
+  protected emitEvent(event: LayerEvent): void {
+    for (const listener of this.eventListeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  /** Count `count` dropped messages of `channel` and report them to listeners. */
+  protected noteDropped(count: number, channel: string | null, reason: DropReason, group?: string): void {
+    if (count <= 0) return;
+    this.counters.dropped += count;
+    if (this.observed) this.emitEvent(group === undefined ? { type: 'dropped', channel, count, reason } : { type: 'dropped', channel, group, count, reason });
+  }
+
+  /** Count `count` expired messages of `channel` and report them to listeners. */
+  protected noteExpired(count: number, channel: string | null): void {
+    if (count <= 0) return;
+    this.counters.expired += count;
+    if (this.observed) this.emitEvent({ type: 'expired', channel, count });
   }
 
   listen<T extends MessageShape<T> = Message>(channel: string, options?: ListenOptions & { lease?: false }): AsyncIterableIterator<T>;

@@ -22,11 +22,13 @@
  *
  * Groups: membership lives in Redis in channels_redis' format (a Django `group_send` reaches
  * Node members and the other way round); members matched by `localChannels` live in the
- * machine's shared-memory group instead (they are machine-local), and a group whose own name
- * matches `localChannels` lives in shared memory only (its sends never ask Redis). A groupSend runs one
- * script that reads the group, stores one message per key of other owners, and returns this
- * machine's members, which then get the message through shared memory: encoded once, never a
- * second copy through Redis.
+ * machine's shared-memory group instead (they are machine-local), and a group whose own
+ * name matches `localChannels` lives in shared memory only (its sends never ask Redis). A
+ * groupSend runs one script (GROUP_SEND_LOCAL, src/redis/scripts.ts) that reads the group,
+ * stores one message per key of other owners, and returns this machine's members, which
+ * then get the message through shared memory: encoded once, never a second copy through
+ * Redis. (On a ring, with encryption or per-channel patterns: one call reads the group, one
+ * per shard stores.)
  *
  * How an attached worker reaches Redis: with its own connections, opened lazily at its first
  * remote operation. Forwarding through shared memory to the creator was the alternative; it
@@ -297,13 +299,13 @@ export class HybridLayer extends LayerBase {
     const a = this.local.stats();
     const b = this.remote.stats();
     delete a.depths[CONTROL_CHANNEL]; // the router's own channel (see hybrid/router.ts)
-    return {
-      sent: a.sent + b.sent,
-      received: a.received + b.received,
-      expired: a.expired + b.expired,
-      dropped: a.dropped + b.dropped,
-      depths: { ...b.depths, ...a.depths },
-    };
+    // Every counter of both sides summed, whatever counters LayerStats has.
+    const sum: Record<string, unknown> = { ...a };
+    for (const [key, value] of Object.entries(b)) {
+      if (typeof value === 'number') sum[key] = (typeof sum[key] === 'number' ? (sum[key] as number) : 0) + value;
+    }
+    sum.depths = { ...b.depths, ...a.depths };
+    return sum as unknown as LayerStats;
   }
 
   protected depths(): Record<string, number> {

@@ -15,6 +15,10 @@
 import { decode, encode } from '../codec.js';
 import { ChannelFull, MessageTooLarge, TimeoutError } from '../errors.js';
 import {
+  COMMON_OPTION_KEYS,
+  TRADEOFF_OPTION_KEYS,
+  assertOptionsObject,
+  type CoversKeys,
   assertPositiveInteger,
   resolveCommonOptions,
   resolveTradeoffs,
@@ -28,13 +32,20 @@ import {
   type TradeoffOptions,
 } from '../layer.js';
 import { WaitScope, longTimeout, type LongTimer } from '../wait.js';
+import { assertKnownOptions, type Bytes } from '../options.js';
 import { LayerBase } from './base.js';
 
 /** Options of the memory backend. */
 export interface MemoryLayerOptions extends CommonLayerOptions, TradeoffOptions {
-  /** Largest encoded message accepted, in bytes. Default 1 MiB. */
-  maxMessageSize?: number;
+  /** Largest encoded message accepted, in **bytes**. Default 1 MiB. */
+  maxMessageSize?: Bytes;
 }
+
+/** Every option of the memory backend (unknown ones are refused). */
+export const MEMORY_OPTION_KEYS = [...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'maxMessageSize'] as const;
+/** Fails to compile when an option of MemoryLayerOptions is missing from MEMORY_OPTION_KEYS. */
+const memoryKeysComplete: CoversKeys<MemoryLayerOptions, typeof MEMORY_OPTION_KEYS> = true;
+void memoryKeysComplete;
 
 interface Stored {
   bytes: Uint8Array;
@@ -48,12 +59,21 @@ interface Parked {
 }
 
 interface Queue {
+  /** The channel's name (for the events of {@link MemoryLayer.onEvent}). */
+  readonly name: string;
   messages: Stored[];
   receivers: Parked[];
   senders: Parked[];
 }
 
-/** The in-memory reference layer. Create it with `createLayer({ backend: 'memory' })`. */
+/**
+ * The in-memory reference layer: one thread, plain maps; the readable oracle of the other
+ * backends. Create it with `createLayer({ backend: 'memory' })`.
+ *
+ * Process lifetime: a pending `receive` does not keep the process alive (no timer and no
+ * handle is held while it waits; a `timeout` holds a timer). A process with nothing else to
+ * do exits with the receive still pending.
+ */
 export class MemoryLayer extends LayerBase {
   /** `groups`, `flush` (ASGI extensions) and `leases` (at-least-once delivery). */
   readonly extensions = ['groups', 'flush', 'leases'] as const;
@@ -69,6 +89,8 @@ export class MemoryLayer extends LayerBase {
   /** @param options see {@link MemoryLayerOptions} */
   constructor(options: MemoryLayerOptions = {}) {
     super();
+    assertOptionsObject("createLayer({ backend: 'memory' })", options);
+    assertKnownOptions("createLayer({ backend: 'memory' })", options, MEMORY_OPTION_KEYS);
     this.common = resolveCommonOptions(options);
     this.tradeoffs = resolveTradeoffs(options);
     const maxMessageSize = options.maxMessageSize ?? 1024 * 1024;
@@ -90,7 +112,7 @@ export class MemoryLayer extends LayerBase {
       if (policy === 'reject') throw new ChannelFull(channel, capacity);
       if (policy === 'drop-oldest') {
         this.takeOldest(queue);
-        this.counters.dropped++;
+        this.noteDropped(1, channel, 'drop-oldest');
       } else {
         await this.park(queue.senders, `send('${channel}')`, options, () => {
           this.dropExpired(queue);
@@ -145,11 +167,11 @@ export class MemoryLayer extends LayerBase {
       this.dropExpired(queue);
       if (queue.messages.length >= this.common.capacityOf(channel)) {
         if (this.tradeoffs.fullOf(channel) !== 'drop-oldest') {
-          this.counters.dropped++; // groupSend never raises ChannelFull and never waits
+          this.noteDropped(1, channel, 'group-full', group); // groupSend never raises ChannelFull and never waits
           continue;
         }
         this.takeOldest(queue);
-        this.counters.dropped++;
+        this.noteDropped(1, channel, 'drop-oldest');
       }
       this.enqueue(queue, bytes);
     }
@@ -216,7 +238,7 @@ export class MemoryLayer extends LayerBase {
 
   private queue(channel: string): Queue {
     let queue = this.channels.get(channel);
-    if (queue === undefined) this.channels.set(channel, (queue = { messages: [], receivers: [], senders: [] }));
+    if (queue === undefined) this.channels.set(channel, (queue = { name: channel, messages: [], receivers: [], senders: [] }));
     return queue;
   }
 
@@ -252,7 +274,7 @@ export class MemoryLayer extends LayerBase {
     if (before === 0) return;
     const kept = queue.messages.filter((m) => m.expiresAt > now);
     if (kept.length !== before) {
-      this.counters.expired += before - kept.length;
+      this.noteExpired(before - kept.length, queue.name);
       queue.messages = kept;
       this.wakeAll(queue.senders);
     }

@@ -69,7 +69,12 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\^]/g, '\\$&');
 }
 
-/** The Redis layer. Create it with `createLayer({ backend: 'redis', hosts: [...] })`. */
+/**
+ * The Redis layer, wire-compatible with Python's channels_redis 4.x. Create it with
+ * `createLayer({ backend: 'redis', hosts: [...] })`.
+ *
+ * Process lifetime: the layer's connections keep the process alive until `close()`.
+ */
 export class RedisLayer extends LayerBase {
   /** `groups` and `flush` (the ASGI extensions channels_redis offers), and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
@@ -124,13 +129,14 @@ export class RedisLayer extends LayerBase {
     return this.options.tradeoffs.delivery === 'at-least-once';
   }
 
+  // The random part is drawn until the full name hashes to the same server as its owner part:
+  // channels_redis sends directly to a `!` channel on the server of its *full* name (its issue
+  // #221) while the owner reads the server of the owner part; with names chosen this way both
+  // are the same server. (About `hosts.length` draws on average; one for a single server.)
   /**
-   * A new process-specific channel name, `<prefix>.<client>!<random>`, whose random part is
-   * drawn until the full name hashes to the same server as its owner part. channels_redis
-   * sends directly to a `!` channel on the server of its *full* name (its issue #221) while
-   * the owner reads the server of the owner part; with names chosen this way both are the
-   * same server, so Python processes reach this layer's channels on a ring too. (About
-   * `hosts.length` draws on average; one for a single server.)
+   * A new process-specific channel name owned by this layer instance,
+   * `'<prefix>.<client>!<random>'`. Python channels_redis processes on the same hosts reach it
+   * too, also on a ring of several servers (see docs/redis.md).
    */
   override async newChannel(prefix = 'specific'): Promise<string> {
     for (;;) {
@@ -192,9 +198,9 @@ export class RedisLayer extends LayerBase {
       const [status, expired, depth] = await this.server(index).run(what, (c) =>
         c.rbSend(this.key(channel), member, score, score - this.expirySec, capacity, this.ttlMs, policy),
       );
-      this.counters.expired += expired;
+      this.noteExpired(expired, channel);
       if (status < 0) return false;
-      this.counters.dropped += status;
+      this.noteDropped(status, channel, 'drop-oldest');
       this.counters.sent++;
       this.rememberDepth(channel, depth);
       return true;
@@ -336,7 +342,7 @@ export class RedisLayer extends LayerBase {
             now, now + tradeoffs.leaseTimeoutMs / 1000, now - this.expirySec, maxDeliveries, token, end, ttl,
           ),
         );
-        this.counters.expired += expired;
+        this.noteExpired(expired, channel);
         if (member === null || deliveries === null) break;
         const settle = (mode: 'ack' | 'nack') =>
           server
@@ -349,7 +355,7 @@ export class RedisLayer extends LayerBase {
           message = unpackMember(member, this.options.crypter, this.tokenTtl).message;
         } catch (err) {
           // Unreadable (no key opens it, bad bytes): settle it away rather than redeliver it forever.
-          this.counters.dropped++;
+          this.noteDropped(1, channel, 'undecodable');
           this.warn('decode', err);
           await settle('ack');
           continue;
@@ -399,7 +405,7 @@ export class RedisLayer extends LayerBase {
     let found: Message | undefined;
     while (found === undefined && inbox.buffer.length > 0) {
       const item = inbox.buffer.shift() as Buffered;
-      if (this.isExpired(item.score)) this.counters.expired++;
+      if (this.isExpired(item.score)) this.noteExpired(1, channel);
       else found = item.message;
     }
     this.forgetIfIdle(channel, inbox);
@@ -519,13 +525,13 @@ export class RedisLayer extends LayerBase {
   /** Unpack a popped member; undefined (and counted) when it is unreadable or stale. */
   protected unpack(member: Buffer, score: number): Unpacked | undefined {
     if (this.isExpired(score)) {
-      this.counters.expired++;
+      this.noteExpired(1, null);
       return undefined;
     }
     try {
       return unpackMember(member, this.options.crypter, this.tokenTtl);
     } catch (err) {
-      this.counters.dropped++;
+      this.noteDropped(1, null, 'undecodable');
       this.warn('decode', err);
       return undefined;
     }
@@ -562,7 +568,7 @@ export class RedisLayer extends LayerBase {
     if (unpacked === undefined) return;
     const targets = unpacked.channels.filter((c) => ownerPart(c) === owner);
     if (targets.length === 0) {
-      this.counters.dropped++;
+      this.noteDropped(1, owner, 'unroutable');
       this.warn('route', new Error(`a message on ${this.options.prefix}${owner} names no channel of this owner in __asgi_channel__`));
       return;
     }
@@ -583,13 +589,13 @@ export class RedisLayer extends LayerBase {
     }
     while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
       inbox.buffer.shift();
-      this.counters.expired++;
+      this.noteExpired(1, channel);
     }
     inbox.buffer.push({ message, score });
     const capacity = this.options.common.capacityOf(channel);
     while (inbox.buffer.length > capacity) {
       inbox.buffer.shift();
-      this.counters.dropped++;
+      this.noteDropped(1, channel, 'drop-oldest');
     }
   }
 
@@ -683,7 +689,7 @@ export class RedisLayer extends LayerBase {
       const bang = member.indexOf('!');
       (bang >= 0 && member.slice(0, bang + 1).endsWith(suffix) ? own : others).push(member);
     }
-    await this.deliverToMembers(others, body, what);
+    await this.deliverToMembers(others, body, what, group);
     return own;
   }
 
@@ -691,7 +697,7 @@ export class RedisLayer extends LayerBase {
    * Store encoded message `body` for every channel of `members` (one stored message per
    * key, one script call per shard), counting deliveries and misses.
    */
-  protected async deliverToMembers(members: readonly string[], body: Buffer, what: string): Promise<void> {
+  protected async deliverToMembers(members: readonly string[], body: Buffer, what: string, group?: string): Promise<void> {
     if (members.length === 0) return;
     // Members sharing a key (the `!` channels of one owner) share one stored message.
     const shards = new Map<number, Map<string, { channels: string[]; capacity: number; policy: string }>>();
@@ -722,13 +728,13 @@ export class RedisLayer extends LayerBase {
         );
         entries.forEach(([, { channels }], i) => {
           const status = statuses[i] as number;
-          if (status < 0) this.counters.dropped += channels.length;
+          if (status < 0) for (const member of channels) this.noteDropped(1, member, 'group-full', group);
           else {
             this.counters.sent += channels.length;
-            this.counters.dropped += status;
+            this.noteDropped(status, channels.length === 1 ? (channels[0] as string) : null, 'drop-oldest', group);
           }
         });
-        this.counters.expired += statuses[entries.length] ?? 0;
+        this.noteExpired(statuses[entries.length] ?? 0, null);
       }),
     );
   }
@@ -756,8 +762,9 @@ export class RedisLayer extends LayerBase {
     );
     const [delivered, missed, evicted, expired] = reply as number[];
     this.counters.sent += delivered as number;
-    this.counters.dropped += (missed as number) + (evicted as number);
-    this.counters.expired += expired as number;
+    this.noteDropped(missed as number, null, 'group-full', group);
+    this.noteDropped(evicted as number, null, 'drop-oldest', group);
+    this.noteExpired(expired as number, null);
     return reply.slice(4).map(String);
   }
 

@@ -31,7 +31,7 @@ import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
 import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
 import {
-  LIFO_DROP_OLDEST, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
+  LIFO_DROP_OLDEST, SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
@@ -94,7 +94,7 @@ export interface SharedMemoryStats {
   /**
    * Reclaimed records waiting for their grace period (each {@link SharedMemoryStats.recordBytes}
    * bytes): new channels and groups reuse them at once, the rest goes back to the arena once
-   * every layer instance has moved on (within about 100 ms while instances run; a thread that
+   * every layer instance has moved on (within a few hundred ms while instances run; a thread that
    * died without being reaped holds them back).
    */
   pooledRecords: number;
@@ -108,7 +108,15 @@ export interface SharedMemoryStats {
   instances: number;
 }
 
-/** The shared-memory layer. Create it with `createLayer()`; attach with `attachLayer(handle)`. */
+/**
+ * The shared-memory layer (the default backend): one bus for every thread of the process.
+ * Create it with `createLayer()`; in another thread, attach with `attachLayer()` (see
+ * `workerData`).
+ *
+ * Process lifetime: a pending wait (`receive`, `listen`, a `send` under `full: 'wait'`) keeps
+ * the process alive, like a socket, until a message arrives, its timeout or signal ends it, or
+ * the layer closes. Close the layer (or end the waits) to let the process exit.
+ */
 export class SharedLayer extends LayerBase implements LeaseSettler {
   /** `groups` and `flush`, and `leases` under at-least-once delivery. */
   readonly extensions: readonly string[];
@@ -121,6 +129,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly opts: ResolvedSharedOptions;
   private readonly core: Core;
   private readonly strategy: Strategy;
+  /**
+   * Name caches. Rule of the record reclamation (shared/reclaim.ts): use a cached (record,
+   * generation) only synchronously right after reading it from the cache; across an await,
+   * hold a pinned record (a record's memory may become another block once this instance
+   * announced a later epoch).
+   */
   private readonly channels = new Map<string, Ref>();
   private readonly groups = new Map<string, Ref>();
   /** The region's name slots (see assembly/layout.ts): address, count, size, data offset. */
@@ -293,7 +307,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.decodeCache?.flush();
     this.holds.dropAll();
     this.holds.requestRelease();
-    return this.reclaimer.full();
+    const reclaimed = this.reclaimer.full();
+    if (this.observed) this.noticeExpired(null);
+    return reclaimed;
   }
 
   /** Retry `attempt` after bounded relief steps (at most one pass over the registry); 0 when it still fails. */
@@ -302,6 +318,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.decodeCache?.flush();
     for (let i = 0; i < RELIEF_STEPS; i++) {
       this.reclaimer.relieve();
+      if (this.observed) this.noticeExpired(null);
       const r = attempt();
       if (r !== 0) return r;
     }
@@ -369,6 +386,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       this.checkReceive('receive', channel, options, true);
       cached.hot = true;
       const h = cached.held !== 0 ? this.core.x.popPinned(cached.rec, this.cutoff()) : this.core.x.recv(cached.rec, cached.gen, this.cutoff());
+      if (this.observed) this.noticeExpired(channel);
       if (h > 1) {
         if (cached.held === 0) this.holds.take(cached);
         return Promise.resolve(this.take(h) as unknown as T);
@@ -412,7 +430,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         // the slot the push needs. Dropping more would lose messages for nothing: wait for it.
         const capacity = this.opts.common.capacityOf(channel);
         for (let i = 1; ; i++) {
-          if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) this.counters.dropped++;
+          if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) this.noteDropped(1, channel, 'drop-oldest');
           if (x.pushPinned(rec, h) === 1) {
             this.counters.sent++;
             return;
@@ -454,6 +472,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       throw new ChannelFull(channel, this.opts.common.capacityOf(channel));
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -493,6 +512,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       return this.take(h);
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -557,6 +577,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       return new SharedLease(this, taken.slot, taken.seq, message, taken.deliveries);
     } finally {
       this.unpinAfterWait(rec);
+      if (this.observed) this.noticeExpired(channel);
     }
   }
 
@@ -694,7 +715,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         const n = x.groupSend(g, h, cutoff, snapshot + BLOCK_HEADER, cap);
         if (n >= 0) {
           this.counters.sent += n;
-          this.counters.dropped += x.lastDropped();
+          this.noteDropped(x.lastDropped(), null, 'group-full', group);
           return;
         }
         x.release(snapshot);
@@ -748,7 +769,31 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   // ---- whole bus -----------------------------------------------------------------------
 
-  /** Counters of this instance (expired ones are counted by its core instance) and bus depths. */
+  /** Expired messages the core discarded when this instance last reported (see noticeExpired). */
+  private expiredSeen = 0;
+
+  protected override startObserving(): void {
+    this.expiredSeen = this.core.x.expiredSoFar();
+  }
+
+  /**
+   * The core counts expired messages per instance as it discards them (in wasm): report what
+   * it discarded since the last look, attributed to the channel of the operation that found
+   * them (null for sweeps over the whole bus). Called only while someone listens.
+   */
+  private noticeExpired(channel: string | null): void {
+    const now = this.core.x.expiredSoFar();
+    if (now === this.expiredSeen) return;
+    const count = now - this.expiredSeen;
+    this.expiredSeen = now;
+    this.emitEvent({ type: 'expired', channel, count });
+  }
+
+  // The expired counter is kept by this instance's core instance (it discards them in wasm).
+  /**
+   * Counters of this instance's own operations (`sent`, `received`, `expired`, `dropped`), and
+   * the depths of every non-empty channel of the whole bus.
+   */
   override stats(): LayerStats {
     const depths = this.depths();
     return { ...this.counters, expired: this.core.x.expiredSoFar(), depths };
@@ -945,7 +990,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       }
     }
     const gen = x.lastGen();
-    if (x.lastCreated() === 1) x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
+    if (x.lastCreated() === 1) {
+      x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
+      if (this.observed) this.noticeExpired(null); // what the sweep found belongs to other channels
+    }
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
     if (cache.size >= CACHE_LIMIT) {
       this.holds.dropAll();
@@ -1005,13 +1053,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
 /** The options every attached instance needs, and nothing else (the handle must stay cloneable). */
 function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
-  const keys: Array<keyof SharedLayerOptions> = [
-    'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'memory', 'maxMessageSize', 'maxNames',
-    'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout', 'frozenMessages',
-    'maxDeliveries', 'deadLetterChannel', 'maxLeases',
-  ];
   const out: Record<string, unknown> = {};
-  for (const key of keys) if (options[key] !== undefined) out[key] = options[key];
+  for (const key of SHARED_OPTION_KEYS) if (options[key] !== undefined) out[key] = options[key];
   return out as SharedLayerOptions;
 }
 

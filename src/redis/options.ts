@@ -6,7 +6,12 @@
  */
 
 import type { RedisOptions } from 'ioredis';
+import { assertKnownOptions, type Bytes, type Milliseconds } from '../options.js';
 import {
+  COMMON_OPTION_KEYS,
+  TRADEOFF_OPTION_KEYS,
+  assertOptionsObject,
+  type CoversKeys,
   assertPositiveInteger,
   assertPositiveNumber,
   quote,
@@ -66,16 +71,16 @@ export interface RedisLayerOptions extends CommonLayerOptions, TradeoffOptions {
    * first key encrypts; all are tried to decrypt, which allows rotating keys.
    */
   symmetricEncryptionKeys?: Array<string | Uint8Array>;
-  /** Largest encoded message accepted, in bytes (before encryption). Default 1 MiB. */
-  maxMessageSize?: number;
+  /** Largest encoded message accepted, in **bytes** (before encryption). Default 1 MiB. */
+  maxMessageSize?: Bytes;
   /**
-   * Milliseconds an operation (send, groupSend, groupAdd, ...) waits for a server that is
+   * **Milliseconds** an operation (send, groupSend, groupAdd, ...) waits for a server that is
    * unreachable or does not answer, before it rejects with {@link ConnectionError}. Also
    * bounds `createLayer`'s first connection. Default 5000. Pending receives do not time
    * out because of an outage: they wait and resume when the server returns. At most
    * 2^31 - 1 ms (a larger value is a RangeError).
    */
-  operationTimeout?: number;
+  operationTimeout?: Milliseconds;
   /** ioredis options applied to every host (a host entry's own options win). */
   redisOptions?: RedisOptions;
   /** Password for every host (AUTH), unless a host or URL says otherwise. */
@@ -85,6 +90,15 @@ export interface RedisLayerOptions extends CommonLayerOptions, TradeoffOptions {
   /** TLS options for every host (`{}` for TLS with the system's CAs); `rediss://` URLs imply TLS. */
   tls?: RedisOptions['tls'];
 }
+
+/** Every option of the Redis backend (unknown ones are refused). */
+export const REDIS_OPTION_KEYS = [
+  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'hosts', 'prefix', 'symmetricEncryptionKeys', 'maxMessageSize',
+  'operationTimeout', 'redisOptions', 'password', 'username', 'tls',
+] as const;
+/** Fails to compile when an option of RedisLayerOptions is missing from REDIS_OPTION_KEYS. */
+const redisKeysComplete: CoversKeys<RedisLayerOptions, typeof REDIS_OPTION_KEYS> = true;
+void redisKeysComplete;
 
 /** The options with defaults applied and values checked. */
 export interface ResolvedRedisOptions {
@@ -111,6 +125,8 @@ export interface HostConfig {
 
 /** Check `options` and apply the defaults. Throws TypeError (bad value) or Unsupported (trade-off). */
 export function resolveRedisOptions(options: RedisLayerOptions): ResolvedRedisOptions {
+  assertOptionsObject("createLayer({ backend: 'redis' })", options);
+  assertKnownOptions("createLayer({ backend: 'redis' })", options, REDIS_OPTION_KEYS);
   const common = resolveCommonOptions(options);
   const tradeoffs = resolveTradeoffs(options);
   const prefix = options.prefix ?? 'asgi';

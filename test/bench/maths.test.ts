@@ -6,9 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../../bench/args.js';
 import { selectsCase, selectsSuite } from '../../bench/harness.js';
-import { logTicks, ratioChart, renderReport } from '../../bench/report.js';
+import { formatTick, logTicks, ratioChart, renderReport } from '../../bench/report.js';
 import { computeRatio, median, quantile, summarize, summarizeRounds } from '../../bench/stats.js';
 import { busyNote, renderTable } from '../../bench/table.js';
+import { goalOf, optionsText, verdictOf } from '../../bench/summary.js';
 
 describe('stats', () => {
   it('interpolates quantiles between order statistics', () => {
@@ -163,15 +164,52 @@ describe('table and report', () => {
 
   it('prints figures, their ratios, and skipped suites with the reason', () => {
     const text = renderTable(result);
-    expect(text).toMatch(/spin round trip\s+1\.07 µs\s+1\.20 µs\s+4×10  ±4\.8% MAD, 2 rounds 1\.05 µs–1\.10 µs/);
-    expect(text).toMatch(/ring\s+1\.07 µs\/rec\s+930 krec\/s\s+4×100  ±4\.8% MAD, 2 rounds 909 k–952 k/);
-    expect(text).toMatch(/↳ \/ spin round trip\s+1\.00×\s+rounds 0\.900×–1\.10×, lower is better/);
+    expect(text).toMatch(/spin round trip\s+1\.07 µs\s+1\.20 µs\s+4×10  ±4\.8% · 1\.05 µs–1\.10 µs/);
+    expect(text).toMatch(/ring\s+1\.07 µs\/rec\s+930 krec\/s\s+4×100  ±4\.8% · 909 k–952 k/);
+    // Its rounds span 1×: no verdict either way.
+    expect(text).toMatch(/↳ \/ spin round trip\s+1\.00×\s+rounds 0\.900×–1\.10×, no clear difference/);
     expect(text).toContain('skipped: not there <yet>');
+    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(120);
   });
 
-  it('warns when the load average exceeded half the cores, and only then', () => {
-    expect(busyNote({ cpuCount: 2, loadAverageAtStart: [0.4], loadAverage: [1.0] })).toBeNull();
-    expect(busyNote({ cpuCount: 2, loadAverageAtStart: [0.4], loadAverage: [1.5] })).toMatch(/busy \(load average up to 1\.50 on 2 cores\)/);
+  it('puts a name too long for its column on a line of its own, never splitting a number from its unit', () => {
+    const long = { ...result, cases: [{ ...result.cases[0], name: 'a very long figure name that cannot fit in the name column of the table at all' }] };
+    const lines = renderTable(long).split('\n');
+    const at = lines.findIndex((l) => l.includes('a very long figure name'));
+    expect(lines[at]!.trim()).toBe('a very long figure name that cannot fit in the name column of the table at all');
+    expect(lines[at + 1]).toMatch(/^\s+1\.07 µs\s+1\.20 µs/);
+  });
+
+  it('judges ratios by their rounds, and goals by the ratio', () => {
+    const base = { missing: [], kind: 'time', better: 'lower', goal: null };
+    expect(verdictOf({ ...base, value: 1.2, low: 0.95, high: 1.4, perRound: [0.95, 1.4] })).toEqual({ kind: 'neutral', text: 'no clear difference' });
+    expect(verdictOf({ ...base, value: 2, low: 1.8, high: 2.2, perRound: [1.8, 2.2] })).toEqual({ kind: 'worse', text: '2.00× slower' });
+    expect(verdictOf({ ...base, value: 0.5, low: 0.4, high: 0.6, perRound: [0.4, 0.6] })).toEqual({ kind: 'better', text: '2.00× faster' });
+    expect(verdictOf({ ...base, kind: 'rate', better: 'higher', value: 3, low: 2, high: 4, perRound: [2, 4] })).toEqual({ kind: 'better', text: '3.00× more' });
+    expect(verdictOf({ ...base, value: NaN, low: NaN, high: NaN, perRound: [], missing: ['a/b'] }).kind).toBe('missing');
+    expect(goalOf({ ...base, value: 1.4, goal: { value: 1.5, source: 'issue 10' } })).toEqual({ text: 'goal ≤ 1.5× (issue 10)', met: true });
+    expect(goalOf({ ...base, kind: 'rate', better: 'higher', value: 8, goal: { value: 10 } })).toEqual({ text: 'goal ≥ 10×', met: false });
+    expect(goalOf(base)).toBeNull();
+  });
+
+  it('opens with a summary of the headline ratios: figure, baseline, ratio, verdict, goal', () => {
+    const withHeadline = {
+      ...result,
+      ratios: [{ ...result.ratios[0], headline: true, goal: { value: 2, source: 'issue 0' }, value: 1.5, low: 1.2, high: 1.7, perRound: [1.2, 1.7], figureMs: 0.002, baselineMs: 0.001 }],
+    };
+    const text = renderTable(withHeadline);
+    expect(text.indexOf('Summary:')).toBeLessThan(text.indexOf('Floor title'));
+    expect(text).toMatch(/ring \/ spin round trip\n\s+2\.00 µs vs 1\.00 µs: 1\.50× \(rounds 1\.20×–1\.70×\), 1\.50× slower · goal ≤ 2× \(issue 0\): met/);
+    const html = renderReport(withHeadline);
+    expect(html.indexOf('id="summary"')).toBeLessThan(html.indexOf('Floor title'));
+    expect(optionsText({ capacity: 1000, full: 'wait', memory: 64 * 1024 * 1024 })).toBe("capacity 1000, full 'wait', memory 64.0 MiB");
+    expect(optionsText({})).toBe('defaults');
+    expect(optionsText(null)).toBeNull();
+  });
+
+  it('warns of a busy machine from the load before the run only (the bench loads the cores itself)', () => {
+    expect(busyNote({ cpuCount: 2, loadAverageAtStart: [0.4], loadAverage: [1.9] })).toBeNull();
+    expect(busyNote({ cpuCount: 2, loadAverageAtStart: [1.5], loadAverage: [0.2] })).toMatch(/busy before the run \(load average 1\.50 on 2 cores\)/);
     expect(busyNote({ cpuCount: 2 })).toBeNull();
   });
 
@@ -190,5 +228,9 @@ describe('table and report', () => {
     expect(logTicks(0.5, 15)).toEqual([0.5, 1, 2, 5, 10]);
     expect(logTicks(0.5, 40)).toEqual([1, 3, 10, 30]);
     expect(logTicks(0.1, 1000)).toContain(1);
+    // Axis labels use the digits they need: 0.1×, not 0.100×.
+    expect([0.1, 0.5, 1, 2, 30, 1000].map(formatTick)).toEqual(['0.1×', '0.5×', '1×', '2×', '30×', '1000×']);
+    expect(svg).not.toMatch(/class="tick"[^>]*>[^<]*\.\d*0×/);
+    expect(svg).toMatch(/class="tick"[^>]*>0\.5×</);
   });
 });

@@ -31,6 +31,8 @@ function intact(m) {
   return true;
 }
 
+/** Names of earlier clients: now and then one is sent to again, long after it was reclaimed. */
+const old = [];
 let seq = 0;
 let sent = 0;
 let received = 0;
@@ -40,7 +42,16 @@ const errors = [];
 for (let round = 0; round < rounds && errors.length === 0; round++) {
   const client = await layer.newChannel('client');
   const room = `room.${rand() % rooms}`;
+  old.push(client);
+  if (old.length > 64) old.shift();
   try {
+    // A stale cached name: its record was probably reclaimed and its memory reused since (the
+    // message recreates the channel and is left to expire).
+    if (round % 7 === 0 && old.length > 32) {
+      const n = size() >> 6;
+      await layer.send(old[0], { from: id, seq, n, b: payload(seq, n) });
+      seq++;
+    }
     await layer.groupAdd(room, client);
     const k = 1 + (rand() % 4);
     for (let i = 0; i < k; i++) {

@@ -51,8 +51,8 @@ describe('fan-out, decode once (frozenMessages)', () => {
     const layer = await bus(true);
     const start = layer.memoryStats().freeBytes;
     await layer.groupSend('fan', { b: new Uint8Array([1, 2, 3]), o: { k: 1 } });
-    const a = (await layer.receive(members[0], { timeout: 0 })) as { b: Uint8Array; o: object };
-    const b = (await layer.receive(members[1], { timeout: 0 })) as { b: Uint8Array; o: object };
+    const a = (await layer.receive(members[0]!, { timeout: 0 })) as { b: Uint8Array; o: object };
+    const b = (await layer.receive(members[1]!, { timeout: 0 })) as { b: Uint8Array; o: object };
     expect(a).not.toBe(b);
     expect(a.b).not.toBe(b.b);
     expect(Array.from(b.b)).toEqual([1, 2, 3]);
@@ -108,8 +108,8 @@ describe('fan-out, decode once (frozenMessages)', () => {
   it('without the option, every delivery is a mutable value of its own', async () => {
     const layer = await bus(false);
     await layer.groupSend('fan', { o: { k: 1 } });
-    const a = (await layer.receive(members[0], { timeout: 0 })) as { o: { k: number } };
-    const b = (await layer.receive(members[1], { timeout: 0 })) as { o: { k: number } };
+    const a = (await layer.receive(members[0]!, { timeout: 0 })) as { o: { k: number } };
+    const b = (await layer.receive(members[1]!, { timeout: 0 })) as { o: { k: number } };
     expect(a).not.toBe(b);
     a.o.k = 2;
     expect(b.o.k).toBe(1);

@@ -58,6 +58,40 @@ describe('fragmentation', () => {
     await layer.close();
   });
 
+  it('says the truth when live blocks scatter the free memory: no run of pages for a large block', async () => {
+    const layer: SharedLayer = await createLayer({ memory: 8 * 1024 * 1024, capacity: 5000 });
+    const start = layer.memoryStats();
+    const pad = 'q'.repeat(1000);
+    let n = 0;
+    try {
+      for (;; n++) await layer.send(n % 2 === 0 ? 'a' : 'b', { n, pad });
+    } catch (err) {
+      expect(err).toBeInstanceOf(OutOfSharedMemory);
+    }
+    expect(n).toBeGreaterThan(4000);
+    // Every other message goes: each page keeps half of its blocks, so no page is free.
+    for (let i = 0; i < n; i += 2) expect(((await layer.receive('a', { timeout: 0 })) as { n: number }).n).toBe(i);
+    const mid = layer.memoryStats();
+    expect(mid.freeBytes).toBeGreaterThan(start.freeBytes * 0.4);
+    const big = messageOf(64 * 1024, 1);
+    const err = await layer.send('c', big).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(OutOfSharedMemory);
+    expect(err?.message).toMatch(/arena bytes are free; a block of 65552 bytes needs 5 free pages in a row and the longest run is \d+ pages/);
+    // The half-empty pages still serve their own size class.
+    for (let i = 0; i < 100; i++) await layer.send('a', { n: -1, pad });
+    for (let i = 0; i < 100; i++) await layer.receive('a', { timeout: 0 });
+    // Once the live blocks go, the whole arena serves any size again.
+    for (let i = 1; i < n; i += 2) expect(((await layer.receive('b', { timeout: 0 })) as { n: number }).n).toBe(i);
+    await layer.send('c', big);
+    expect(((await layer.receive('c', { timeout: 0 })) as { b: Uint8Array }).b.length).toBe(big.b.length);
+    layer.reclaim();
+    expect(layer.memoryStats().freeBytes).toBe(start.freeBytes);
+    await layer.close();
+  });
+
   it('interleaved sizes: every size class filled, freed in a scattered order, then one large block takes all', async () => {
     const max = 2 * 1024 * 1024;
     const layer: SharedLayer = await createLayer({ memory: 8 * 1024 * 1024, capacity: 10_000, maxMessageSize: max });

@@ -1,6 +1,7 @@
 /**
  * The model of the fuzz suite: generators (fast-check arbitraries) of channel names, group
- * names and messages, including everything the contract refuses, and the oracle: what a
+ * names and messages (objects of data properties, of getters, or behind a Proxy),
+ * including everything the contract refuses, and the oracle: what a
  * message must arrive as, or the reason it must be refused at send. The oracle is written
  * from the contract (README "Messages"), not from the codec's code.
  */
@@ -91,6 +92,17 @@ function objectOf(entries: Array<[string, unknown]>, nullProto: boolean): Record
   return o;
 }
 
+/** How a generated object holds its values: data properties, getters (of a fixed value), or behind a Proxy. */
+type Holder = 'data' | 'getters' | 'proxy';
+
+function holderOf(entries: Array<[string, unknown]>, nullProto: boolean, holder: Holder): Record<string, unknown> {
+  if (holder === 'data') return objectOf(entries, nullProto);
+  if (holder === 'proxy') return new Proxy(objectOf(entries, nullProto), {});
+  const o: Record<string, unknown> = nullProto ? Object.create(null) : {};
+  for (const [k, v] of entries) Object.defineProperty(o, k, { get: () => v, enumerable: true, configurable: true });
+  return o;
+}
+
 const { value } = fc.letrec<{ value: unknown; object: Record<string, unknown> }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -99,8 +111,12 @@ const { value } = fc.letrec<{ value: unknown; object: Record<string, unknown> }>
     { weight: 1, arbitrary: tie('object') },
   ),
   object: fc
-    .tuple(fc.array(fc.tuple(key, tie('value')), { maxLength: 5 }), fc.boolean())
-    .map(([entries, nullProto]) => objectOf(entries, nullProto && entries.length % 3 === 0)),
+    .tuple(
+      fc.array(fc.tuple(key, tie('value')), { maxLength: 5 }),
+      fc.boolean(),
+      fc.constantFrom<Holder>('data', 'data', 'data', 'getters', 'proxy'),
+    )
+    .map(([entries, nullProto, holder]) => holderOf(entries, nullProto && entries.length % 3 === 0, holder)),
 }));
 
 /** A chain `levels` deep ending in `leaf` (objects or arrays). */
@@ -124,7 +140,12 @@ const anyValue: fc.Arbitrary<unknown> = fc.oneof(
 
 /** A message: a plain object of any values (and now and then not a plain object at all). */
 export const message: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 12, arbitrary: fc.array(fc.tuple(key, anyValue), { maxLength: 6 }).map((e) => objectOf(e, false)) },
+  {
+    weight: 12,
+    arbitrary: fc
+      .tuple(fc.array(fc.tuple(key, anyValue), { maxLength: 6 }), fc.constantFrom<Holder>('data', 'data', 'data', 'getters', 'proxy'))
+      .map(([e, holder]) => holderOf(e, false, holder)),
+  },
   { weight: 1, arbitrary: fc.oneof(scalar, refused, fc.array(scalar, { maxLength: 2 })) },
 );
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { attachLayer, createLayer, NotOwner, Unsupported, type HybridLayer } from '../../dist/index.js';
+import { attachLayer, ChannelFull, createLayer, NotOwner, Unsupported, type HybridLayer } from '../../dist/index.js';
 import { createPool } from '../../dist/pool.js';
 import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
 
@@ -28,6 +28,7 @@ describe.runIf(enabled)('hybrid layer', () => {
   it('refuses knobs that cannot hold across machines, and unknown options, at createLayer', async () => {
     await expect(make({ full: 'drop-oldest' })).rejects.toBeInstanceOf(Unsupported);
     await expect(make({ full: 'wait' })).rejects.toThrow(/process-specific channels use full: 'reject'/);
+    await expect(make({ full: 'sometimes' })).rejects.toBeInstanceOf(TypeError);
     await expect(make({ colour: 'blue' })).rejects.toThrow(/unknown option "colour"/);
     await expect(make({ localChannels: 'jobs.*' })).rejects.toThrow(TypeError);
   });
@@ -76,6 +77,53 @@ describe.runIf(enabled)('hybrid layer', () => {
       expect(await layer.receive('shared.c')).toEqual({ n: 3 });
     } finally {
       await layer.close();
+    }
+  });
+
+  it("counts what arrives from another machine for a full local channel as dropped, and keeps the rest", async () => {
+    const prefix = `hybl${process.pid}x${serial++}:`;
+    const [a, b] = [await make({ prefix, capacity: 3 }), await make({ prefix, capacity: 3 })];
+    try {
+      const mine = await a.newChannel();
+      let sent = 0;
+      while (sent < 6) {
+        try {
+          await b.send(mine, { n: sent });
+          sent++;
+        } catch (err) {
+          // the bus key in Redis holds 3 until a's router has popped them
+          if (!(err instanceof ChannelFull)) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      }
+      for (let i = 0; i < 500 && a.stats().dropped < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(a.stats().dropped).toBe(3);
+      expect([await a.receive(mine), await a.receive(mine), await a.receive(mine)]).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
+      await expect(a.receive(mine, { timeout: 100 })).rejects.toThrow();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('joins two machines with encrypted messages (symmetricEncryptionKeys), direct and through a group', async () => {
+    const prefix = `hybl${process.pid}x${serial++}:`;
+    const options = { prefix, symmetricEncryptionKeys: ['a secret'] };
+    const [a, b] = [await make(options), await make(options)];
+    try {
+      const [ca, cb] = [await a.newChannel(), await b.newChannel()];
+      await b.send(ca, { secret: 1 });
+      expect(await a.receive(ca, { timeout: 5000 })).toEqual({ secret: 1 });
+      const owner = ca.slice(0, ca.indexOf('!') + 1);
+      await a.groupAdd('vault', ca);
+      await b.groupAdd('vault', cb);
+      await a.groupSend('vault', { secret: 2 });
+      expect(await a.receive(ca, { timeout: 5000 })).toEqual({ secret: 2 });
+      expect(await b.receive(cb, { timeout: 5000 })).toEqual({ secret: 2 });
+      expect(await redis.exists(`${prefix}${owner}`)).toBe(0); // a's own member got it without Redis
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 

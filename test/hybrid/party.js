@@ -8,6 +8,8 @@
 //   drain { channel, idleMs }               -> every message until none came for idleMs
 //   groupAdd / groupDiscard { group, channel }
 //   groupSend { group, message }
+//   sendSeq { channel, count, from }        -> sends { from, seq } for seq 0..count-1, in order
+//                                              (ChannelFull: retried after a moment)
 //   stats                                   -> layer.stats()
 
 export async function run(layer, command) {
@@ -35,6 +37,19 @@ export async function run(layer, command) {
       return layer.groupDiscard(command.group, command.channel);
     case 'groupSend':
       return layer.groupSend(command.group, command.message);
+    case 'sendSeq':
+      for (let seq = 0; seq < command.count; seq++) {
+        for (;;) {
+          try {
+            await layer.send(command.channel, { type: 'seq', from: command.from, seq });
+            break;
+          } catch (err) {
+            if (err?.code !== 'ERR_RINGBUS_CHANNEL_FULL') throw err;
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        }
+      }
+      return null;
     case 'stats':
       return layer.stats();
     default:

@@ -1,12 +1,13 @@
 /**
  * Drives test/redis/python/peer.py: a real channels_redis layer (Debian's
- * python3-channels-redis, run with /usr/bin/python3, which sees Debian's packages even when
- * another python3 comes first on PATH) answering JSON commands over its stdin/stdout.
+ * python3-channels-redis, run by the Python that server.ts found: RINGBUS_PYTHON, else the first
+ * python3/python on PATH that imports channels_redis) answering JSON commands over its stdin/stdout.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Message, MessageValue } from '../../dist/index.js';
+import { PYTHON } from './server.js';
 
 const SCRIPT = fileURLToPath(new URL('./python/peer.py', import.meta.url));
 
@@ -57,7 +58,7 @@ export class PythonPeer {
 
   /** Start a peer with RedisChannelLayer keyword arguments (snake_case, as in Django settings). */
   static async start(config: Record<string, unknown>): Promise<PythonPeer> {
-    const child = spawn('/usr/bin/python3', [SCRIPT, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(PYTHON, [SCRIPT, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
     const peer = new PythonPeer(child);
     child.stderr.on('data', (d: Buffer) => {
       peer.stderr += d.toString();

@@ -6,6 +6,7 @@
  * enable them, unless `RINGBUS_REQUIRE_REDIS=1` (CI), where its absence is a failure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { findPython } from '../../bench/python.js';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,11 +25,20 @@ const INSTALL_HINT = 'apt-get install redis-server python3-channels-redis';
 /** True when `redis-server` can be run. */
 export const haveRedis: boolean = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 
-/** True when Debian's channels_redis is importable by /usr/bin/python3. */
-export const havePythonChannelsRedis: boolean =
-  spawnSync('/usr/bin/python3', ['-c', 'import channels_redis, cryptography'], { stdio: 'ignore' }).status === 0;
+/**
+ * The Python of the interop tests: RINGBUS_PYTHON, else the first python3/python on PATH that
+ * imports channels_redis and cryptography (bench/python.js says which, and why others were passed over).
+ */
+export const python = findPython({ modules: ['channels_redis', 'cryptography'] });
+
+/** True when a Python that can import channels_redis was found. */
+export const havePythonChannelsRedis: boolean = python.path !== null;
+
+/** The interpreter to run (only meaningful when {@link havePythonChannelsRedis}). */
+export const PYTHON: string = python.path ?? 'python3';
 
 let announced = false;
+let pythonAnnounced = false;
 
 /** Servers still running; killed if the test process exits without stopping them (a crash). */
 const running = new Set<ChildProcess>();
@@ -55,9 +65,16 @@ function firstInThisRun(): boolean {
  */
 export function redisTestsEnabled(needPython = false): boolean {
   const missing = [!haveRedis && 'redis-server', needPython && !havePythonChannelsRedis && 'python3-channels-redis'].filter(Boolean);
+  if (needPython && havePythonChannelsRedis && !pythonAnnounced) {
+    pythonAnnounced = true;
+    console.info(`redis interop tests: ${python.describe()}`);
+  }
   if (missing.length === 0) return true;
   if (process.env.RINGBUS_REQUIRE_REDIS === '1') {
-    throw new Error(`RINGBUS_REQUIRE_REDIS=1 but ${missing.join(' and ')} is missing: ${INSTALL_HINT}`);
+    throw new Error(
+      `RINGBUS_REQUIRE_REDIS=1 but ${missing.join(' and ')} is missing: ${INSTALL_HINT}` +
+        (needPython && !havePythonChannelsRedis ? ` (${python.describe()})` : ''),
+    );
   }
   if (!announced && firstInThisRun()) {
     console.warn(`\n*** SKIPPING Redis tests: ${missing.join(' and ')} not found. Enable them with: ${INSTALL_HINT} ***\n`);

@@ -9,15 +9,15 @@ import { decode, encode } from '../../dist/index.js';
 import { crc32, shardIndex } from '../../dist/redis/crc32.js';
 import { Fernet, InvalidToken, MultiFernet } from '../../dist/redis/fernet.js';
 import { makeMember, nextScore, unpackMember, withRouting } from '../../dist/redis/wire.js';
-import { havePythonChannelsRedis, redisTestsEnabled } from './server.js';
+import { PYTHON, havePythonChannelsRedis, redisTestsEnabled } from './server.js';
 
 /** Python checks run when channels_redis is there (in CI it must be: redisTestsEnabled throws). */
 const withPython = havePythonChannelsRedis || redisTestsEnabled(true);
 
-/** Run a Python snippet with /usr/bin/python3; `input` arrives as JSON in the variable `data`. */
+/** Run a Python snippet with the Python that has channels_redis (server.ts); `input` arrives as JSON in the variable `data`. */
 function python(code: string, input: unknown): unknown {
   const script = `import json, sys\ndata = json.loads(sys.stdin.read())\n${code}`;
-  const r = spawnSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(input), encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['-c', script], { input: JSON.stringify(input), encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout);
 }

@@ -101,6 +101,18 @@ describe('accessors and Proxies are read exactly once', () => {
     expect(gets).toBe(2);
   });
 
+  it('encodes each message as its own, whatever was checked in between', () => {
+    const a = { x: 1 };
+    const b = { y: 'two' };
+    assertMessage(a);
+    assertMessage(b);
+    expect(decode(encode(a).slice())).toEqual({ x: 1 });
+    expect(decode(encode(b).slice())).toEqual({ y: 'two' });
+    assertMessage(b);
+    expect(decode(encode(b).slice())).toEqual({ y: 'two' });
+    expect(decode(encode(b).slice())).toEqual({ y: 'two' }); // the kept bytes are used once
+  });
+
   it('a layer delivers what it checked, whatever the getter returns afterwards', async () => {
     const layer = await createLayer({ backend: 'memory' });
     let reads = 0;

@@ -154,6 +154,10 @@ class LayerProxy implements ChannelLayer {
     await this.call('flush', []);
   }
 
+  onEvent(): () => void {
+    throw new Error('events are reported in the thread of the layer that caused them: not through the test proxy');
+  }
+
   stats(): LayerStats {
     return this.callSync('stats', []) as LayerStats;
   }

@@ -71,7 +71,7 @@ export function splitHybridOptions(options: HybridLayerOptions): SplitHybridOpti
       throw new TypeError(`unknown option ${quote(key)} for the hybrid backend; known options: ${[...known].join(', ')}`);
     }
   }
-  if (options.full !== undefined && options.full !== 'reject') {
+  if (options.full === 'drop-oldest' || options.full === 'wait') {
     throw new Unsupported(`option full: ${quote(options.full)}: ${SPECIFIC_FULL}`);
   }
   const shared: Record<string, unknown> = {};

@@ -122,5 +122,8 @@ export function attachOptions(stored: Uint8Array, handleOptions: SharedLayerOpti
     }
     for (const key of PER_INSTANCE_OPTIONS) if (handleOptions[key] !== undefined) options[key] = handleOptions[key];
   }
+  // The unit check of expiry / groupExpiry judged the creator's options when the bus was
+  // created; the stored values (defaults written out) are not judged again on attach.
+  options.allowLongExpiry = true;
   return options as SharedLayerOptions;
 }

@@ -6,12 +6,17 @@
  */
 
 import { Unsupported } from '../../errors.js';
+import { assertKnownOptions, type Bytes, type Count } from '../../options.js';
 import {
+  COMMON_OPTION_KEYS,
+  TRADEOFF_OPTION_KEYS,
+  assertOptionsObject,
   resolveCommonOptions,
   resolveTradeoffs,
   type CommonLayerOptions,
   type ResolvedCommonOptions,
   type ResolvedTradeoffs,
+  type CoversKeys,
   type TradeoffOptions,
 } from '../../layer.js';
 import type { WasmMemory, WasmModule } from '../../wasm/api.js';
@@ -19,22 +24,22 @@ import type { WasmMemory, WasmModule } from '../../wasm/api.js';
 /** Options of the shared-memory backend (the default of `createLayer`). */
 export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions {
   /**
-   * Size of the shared region in bytes: a multiple of 65536, from 2 MiB to 2 GiB. It is
+   * Size of the shared region in **bytes**: a multiple of 65536, from 2 MiB to 2 GiB. It is
    * allocated once and never grows. Default 64 MiB.
    */
-  memory?: number;
-  /** Largest encoded message accepted, in bytes: at most a quarter of `memory`. Default 1 MiB (or that quarter). */
-  maxMessageSize?: number;
+  memory?: Bytes;
+  /** Largest encoded message accepted, in **bytes**: at most a quarter of `memory`. Default 1 MiB (or that quarter). */
+  maxMessageSize?: Bytes;
   /**
    * How many channel and group names can exist at the same time (empty, unused channels
    * are reclaimed and do not count). Default 131072.
    */
-  maxNames?: number;
+  maxNames?: Count;
   /**
    * At-least-once delivery: how many leases can be out at the same time over the whole bus
    * (a 32-byte slot each in the shared memory). Default 4096.
    */
-  maxLeases?: number;
+  maxLeases?: Count;
   /**
    * Deliver received messages deeply frozen (`Object.freeze` on every object and array in
    * them). In exchange, a thread that receives one group send on several member channels
@@ -46,6 +51,14 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
    */
   frozenMessages?: boolean;
 }
+
+/** Every option of the shared backend (unknown ones are refused). */
+export const SHARED_OPTION_KEYS = [
+  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'memory', 'maxMessageSize', 'maxNames', 'maxLeases', 'frozenMessages',
+] as const;
+/** Fails to compile when an option of SharedLayerOptions is missing from SHARED_OPTION_KEYS. */
+const sharedKeysComplete: CoversKeys<SharedLayerOptions, typeof SHARED_OPTION_KEYS> = true;
+void sharedKeysComplete;
 
 /**
  * What `layer.handle` holds: everything another thread needs to attach to the same bus.
@@ -95,6 +108,8 @@ export const LIFO_DROP_OLDEST =
 
 /** Check `options` and apply the defaults. Throws TypeError / Unsupported. */
 export function resolveSharedOptions(options: SharedLayerOptions): ResolvedSharedOptions {
+  assertOptionsObject("createLayer({ backend: 'shared' })", options);
+  assertKnownOptions("createLayer({ backend: 'shared' })", options, SHARED_OPTION_KEYS);
   const common = resolveCommonOptions(options);
   const tradeoffs = resolveTradeoffs(options);
   if ((options.order ?? 'fifo') === 'lifo' && (options.full ?? 'reject') === 'drop-oldest') {

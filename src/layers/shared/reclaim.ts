@@ -108,7 +108,10 @@ export class Reclaimer {
   private tick(): void {
     this.announce();
     const x = this.core.x;
-    if (x.recordsPooled() > 0 && x.graceAdvance() === 1) x.graceDrain(DRAIN_MAX);
+    if (x.recordsPooled() > 0) {
+      x.graceAdvance();
+      x.graceDrain(DRAIN_MAX);
+    }
   }
 
   /** End what grace periods can end now (advancing as far as every instance allows), free what is due. */

@@ -36,7 +36,7 @@ export function describeValue(value: unknown): string {
     const proto = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
     const name = proto?.constructor?.name;
     if (proto !== null && proto !== Object.prototype && typeof name === 'string' && name !== '') {
-      return `a ${name} instance`;
+      return `${/^[AEIOU]/i.test(name) ? 'an' : 'a'} ${name} instance`;
     }
     const keys = Object.keys(value);
     return keys.length === 0 ? 'an empty object' : `an object with keys ${keys.slice(0, 6).map((k) => JSON.stringify(k)).join(', ')}`;

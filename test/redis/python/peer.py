@@ -1,6 +1,6 @@
 """A channels_redis layer driven over stdin/stdout, for the Node interop tests.
 
-Run with /usr/bin/python3 (Debian's python3-channels-redis). argv[1] is a JSON object of
+Run with a Python that has channels_redis (Debian's python3-channels-redis; test/redis/server.ts finds it). argv[1] is a JSON object of
 RedisChannelLayer keyword arguments (hosts, prefix, capacity, expiry, ...). Each stdin line
 is a JSON command {"id", "op", ...}; each answer is one stdout line
 {"id", "ok": true, "result"} or {"id", "ok": false, "error", "message"}. Commands run
