@@ -74,8 +74,9 @@
 // kept free for per-page bookkeeping such a layer may need).
 //
 // Tested by test/core/allocator.test.ts (4 threads allocating and freeing random sizes, each
-// block's pattern checked before its free; threads terminated while allocating) and the
-// fragmentation and churn-soak tests (accounting back at exactly its start).
+// block's pattern checked before its free; threads terminated while allocating),
+// test/core/reap-release.test.ts (threads terminated inside `release` and reaped: no block
+// freed twice) and the fragmentation and churn-soak tests (accounting back at its start).
 //
 // Reference counts: a message block starts at 1 (its sender). Each queue that holds the
 // handle owns one reference; `groupSend` adds one per member before enqueueing. `release`

@@ -49,7 +49,8 @@
 // while retiring or draining leaks at most that one record (its block stays held).
 // Tested across threads by test/core/churn-soak.test.ts (clients come and go, stale names are
 // sent to long after their records were reclaimed and their memory reused, every payload is
-// checked, the accounting ends exactly at its start) and test/core/registry-race.test.ts.
+// checked, the accounting ends exactly at its start) and test/core/registry-race.test.ts; the
+// wrap of the epoch by test/core/epoch-wrap.test.ts.
 
 import { freeBlock, popTagged, pushTagged } from './arena';
 import { H_EPOCH, H_INST, H_INSTCAP, H_LIMBO, H_RECFREE, H_RECTOTAL, H_UNTRACKED, R_RETIRED, hdr } from './layout';
@@ -91,7 +92,7 @@ export function graceAdvance(): bool {
   const base = <usize>load<u32>(hdr(H_INST));
   for (let i: u32 = 0; i < n; i++) {
     const a = base + <usize>i * ISLOT;
-    if (atomic.load<u32>(a) != 0 && atomic.load<u32>(a + I_EPOCH) != g) return false;
+    if ((atomic.load<u32>(a) & 1) != 0 && atomic.load<u32>(a + I_EPOCH) != g) return false; // bit 0: live (leases.ts)
   }
   return atomic.cmpxchg<u32>(hdr(H_EPOCH), g, g + 1) == g;
 }

@@ -6,7 +6,7 @@
 //
 // The references are recorded in a per-instance table (CACHE_ENTRIES words and a drop word, an
 // arena block made when the instance starts caching, its address in the instance slot's word
-// 28), so the reaper of a dead thread gives them back (`cacheRelease`, from `instanceFree`).
+// 32), so the reaper of a dead thread gives them back (`cacheRelease`, from `instanceFree`).
 //
 // Invariants: an entry is non-zero while it stands for a reference the cache holds. `cacheKeep`
 // records the handle and forgets it as "being received" (arena.ts `untrack`) in one straight
@@ -26,7 +26,7 @@ import { allocBlock, dropSlot, freeBlock, releaseBlock, trackDrop, untrack } fro
 import { BLOCK_HDR, B_REFS } from './layout';
 
 /** Offset of the decode-cache table word in an instance slot. */
-export const I_CACHE: usize = 28;
+export const I_CACHE: usize = 32;
 /** Entries of a decode-cache table (the drop word follows them). */
 export const CACHE_ENTRIES: u32 = 16;
 const DROP: usize = <usize>CACHE_ENTRIES * 4;

@@ -184,7 +184,7 @@ export function groupSend(g: u32, h: u32, cutoff: f64, scratch: usize, scratchCa
     }
     unpin(rec);
   }
-  releaseOwned(h); // the sender's reference (in its hands since alloc, see queue.ts)
+  releaseOwned(h); // the sender's reference (in its hands since alloc, see arena.ts `sendSlot`)
   return delivered;
 }
 

@@ -29,9 +29,9 @@ import { R_CTL } from './layout';
 import { EPOCH_UNIT, pin } from './queue';
 
 /** Offset of the hold table in an instance slot. */
-export const I_HOLDS: usize = 32;
-/** Entries of a hold table. */
-export const HOLD_ENTRIES: u32 = 8;
+export const I_HOLDS: usize = 36;
+/** Entries of a hold table (the rest of the 64-byte slot). */
+export const HOLD_ENTRIES: u32 = 7;
 
 /** Empty the hold table of the slot at `slot` (a fresh claim: a freed slot has none set). */
 export function holdsReset(slot: usize): void {

@@ -151,7 +151,7 @@ export function alloc(len: u32, time: f64): u32 {
   return p;
 }
 
-/** Drop one reference to block `h` (and forget it as in-hand, see queue.ts). */
+/** Drop one reference to block `h` (and forget it as in-hand, see arena.ts `untrack`). */
 export function release(h: u32): void {
   releaseOwned(h);
 }
@@ -539,5 +539,5 @@ export function blockRefs(h: u32): i32 {
 export {
   setupTables, instanceClaim, instanceSlot, instanceOfThread, instancesLive, instanceFree, leaseTake,
   lastLeaseSeq, lastLeaseHandle, lastLeaseDeliveries, leaseAck, leaseNack, leaseSweep, leaseFlush,
-  leasesHeld,
+  leasesHeld, instanceToken, instanceDetach, instanceSweepStale,
 } from './leases';

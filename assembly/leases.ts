@@ -31,21 +31,47 @@
 // was releasing) or an extra pin: never a lost or duplicated live message.
 //
 // Instance table: `H_INSTCAP` slots of 64 bytes: [live][thread id][message being sent]
-// [message being received] (the in-hand words, see queue.ts) [record pinned for a wait]
+// [message being received] (the in-hand words, see arena.ts) [record pinned for a wait]
 // [parked counter incremented by a wait] [announced reclamation epoch] (epoch.ts)
-// [28: decode-cache table (fanout.ts)] [32..63: hold table, the pins it keeps on its hot channels] (holds.ts)
+// [28: suspect since] [32: decode-cache table (fanout.ts)] [36..63: hold table, the pins it
+// keeps on its hot channels (holds.ts)]
 // (the wait words, written by JS: set right after the
 // pin / increment, cleared right before the unpin / decrement, by compare-and-swap, so a set
-// word always stands for a pin or an increment still in effect). Every layer
-// instance claims one; its 1-based index is the owner id of its leases. When a thread is known
-// to have exited (`layer.watch(worker)`, a pool worker's exit), its instances are reaped: their
-// leases go back to their channels at once, the messages they had in hand are freed, and
-// their slots are freed.
+// word always stands for a pin or an increment still in effect) [suspect since] (below).
+// Every layer instance claims one; its 1-based index is the owner id of its leases. When a
+// thread is known to have exited (`layer.watch(worker)`, a pool worker's exit), its instances
+// are reaped: their leases go back to their channels at once, the messages they had in hand
+// are freed, the pins and parked counts of the waits they died in are undone, and their slots
+// are freed.
+//
+// The live word: bit 0 live, bit 1 suspect, bits 2.. the claim generation (incremented by
+// every claim, kept while free). An instance knows its claim token (generation | live) and
+// reads the word at the start of every operation: anything but its token (or its token with
+// the suspect bit, which it clears by CAS) means its slot was taken from it.
+//
+// Liveness (for threads terminated without anybody watching them): when slots run short,
+// `instanceSweepStale` marks every live slot suspect (CAS token -> token | suspect, and the
+// time in [suspect since]) and reclaims the slots that stayed suspect for `stale` (CAS
+// token | suspect -> free). A live instance clears the mark within a fraction of that time
+// (a timer, and the check at each operation), so only an instance whose thread ran neither
+// its event loop nor a ringbus call for `stale` is reclaimed. Such a reclaim is conservative,
+// because that thread may be alive and stalled: its leases go back to their channels (a
+// redelivery, which at-least-once allows: its later ack resolves false), its held pins and
+// decode-cache references are given back (holds.ts, fanout.ts: its JS touches them only after
+// the live-word check, at an operation or a timer tick), and nothing else is undone: the messages it had in hand are not freed and the pins and parked counts of its
+// waits are not undone (a dead thread leaks them: a block or two, one record pin, one parked
+// count that makes senders on that channel notify for nothing). A stalled-but-alive instance
+// sees the changed live word at its next operation, before it touches anything, and closes
+// itself without touching the slot (LayerClosed); its own waits undo their own pins and counts
+// (at worst clearing the record word of the slot's next owner, which only makes that owner's
+// death-reap leak instead of undo). The check and the CAS on the same word make a reclaim of
+// an instance in the middle of an operation impossible: the CAS needs the suspect bit that
+// operation's check cleared.
 
 import { allocBlock, freeBlock, releaseBlock, trackInstance } from './arena';
 import { I_EPOCH, currentEpoch } from './epoch';
 import { holdsRelease, holdsReset } from './holds';
-import { cacheRelease } from './fanout';
+import { I_CACHE, cacheRelease } from './fanout';
 import { B_REFS, B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
 import { countExpired, isLifo, pin, push, ringPop, unpin } from './queue';
 import { nodeDeliveries, nodeHandle, releaseNode, stackPop, stackPush } from './stack';
@@ -70,7 +96,11 @@ const I_SEND: usize = 8;
 const I_RECV: usize = 12;
 const I_PIN: usize = 16;
 const I_PARK: usize = 20;
+const I_SINCE: usize = 28;
 const ISLOT: usize = 64;
+const LIVE_BIT: u32 = 1;
+const SUSPECT_BIT: u32 = 2;
+const GEN_UNIT: u32 = 4;
 /** This wasm instance's own instance id (0: none). */
 let myId: u32 = 0;
 
@@ -120,13 +150,20 @@ export function setupTables(leases: u32, instances: u32): i32 {
   return <usize>load<u32>(hdr(H_INST)) + <usize>(id - 1) * ISLOT;
 }
 
+/** The claim token of the last successful `instanceClaim` of this wasm instance. */
+let claimed: u32 = 0;
+
 /** Claim an instance slot for a layer instance of thread `thread`: its id (>= 1), or 0 when full. */
 export function instanceClaim(thread: i32): u32 {
   const n = atomic.load<u32>(hdr(H_INSTCAP));
   for (let id: u32 = 1; id <= n; id++) {
     const a = instAddr(id);
-    if (atomic.load<u32>(a + I_LIVE) != 0) continue;
-    if (atomic.cmpxchg<u32>(a + I_LIVE, 0, 1) == 0) {
+    const v = atomic.load<u32>(a + I_LIVE);
+    if ((v & LIVE_BIT) != 0) continue;
+    const token = ((v & ~(GEN_UNIT - 1)) + GEN_UNIT) | LIVE_BIT;
+    if (atomic.cmpxchg<u32>(a + I_LIVE, v, token) == v) {
+      claimed = token;
+      atomic.store<u32>(a + I_SINCE, 0);
       atomic.store<u32>(a + I_SEND, 0);
       atomic.store<u32>(a + I_RECV, 0);
       atomic.store<u32>(a + I_PIN, 0);
@@ -134,7 +171,7 @@ export function instanceClaim(thread: i32): u32 {
       atomic.store<u32>(a + I_EPOCH, currentEpoch()); // before it reads any record (epoch.ts)
       atomic.store<i32>(a + I_THREAD, thread);
       holdsReset(a); // its hold table (holds.ts)
-      atomic.store<u32>(a + 28, 0); // no decode-cache table yet (fanout.ts)
+      atomic.store<u32>(a + I_CACHE, 0); // no decode-cache table yet (fanout.ts)
       myId = id;
       trackInstance(a, I_SEND, I_RECV);
       return id;
@@ -148,7 +185,7 @@ export function instanceOfThread(thread: i32, from: u32): u32 {
   const n = atomic.load<u32>(hdr(H_INSTCAP));
   for (let id: u32 = from < 1 ? 1 : from; id <= n; id++) {
     const a = instAddr(id);
-    if (atomic.load<u32>(a + I_LIVE) != 0 && atomic.load<i32>(a + I_THREAD) == thread) return id;
+    if ((atomic.load<u32>(a + I_LIVE) & LIVE_BIT) != 0 && atomic.load<i32>(a + I_THREAD) == thread) return id;
   }
   return 0;
 }
@@ -163,7 +200,7 @@ export function instanceSlot(id: u32): u32 {
 export function instancesLive(): u32 {
   const n = atomic.load<u32>(hdr(H_INSTCAP));
   let live: u32 = 0;
-  for (let id: u32 = 1; id <= n; id++) if (atomic.load<u32>(instAddr(id) + I_LIVE) != 0) live++;
+  for (let id: u32 = 1; id <= n; id++) if ((atomic.load<u32>(instAddr(id) + I_LIVE) & LIVE_BIT) != 0) live++;
   return live;
 }
 
@@ -197,7 +234,58 @@ export function instanceFree(id: u32, dead: bool): void {
   holdsRelease(a); // the pins it held on its hot channels (holds.ts), dead or closing
   cacheRelease(a); // the blocks its decode cache held (fanout.ts)
   atomic.store<i32>(a + I_THREAD, -1);
-  atomic.store<u32>(a + I_LIVE, 0);
+  atomic.store<u32>(a + I_LIVE, atomic.load<u32>(a + I_LIVE) & ~(GEN_UNIT - 1)); // free, same generation
+}
+
+/** The claim token of this wasm instance's last claim (JS compares the live word with it). */
+export function instanceToken(): u32 {
+  return claimed;
+}
+
+/** This wasm instance's layer lost its slot (reclaimed as stale): stop writing to it. */
+export function instanceDetach(): void {
+  trackInstance(0, 0, 0);
+  myId = 0;
+}
+
+/**
+ * Liveness sweep, for when instance slots run short (see the module comment): reclaim every
+ * slot that stayed suspect for at least `stale` ticks (its leases go back, with `dead` /
+ * `maxDeliveries` as in `leaseSweep`; nothing else of it is undone), and mark every other
+ * live slot suspect since `now` (ticks: any unit, compared modulo 2^32). `nowMs`: the time for
+ * lease deadlines. Returns the number of slots reclaimed.
+ */
+export function instanceSweepStale(now: u32, stale: u32, nowMs: f64, me: u32, dead: u32, maxDeliveries: u32): u32 {
+  const n = atomic.load<u32>(hdr(H_INSTCAP));
+  let reclaimed: u32 = 0;
+  for (let id: u32 = 1; id <= n; id++) {
+    if (id == myId) continue;
+    const a = instAddr(id);
+    const v = atomic.load<u32>(a + I_LIVE);
+    if ((v & LIVE_BIT) == 0) continue;
+    if ((v & SUSPECT_BIT) == 0) {
+      atomic.store<u32>(a + I_SINCE, now);
+      atomic.cmpxchg<u32>(a + I_LIVE, v, v | SUSPECT_BIT);
+      continue;
+    }
+    if (now - atomic.load<u32>(a + I_SINCE) < stale) continue;
+    // Take it with one CAS that fails if its instance cleared the mark meanwhile, into a
+    // state that is not its token (it sees it lost the slot) and not claimable (live bit),
+    // then give its leases back and free the slot: no new owner can be there yet.
+    const reclaiming = ((v & ~(GEN_UNIT - 1)) + GEN_UNIT) | LIVE_BIT;
+    if (atomic.cmpxchg<u32>(a + I_LIVE, v, reclaiming) != v) continue;
+    leaseSweep(nowMs, me, dead, maxDeliveries, id);
+    atomic.store<u32>(a + I_SEND, 0);
+    atomic.store<u32>(a + I_RECV, 0);
+    atomic.store<u32>(a + I_PIN, 0);
+    atomic.store<u32>(a + I_PARK, 0);
+    atomic.store<i32>(a + I_THREAD, -1);
+    holdsRelease(a); // its held pins and decode-cache references: its timers and operations
+    cacheRelease(a); // touch them only after checking the live word (src/layers/shared/holds.ts)
+    atomic.store<u32>(a + I_LIVE, reclaiming & ~(GEN_UNIT - 1));
+    reclaimed++;
+  }
+  return reclaimed;
 }
 
 // ---- leases --------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ export function push(r: u32, h: u32): bool {
  * Dequeue the next handle of pinned channel `r`, expired or not (0 when empty): the top of
  * the stack (a LIFO channel's newest message, or a FIFO channel's redelivered one), else the
  * oldest of the ring. When `dst` is not 0, the handle is stored there right after the pop's
- * CAS, before any call or back-edge (see `recvSlot`).
+ * CAS, before any call or back-edge (see arena.ts `recvSlot`).
  */
 export function popRaw(r: u32, dst: usize = 0): u32 {
   if (!stackEmpty(r)) {

@@ -30,7 +30,11 @@ export function attachLayer(source: HybridLayerHandle | HybridLayer | BusWorkerD
  * when that bus is a hybrid one).
  *
  * Throws `TypeError` for anything else (a memory or Redis layer, an object without a
- * handle), `LayoutMismatch` for a handle of an incompatible build or a foreign memory.
+ * handle), `LayoutMismatch` for a handle of an incompatible build or a foreign memory,
+ * or a handle whose bus-wide options were edited (the bus's options are read from its shared
+ * memory; only `wait` and `spinBudget` may differ per instance); `LayerClosed` when the bus
+ * was shut down (its creating layer closed); `OutOfSharedMemory` (region `'instances'`) when
+ * all instance slots are taken under at-least-once delivery.
  */
 export function attachLayer(source?: SharedLayerHandle | BusWorkerData | SharedLayer): SharedLayer;
 export function attachLayer(source?: unknown): SharedLayer | HybridLayer {

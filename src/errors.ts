@@ -17,6 +17,7 @@ export type RingbusErrorCode =
   | 'ERR_RINGBUS_LAYOUT_MISMATCH'
   | 'ERR_RINGBUS_BACKEND_UNAVAILABLE'
   | 'ERR_RINGBUS_CONNECTION'
+  | 'ERR_RINGBUS_AUTH'
   | 'ERR_RINGBUS_NOT_OWNER'
   | 'ERR_RINGBUS_UNSUPPORTED';
 
@@ -172,9 +173,67 @@ export class ConnectionError extends RingbusError {
   /**
    * @param detail what failed
    * @param cause the underlying error
+   * @param code the code (a subclass's)
    */
-  constructor(detail: string, cause?: unknown) {
-    super('ERR_RINGBUS_CONNECTION', detail, cause === undefined ? undefined : { cause });
+  constructor(detail: string, cause?: unknown, code: RingbusErrorCode = 'ERR_RINGBUS_CONNECTION') {
+    super(code, detail, cause === undefined ? undefined : { cause });
+  }
+}
+
+/**
+ * A `send` to Redis whose command was written but whose reply never came (no answer within
+ * `operationTimeout`, or the connection dropped): it may or may not have been applied, and
+ * sending the message again could deliver it twice. {@link UnconfirmedSend.retry} sends the
+ * very same stored message again (same bytes, same server): if the first attempt was
+ * applied and the message is still queued, the retry finds it and adds nothing. (If it was
+ * applied and already received in between, the retry delivers it a second time.) Its code
+ * is that of {@link ConnectionError}.
+ */
+export class UnconfirmedSend extends ConnectionError {
+  /** The channel of the send. */
+  readonly channel: string;
+  private readonly resend: () => Promise<void>;
+
+  /**
+   * @param detail what failed
+   * @param channel the channel of the send
+   * @param resend sends the same stored message again
+   * @param cause the underlying error
+   */
+  constructor(detail: string, channel: string, resend: () => Promise<void>, cause?: unknown) {
+    super(detail, cause);
+    this.channel = channel;
+    this.resend = resend;
+  }
+
+  /**
+   * Send the same message again, without a duplicate if the first attempt was applied and
+   * the message was not received yet. Resolves once the server confirmed it; rejects as
+   * `send` does (another UnconfirmedSend included, which can be retried in turn).
+   */
+  retry(): Promise<void> {
+    return this.resend();
+  }
+}
+
+/**
+ * The server refused the credentials (Redis `NOAUTH`: a password is required and none was
+ * given; `WRONGPASS`: wrong user name or password). Reported at once, not after
+ * `operationTimeout`. A {@link ConnectionError} too, with its own code `'ERR_RINGBUS_AUTH'`;
+ * the password is never part of the message.
+ */
+export class AuthenticationError extends ConnectionError {
+  /** The server's refusal, e.g. `'NOAUTH'` or `'WRONGPASS'`. */
+  readonly refusal: string;
+
+  /**
+   * @param detail what failed, and how to give the credentials
+   * @param refusal the server's refusal code (`NOAUTH`, `WRONGPASS`)
+   * @param cause the server's reply
+   */
+  constructor(detail: string, refusal: string, cause?: unknown) {
+    super(detail, cause, 'ERR_RINGBUS_AUTH');
+    this.refusal = refusal;
   }
 }
 

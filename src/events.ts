@@ -17,7 +17,9 @@ export type DropReason =
   /** Redis: a stored message could not be read (no encryption key opens it, bad bytes). */
   | 'undecodable'
   /** Redis: a message on a process-specific queue names no channel of this layer. */
-  | 'unroutable';
+  | 'unroutable'
+  /** Hybrid: a message from another machine (or Django) found its channel on this machine full. */
+  | 'arrival-full';
 
 /** Messages were dropped (counted in `stats().dropped`). */
 export interface DroppedEvent {

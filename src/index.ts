@@ -12,6 +12,7 @@
  * @module
  */
 
+import { quote } from './quote.js';
 import { BackendUnavailable } from './errors.js';
 import { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 import type { ChannelLayer } from './layer.js';
@@ -110,7 +111,7 @@ export async function createLayer(options: HybridBackend & HybridLayerOptions): 
 export async function createLayer(options: LayerOptions): Promise<ChannelLayer>;
 export async function createLayer(options: LayerOptions = {}): Promise<ChannelLayer> {
   if (options === null || typeof options !== 'object') {
-    throw new TypeError(`invalid options for createLayer: ${String(options)}; expected an object`);
+    throw new TypeError(`invalid options for createLayer: ${quote(options)}; expected an object`);
   }
   const { backend = 'shared', ...rest } = options as { backend?: unknown } & Record<string, unknown>;
   switch (backend) {

@@ -240,7 +240,9 @@ export interface ChannelLayer {
 
   /**
    * Release this instance: pending waits reject with {@link LayerClosed}, as does every
-   * later call. Idempotent.
+   * later call. Idempotent. On the shared backend, closing the layer that created the bus
+   * shuts the whole bus down: every instance in every thread is closed the same way, and
+   * later attaches fail with LayerClosed.
    */
   close(): Promise<void>;
 }

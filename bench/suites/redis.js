@@ -262,6 +262,7 @@ function cases(url, quick, ceiling) {
   const groupSendElsewhere = {
     id: 'groupsend-elsewhere-ringbus',
     name: `groupSend to ${GROUP_MEMBERS} channels of another layer, all received, ringbus (through Redis)`,
+    options: { backend: 'redis', capacity: CAPACITY },
     kind: 'rate',
     unit: 'delivery',
     message: 'chat',

@@ -237,6 +237,7 @@ function churnFreeCase(after, quick) {
     name: after
       ? `free arena bytes after a churn of ${clients.toLocaleString('en-US')} clients, expired and reclaimed`
       : 'free arena bytes of a fresh bus (the start of the churn)',
+    options: { expiry: 0.2, groupExpiry: 0.2 },
     kind: 'value',
     unit: 'byte',
     async open() {

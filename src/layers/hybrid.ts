@@ -49,8 +49,10 @@
  * @module
  */
 
+import { quote } from '../quote.js';
 import { setMaxListeners } from 'node:events';
 import { NotOwner, Unsupported } from '../errors.js';
+import type { LayerEvent, LayerEventListener } from '../events.js';
 import {
   assertChannelPrefix,
   assertOptionsObject,
@@ -139,7 +141,7 @@ export class HybridLayer extends LayerBase {
   static attach(handle: HybridLayerHandle): HybridLayer {
     const hybrid = (handle as Partial<HybridLayerHandle> | null)?.hybrid;
     if (hybrid === undefined || hybrid === null || typeof hybrid.bus !== 'string') {
-      throw new TypeError(`invalid handle ${String(handle)}: expected the object of a hybrid layer's \`handle\``);
+      throw new TypeError(`invalid handle ${quote(handle)}: expected the object of a hybrid layer's \`handle\``);
     }
     const split = splitHybridOptions(hybrid.options ?? {});
     const local = SharedLayer.attach(handle, hybrid.bus);
@@ -280,7 +282,7 @@ export class HybridLayer extends LayerBase {
     // Members matched by localChannels are in this machine's shared-memory group.
     const localGroup = this.split.hasLocal ? this.local.groupSend(group, message) : undefined;
     const own = await this.remote.groupSendOutside(group, body);
-    if (own.length > 0) this.local.deliverEncoded(own, body, Date.now());
+    if (own.length > 0) this.local.deliverEncoded(own, body, Date.now(), group);
     await localGroup;
   }
 
@@ -310,6 +312,18 @@ export class HybridLayer extends LayerBase {
 
   protected depths(): Record<string, number> {
     return this.stats().depths;
+  }
+
+  /**
+   * Call `listener` for every message this instance drops, finds expired or hands out again,
+   * on its shared-memory and Redis sides alike (see {@link LayerEvent}); the creator's
+   * listeners also hear what its bus router drops. Returns a function that removes it.
+   */
+  override onEvent(listener: LayerEventListener): () => void {
+    const stops = [super.onEvent(listener), this.local.onEvent(listener), this.remote.onEvent(listener)];
+    return () => {
+      for (const stop of stops) stop();
+    };
   }
 
   /** The shared region's accounting (see {@link SharedLayer.memoryStats}). */

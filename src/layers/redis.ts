@@ -28,10 +28,10 @@
  */
 
 import { setMaxListeners } from 'node:events';
-import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, Unsupported } from '../errors.js';
+import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, UnconfirmedSend, Unsupported } from '../errors.js';
 import { assertOptionsObject, isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveOptions, type SendOptions, type WaitOptions } from '../layer.js';
 import { shardIndex } from '../redis/crc32.js';
-import { RedisServer } from '../redis/host.js';
+import { RedisServer, isUnconfirmed } from '../redis/host.js';
 import { resolveRedisOptions, type RedisLayerOptions, type ResolvedRedisOptions } from '../redis/options.js';
 import { leaseKeys, RedisLease } from '../redis/leases.js';
 import { Reader, type ReaderOwner } from '../redis/reader.js';
@@ -205,9 +205,19 @@ export class RedisLayer extends LayerBase {
       this.rememberDepth(channel, depth);
       return true;
     };
-    if (await attempt()) return;
-    if (policy !== 'wait') throw new ChannelFull(channel, capacity);
-    await this.waitForRoom(what, options, attempt);
+    const once = async (): Promise<void> => {
+      try {
+        if (await attempt()) return;
+        if (policy !== 'wait') throw new ChannelFull(channel, capacity);
+        await this.waitForRoom(what, options, attempt);
+      } catch (err) {
+        // Written, no reply: the same member again is found by the send script if it is
+        // still queued (a sorted set holds a member once), so a retry adds no duplicate.
+        if (isUnconfirmed(err)) throw new UnconfirmedSend(err.message, channel, once, err.cause);
+        throw err;
+      }
+    };
+    return once();
   }
 
   /**
@@ -251,7 +261,7 @@ export class RedisLayer extends LayerBase {
     }
     while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
       inbox.buffer.shift();
-      this.counters.expired++;
+      this.noteExpired(1, channel);
     }
     const capacity = this.options.common.capacityOf(channel);
     if (inbox.buffer.length >= capacity) {
@@ -260,7 +270,7 @@ export class RedisLayer extends LayerBase {
         return false;
       }
       inbox.buffer.shift();
-      this.counters.dropped++;
+      this.noteDropped(1, channel, 'drop-oldest');
     }
     inbox.buffer.push({ message, score });
     return true;
@@ -343,6 +353,7 @@ export class RedisLayer extends LayerBase {
           ),
         );
         this.noteExpired(expired, channel);
+        for (let i = 0; i < expired; i++) this.seenPop(channel); // the script removed them from the key
         if (member === null || deliveries === null) break;
         const settle = (mode: 'ack' | 'nack') =>
           server
@@ -357,6 +368,7 @@ export class RedisLayer extends LayerBase {
           // Unreadable (no key opens it, bad bytes): settle it away rather than redeliver it forever.
           this.noteDropped(1, channel, 'undecodable');
           this.warn('decode', err);
+          this.seenPop(channel);
           await settle('ack');
           continue;
         }
@@ -537,6 +549,21 @@ export class RedisLayer extends LayerBase {
     }
   }
 
+  /**
+   * A member of owner key `owner` was popped and discarded (expired or unreadable): the
+   * channels it was for no longer hold it. Only read for that (an unreadable one names none).
+   */
+  private seenDiscarded(owner: string, member: Buffer): void {
+    if (this.depthSeen.size === 0) return;
+    try {
+      for (const c of unpackMember(member, this.options.crypter, this.tokenTtl).channels) {
+        if (ownerPart(c) === owner) this.seenPop(c);
+      }
+    } catch {
+      // unreadable: already counted as dropped by unpack
+    }
+  }
+
   private seenPop(channel: string): void {
     const depth = this.depthSeen.get(channel);
     if (depth !== undefined) {
@@ -547,7 +574,10 @@ export class RedisLayer extends LayerBase {
 
   private deliverPlain(index: number, channel: string, member: Buffer, score: number): void {
     const unpacked = this.unpack(member, score);
-    if (unpacked === undefined) return;
+    if (unpacked === undefined) {
+      this.seenPop(channel); // popped and discarded (expired or unreadable): no longer in the key
+      return;
+    }
     const inbox = this.inboxes.get(channel);
     const waiter = inbox?.waiters.shift();
     if (waiter === undefined) {
@@ -565,7 +595,10 @@ export class RedisLayer extends LayerBase {
 
   private deliverSpecific(owner: string, member: Buffer, score: number): void {
     const unpacked = this.unpack(member, score);
-    if (unpacked === undefined) return;
+    if (unpacked === undefined) {
+      this.seenDiscarded(owner, member);
+      return;
+    }
     const targets = unpacked.channels.filter((c) => ownerPart(c) === owner);
     if (targets.length === 0) {
       this.noteDropped(1, owner, 'unroutable');
@@ -627,7 +660,10 @@ export class RedisLayer extends LayerBase {
           const reply = await pop(index);
           if (reply.length < 2) break;
           const unpacked = this.unpack(reply[0] as Buffer, Number((reply[1] as Buffer).toString()));
-          if (unpacked === undefined) continue;
+          if (unpacked === undefined) {
+            this.seenPop(channel); // popped and discarded: no longer in the key
+            continue;
+          }
           this.seenPop(channel);
           this.counters.received++;
           return unpacked.message;
@@ -664,7 +700,7 @@ export class RedisLayer extends LayerBase {
     own.forEach((channel, i) => {
       const copy = i === own.length - 1 ? decoded : copyMessage(decoded);
       if (this.pushOwn(channel, copy, score)) this.counters.sent++;
-      else this.counters.dropped++;
+      else this.noteDropped(1, channel, 'group-full', group);
     });
   }
 
@@ -695,7 +731,8 @@ export class RedisLayer extends LayerBase {
 
   /**
    * Store encoded message `body` for every channel of `members` (one stored message per
-   * key, one script call per shard), counting deliveries and misses.
+   * key, one script call per shard), counting deliveries and misses (reported as events of
+   * `group`, when a group send is storing).
    */
   protected async deliverToMembers(members: readonly string[], body: Buffer, what: string, group?: string): Promise<void> {
     if (members.length === 0) return;

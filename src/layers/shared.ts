@@ -17,6 +17,7 @@
  * @module
  */
 
+import { quote } from '../quote.js';
 import { decode, encode } from '../codec.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
@@ -37,7 +38,8 @@ import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
 import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
 import { forget, track } from './shared/lifetime.js';
-import { instancesExhausted, SHUT_DOWN } from './shared/slots.js';
+import { SLOT_LOST, claimInstance, observeSlots, SHUT_DOWN } from './shared/slots.js';
+import { SlotLiveness } from './shared/liveness.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 import { Holds } from './shared/holds.js';
 import { DecodeCache } from './shared/fanout.js';
@@ -151,6 +153,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly creator: boolean;
   /** Int32 index of the bus's closed word (assembly/lifetime.ts). */
   private readonly closedIndex: number;
+  /** Whether this instance still holds its instance slot (shared/liveness.ts); undefined: no slot. */
+  private readonly liveness: SlotLiveness | undefined;
   /** Tracks this instance for its thread's exit and its collection (shared/lifetime.ts). */
   private readonly lifetime: WeakRef<SharedLayer>;
   private nextSweep = 0;
@@ -179,11 +183,14 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.closedIndex = core.x.closedWord() >> 2;
     const leases = opts.tradeoffs.delivery === 'at-least-once';
     this.extensions = leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
-    this.instance = core.x.instanceClaim(threadId);
-    if (this.instance === 0 && leases) {
-      throw instancesExhausted(INSTANCE_SLOTS);
-    }
+    this.instance = claimInstance(core.x, threadId, opts.livenessTimeoutMs, leases);
     const slot = core.x.instanceSlot(this.instance);
+    const self = new WeakRef(this); // timers must not keep a forgotten layer alive
+    this.liveness =
+      slot === 0
+        ? undefined
+        : new SlotLiveness(core.i32, slot >> 2, core.x.instanceToken(), opts.livenessTimeoutMs, weakly(self, SharedLayer.touch));
+    if (creator) observeSlots(core.x, opts.livenessTimeoutMs, self);
     this.pinWord = slot === 0 ? 0 : slot + 16;
     this.parkWord = slot === 0 ? 0 : slot + 20;
     const parkWord = this.parkWord;
@@ -193,18 +200,20 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     };
     if (leases) {
       const every = sweepIntervalMs(opts.tradeoffs.leaseTimeoutMs);
-      const self = new WeakRef(this); // the timer must not keep a forgotten layer alive
-      this.sweeper.timer = setInterval(() => self.deref()?.sweepQuietly(), every);
+      this.sweeper.timer = setInterval(weakly(self, SharedLayer.sweepOf), every);
       this.sweeper.timer.unref?.();
     }
-    this.lifetime = track(this, core.x, this.instance, this.sweeper) as WeakRef<SharedLayer>;
+    this.lifetime = track(this, core.x, this.instance, this.liveness, this.sweeper) as WeakRef<SharedLayer>;
     // A wait re-reads the bus's closed word (through the `closed` getter) after reading its
     // wake word and before parking (see assembly/lifetime.ts).
     const check = (): void => void this.closed;
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
-    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common);
-    this.holds = new Holds(core, this.instance);
-    this.decodeCache = opts.frozenMessages ? new DecodeCache(core, this.instance) : undefined;
+    const liveness = this.liveness;
+    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    this.holds = new Holds(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    this.decodeCache = opts.frozenMessages
+      ? new DecodeCache(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness))
+      : undefined;
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
@@ -239,7 +248,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    */
   static attach(handle: SharedLayerHandle, clientId?: string): SharedLayer {
     if (handle === null || typeof handle !== 'object') {
-      throw new TypeError(`invalid handle ${String(handle)}: expected the object of a shared layer's \`handle\``);
+      throw new TypeError(`invalid handle ${quote(handle)}: expected the object of a shared layer's \`handle\``);
     }
     const { module, memory, options } = handle;
     if (!isWasmModule(module) || !isWasmMemory(memory)) {
@@ -332,13 +341,23 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    */
   override get closed(): boolean {
     if (super.closed) return true;
-    if (Atomics.load(this.core.i32, this.closedIndex) === 0) return false;
+    const i32 = this.core.i32;
+    const l = this.liveness;
+    if (Atomics.load(i32, this.closedIndex) === 0 && (l === undefined || Atomics.load(i32, l.index) === l.token || l.held())) {
+      return false;
+    }
     void this.close();
     return true;
   }
 
   protected override closedBecause(): string | undefined {
+    if (this.liveness?.lost === true) return SLOT_LOST(this.opts.livenessTimeoutMs);
     return !this.creator && Atomics.load(this.core.i32, this.closedIndex) !== 0 ? SHUT_DOWN : undefined;
+  }
+
+  /** This instance's id in the bus's instance table (0: it has no slot). @internal */
+  get instanceId(): number {
+    return this.instance;
   }
 
   // ---- send / receive ------------------------------------------------------------------
@@ -597,7 +616,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    */
   watch(worker: WatchableWorker): Promise<number> {
     if (!isWatchable(worker)) {
-      throw new TypeError(`invalid worker for watch: ${String(worker)}; expected a Worker of node:worker_threads`);
+      throw new TypeError(`invalid worker for watch: ${quote(worker)}; expected a Worker of node:worker_threads`);
     }
     const thread = worker.threadId;
     return new Promise<number>((resolve) => {
@@ -619,6 +638,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       x.instanceFree(id, 1); // also frees a message it was sending or receiving when it died
     }
     return n;
+  }
+
+  /** Timer callbacks (static, so that they do not close over a constructor's `this`; see `weakly`). */
+  private static sweepOf(layer: SharedLayer): void {
+    layer.sweepQuietly();
+  }
+
+  private static touch(layer: SharedLayer): void {
+    void layer.closed;
   }
 
   /** Requeue expired leases (the sweep timer, and takes); a failure waits for the next sweep. */
@@ -734,9 +762,11 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * its oldest message instead), `timeMs` (epoch ms) is its send time, from which `expiry`
    * counts. For the hybrid layer (src/layers/hybrid.ts), whose groups and Redis arrivals
    * are encoded once for all local members; `bytes` must be one message as `encode` writes
-   * it, within `maxMessageSize`. Returns how many channels received it. @internal
+   * it, within `maxMessageSize`. `group`: the group sent to (its misses are reported as
+   * 'group-full'), or undefined for messages that arrived from another machine
+   * ('arrival-full'). Returns how many channels received it. @internal
    */
-  deliverEncoded(channels: readonly string[], bytes: Uint8Array, timeMs: number): number {
+  deliverEncoded(channels: readonly string[], bytes: Uint8Array, timeMs: number, group?: string): number {
     this.assertOpen('groupSend');
     const x = this.core.x;
     let delivered = 0;
@@ -750,7 +780,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
           ok = x.pushPinned(rec, h) === 1;
         }
         if (!ok && this.opts.tradeoffs.fullOf(channel) === 'drop-oldest' && x.dropOldest(rec) === 1) {
-          this.counters.dropped++;
+          this.noteDropped(1, channel, 'drop-oldest', group);
           ok = x.pushPinned(rec, h) === 1;
         }
         if (ok) {
@@ -758,7 +788,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
           this.counters.sent++;
         } else {
           x.release(h);
-          this.counters.dropped++;
+          this.noteDropped(1, channel, group === undefined ? 'arrival-full' : 'group-full', group);
         }
       } finally {
         x.unpinRecord(rec);
@@ -828,13 +858,16 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // them), then its slot in the instance table is freed. Nothing else of it lives in the
     // shared memory (see claimName): only the caches go.
     if (this.sweeper.timer !== undefined) clearInterval(this.sweeper.timer);
+    this.liveness?.stop();
     this.reclaimer.close();
     this.holds.close();
     this.decodeCache?.close();
     forget(this.lifetime);
     // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.
     if (this.creator) this.core.x.shutdown();
-    if (this.instance !== 0) {
+    if (this.liveness?.lost === true) {
+      this.core.x.instanceDetach(); // its slot was reclaimed (its leases went back): touch nothing
+    } else if (this.instance !== 0) {
       const x = this.core.x;
       try {
         this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, this.instance));
@@ -1051,6 +1084,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   }
 }
 
+/**
+ * `fn(layer)` while `ref` still holds the layer. Made outside the constructor on purpose: a
+ * closure made inside it would share its context, which holds `this`, and a timer holding it
+ * would keep a forgotten layer alive.
+ */
+function weakly(ref: WeakRef<SharedLayer>, fn: (layer: SharedLayer) => void): () => void {
+  return () => {
+    const layer = ref.deref();
+    if (layer !== undefined) fn(layer);
+  };
+}
+
 /** The options every attached instance needs, and nothing else (the handle must stay cloneable). */
 function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
   const out: Record<string, unknown> = {};
@@ -1068,7 +1113,11 @@ function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
  *   or a `postMessage`), `{ ringbus: handle, ... }`, or a shared layer of this thread.
  *
  * Throws `TypeError` for anything else (a memory or Redis layer, an object without a
- * handle), {@link LayoutMismatch} for a handle of an incompatible build or a foreign memory.
+ * handle), {@link LayoutMismatch} for a handle of an incompatible build or a foreign memory,
+ * or a handle whose bus-wide options were edited (the bus's options are read from its shared
+ * memory; only `wait` and `spinBudget` may differ per instance); `LayerClosed` when the bus
+ * was shut down (its creating layer closed); `OutOfSharedMemory` (region `'instances'`) when
+ * all instance slots are taken under at-least-once delivery.
  */
 export function attachLayer(source?: SharedLayerHandle | BusWorkerData | SharedLayer): SharedLayer {
   if (source === undefined) {

@@ -25,7 +25,7 @@
  */
 
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
-import { ConnectionError } from '../errors.js';
+import { AuthenticationError, ConnectionError } from '../errors.js';
 import type { HostConfig } from './options.js';
 import {
   FLUSH,
@@ -106,6 +106,10 @@ export class RedisServer {
   private readonly idle: BlockingConnection[] = [];
   private readonly blocking = new Set<BlockingConnection>();
   private lastError: Error | null = null;
+  /** The server's refusal of the credentials (NOAUTH, WRONGPASS) until a connection is ready again. */
+  private authRefusal: Error | null = null;
+  /** Callers waiting for a connection: told at once when the server refuses the credentials. */
+  private readonly refusalListeners = new Set<(err: Error) => void>();
   private ended = false;
   /** The wait for each connection that is opening, shared by every caller (see whenReady). */
   private readonly readyWaits = new Map<Redis, Promise<void>>();
@@ -196,6 +200,13 @@ export class RedisServer {
     // Without a listener ioredis prints every connection error; keep the last one for messages.
     client.on('error', (err: Error) => {
       this.lastError = err;
+      if (authRefusalOf(err) !== null) {
+        this.authRefusal = err;
+        for (const listener of [...this.refusalListeners]) listener(err);
+      }
+    });
+    client.on('ready', () => {
+      this.authRefusal = null;
     });
     return client;
   }
@@ -210,6 +221,7 @@ export class RedisServer {
     if (client.status === 'end' || this.ended) {
       return Promise.reject(new ConnectionError(`${what}: the connection to redis ${this.label} is closed`));
     }
+    if (this.authRefusal !== null) return Promise.reject(this.refused(what, this.authRefusal));
     let pending = this.readyWaits.get(client);
     if (pending === undefined) {
       pending = this.waitReady(client).finally(() => this.readyWaits.delete(client));
@@ -218,7 +230,8 @@ export class RedisServer {
     return pending.then(
       () => undefined,
       (err: unknown) => {
-        const failure = err as { closed?: boolean; last?: Error | null };
+        const failure = err as { closed?: boolean; last?: Error | null; refused?: Error };
+        if (failure.refused !== undefined) throw this.refused(what, failure.refused);
         if (failure.closed) throw new ConnectionError(`${what}: the connection to redis ${this.label} was closed`);
         const last = failure.last ? ` (last error: ${failure.last.message})` : '';
         throw new ConnectionError(
@@ -230,7 +243,7 @@ export class RedisServer {
     );
   }
 
-  /** One wait for `client`: resolves when ready, rejects with `{ closed }` or `{ last }` (see whenReady). */
+  /** One wait for `client`: resolves when ready, rejects with `{ closed }`, `{ refused }` or `{ last }` (see whenReady). */
   private waitReady(client: Redis): Promise<void> {
     if (client.status === 'wait') {
       client.connect().catch(() => {
@@ -242,7 +255,13 @@ export class RedisServer {
         clearTimeout(timer);
         client.off('ready', onReady);
         client.off('end', onEnd);
+        this.refusalListeners.delete(onRefusal);
       };
+      const onRefusal = (err: Error) => {
+        done();
+        reject({ refused: err });
+      };
+      this.refusalListeners.add(onRefusal);
       const onReady = () => {
         done();
         resolve();
@@ -260,18 +279,67 @@ export class RedisServer {
     });
   }
 
+  /** The AuthenticationError of a refusal `err` (NOAUTH, WRONGPASS) for operation `what`. */
+  private refused(what: string, err: Error): AuthenticationError {
+    const refusal = authRefusalOf(err) ?? 'AUTH';
+    const hint =
+      refusal === 'NOAUTH'
+        ? 'the server requires a password: give it with the option password (and username for an ACL user), ' +
+          'in the URL (redis://user:password@host) or in the host entry'
+        : 'the user name or password does not match the server\'s (options password and username, the URL, or the host entry)';
+    return new AuthenticationError(
+      `${what}: redis ${this.label} refused the credentials (${err.message.trim()}): ${hint}`,
+      refusal,
+      err,
+    );
+  }
+
   private fail(what: string, err: unknown): never {
+    if (err instanceof ReplyError && authRefusalOf(err as Error) !== null) throw this.refused(what, err as Error);
     if (err instanceof ReplyError) throw err;
     const message = err instanceof Error ? err.message : String(err);
     if (message === 'Command timed out') {
-      throw new ConnectionError(
-        `${what}: redis ${this.label} did not answer within ${this.operationTimeout} ms (option operationTimeout); ` +
-          `the operation may or may not have been applied`,
-        err,
+      throw unconfirmed(
+        new ConnectionError(
+          `${what}: redis ${this.label} did not answer within ${this.operationTimeout} ms (option operationTimeout); ` +
+            `the operation may or may not have been applied`,
+          err,
+        ),
+      );
+    }
+    if (message === 'Connection is closed.') {
+      // The command was written (a command is only written on a ready connection) and the
+      // connection closed before its reply: it may have been applied.
+      throw unconfirmed(
+        new ConnectionError(
+          `${what}: lost the connection to redis ${this.label} before its reply; the operation may or may not have been applied`,
+          err,
+        ),
       );
     }
     throw new ConnectionError(`${what}: lost the connection to redis ${this.label}: ${message}`, err);
   }
+}
+
+/** Errors of commands that were written and got no reply: they may or may not have been applied. */
+const unconfirmedErrors = new WeakSet<Error>();
+
+function unconfirmed(err: ConnectionError): ConnectionError {
+  unconfirmedErrors.add(err);
+  return err;
+}
+
+/** True for a {@link RedisServer.run} rejection whose command may or may not have been applied. */
+export function isUnconfirmed(err: unknown): err is ConnectionError {
+  return err instanceof ConnectionError && unconfirmedErrors.has(err);
+}
+
+/** `'NOAUTH'` / `'WRONGPASS'` when `err` is the server refusing the credentials, else null. */
+function authRefusalOf(err: Error): string | null {
+  const m = /(?:^|: )(NOAUTH|WRONGPASS)\b/.exec(err.message);
+  if (m !== null) return m[1] as string;
+  // Redis before 6: "ERR invalid password".
+  return /^ERR invalid password/.test(err.message) ? 'WRONGPASS' : null;
 }
 
 /**

@@ -19,8 +19,10 @@ export interface ScriptDefinition {
 
 /**
  * send. KEYS[1] = channel key. ARGV = member, score, cutoff, capacity, ttl ms, full policy.
- * Drops expired members, then refuses (`'reject'`) or evicts the oldest (`'drop-oldest'`)
- * when the key holds `capacity` members, adds, and refreshes the key's TTL.
+ * Drops expired members; when the member is already there (a retried send whose first
+ * attempt was applied: members carry 12 random bytes, so nothing else matches) adds nothing;
+ * else refuses (`'reject'`) or evicts the oldest (`'drop-oldest'`) when the key holds
+ * `capacity` members, adds, and refreshes the key's TTL.
  * Returns `{status, expired, depth}`: status -1 = full (nothing added), else the number of
  * evicted members; depth = members after the call.
  */
@@ -30,6 +32,9 @@ export const SEND: ScriptDefinition = {
 local key = KEYS[1]
 local expired = redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[3])
 local depth = redis.call('ZCARD', key)
+if redis.call('ZSCORE', key, ARGV[1]) then
+  return {0, expired, depth} -- a retried send whose first attempt was applied: nothing to add
+end
 local capacity = tonumber(ARGV[4])
 local evicted = 0
 if depth >= capacity then

@@ -103,6 +103,9 @@ export interface CoreExports {
   leaseSweep(now: number, me: number, dead: number, maxDeliveries: number, deadOwner: number): number;
   leaseFlush(me: number): void;
   leasesHeld(): number;
+  instanceToken(): number;
+  instanceDetach(): void;
+  instanceSweepStale(now: number, stale: number, nowMs: number, me: number, dead: number, maxDeliveries: number): number;
   setBusOptions(addr: number, len: number): void;
   busOptionsAddr(): number;
   busOptionsLen(): number;

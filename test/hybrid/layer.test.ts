@@ -85,6 +85,8 @@ describe.runIf(enabled)('hybrid layer', () => {
     const [a, b] = [await make({ prefix, capacity: 3 }), await make({ prefix, capacity: 3 })];
     try {
       const mine = await a.newChannel();
+      const events: Array<{ type: string; channel: string | null; reason?: string; count: number }> = [];
+      const stop = a.onEvent((e) => events.push(e as (typeof events)[number]));
       let sent = 0;
       while (sent < 6) {
         try {
@@ -98,6 +100,8 @@ describe.runIf(enabled)('hybrid layer', () => {
       }
       for (let i = 0; i < 500 && a.stats().dropped < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
       expect(a.stats().dropped).toBe(3);
+      expect(events).toEqual([1, 2, 3].map(() => ({ type: 'dropped', channel: mine, count: 1, reason: 'arrival-full' })));
+      stop();
       expect([await a.receive(mine), await a.receive(mine), await a.receive(mine)]).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
       await expect(a.receive(mine, { timeout: 100 })).rejects.toThrow();
     } finally {

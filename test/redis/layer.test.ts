@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { ConnectionError, createLayer, TimeoutError, type ChannelLayer } from '../../dist/index.js';
+import { AuthenticationError, ConnectionError, createLayer, TimeoutError, type ChannelLayer } from '../../dist/index.js';
 import { makeMember } from '../../dist/redis/wire.js';
 import { encode } from '../../dist/index.js';
 import { RedisProcess, redisTestsEnabled } from './server.js';
@@ -104,11 +104,12 @@ describe.runIf(enabled)('redis layer', () => {
       expect(await layer.receive(ch, { timeout: 5000 })).toEqual({ kept: true });
     });
 
-    it('fails createLayer with ConnectionError carrying the server refusal for a wrong password', async () => {
+    it('fails createLayer with an AuthenticationError (a ConnectionError) carrying the server refusal for a wrong password', async () => {
       const err = await createLayer({ backend: 'redis', hosts: [secured.url], password: 'wrong', operationTimeout: 500 }).catch(
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(ConnectionError);
+      expect(err).toBeInstanceOf(AuthenticationError);
       expect((err as Error).message).toMatch(/WRONGPASS|invalid password|NOAUTH/i);
       expect((err as Error).message).not.toContain('wrong'); // the password is not echoed
       expect((err as Error).message).not.toMatch(/:wrong@/);

@@ -23,6 +23,8 @@ describe('values in error messages', () => {
     await expect(layer.send('a', new Job() as never)).rejects.toThrow('invalid message a Job instance: a message must be a plain object');
     await expect(layer.send('a', { job: new Job() } as never)).rejects.toThrow(/invalid value a Job instance at message\.job/);
     await expect(createLayer({ backend: 'memory', capacity: new Job() } as never)).rejects.toThrow(/capacity: a Job instance/);
+    await expect(createLayer({ memory: new Job() } as never)).rejects.toThrow(/invalid option memory: a Job instance/);
+    await expect(createLayer(new Job() as never)).rejects.toThrow(/unknown option "id"/);
     await layer.close();
   });
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createLayer, type ChannelLayer } from '../../dist/index.js';
 import { closestName, editDistance } from '../../dist/options.js';
 
-const backends = ['memory', 'shared', 'redis'] as const;
+const backends = ['memory', 'shared', 'redis', 'hybrid'] as const;
 
 /** Options are checked before anything is allocated or connected: no server needed for refusals. */
 async function refusal(backend: string, options: Record<string, unknown>): Promise<Error> {

@@ -78,3 +78,47 @@ if (role === 'waiters') {
   await keeper.close();
   report({ before, peak, after });
 }
+
+if (role === 'stall') {
+  // A live thread that stops running (sync work) for longer than livenessTimeout while the
+  // bus's slots run short: its slot is reclaimed; afterwards it finds its layer closed.
+  const layer = attachLayer(handle);
+  const lease = await layer.receiveLease('stall.jobs', { timeout: 5000 });
+  const pending = settle(layer.receive('stall.rx', { timeout: 60_000 }));
+  report({ ready: true });
+  await new Promise((r) => setTimeout(r, 20));
+  const until = Date.now() + workerData.stallMs;
+  while (Date.now() < until) {
+    // busy: no event loop, no ringbus call
+  }
+  const receive = await pending;
+  const ack = await lease.ack();
+  const later = await settle(layer.send('stall.other', { n: 1 }));
+  report({ receive, ack, later, closed: layer.closed });
+}
+
+if (role === 'churn') {
+  // Attach, use and close layers in a loop while another thread sweeps the instance table:
+  // a live instance is never reclaimed, and every message arrives once, in order.
+  let failures = 0;
+  let received = 0;
+  for (let i = 0; i < workerData.rounds; i++) {
+    let layer;
+    const ch = `churn.${workerData.id}`;
+    try {
+      layer = attachLayer(handle);
+      for (let k = 0; k < 3; k++) await layer.send(ch, { i, k });
+      for (let k = 0; k < 3; k++) {
+        const m = await layer.receive(ch, { timeout: 30_000 });
+        if (m.i !== i || m.k !== k) failures++;
+        received++;
+      }
+      await new Promise((r) => setImmediate(r));
+    } catch (err) {
+      failures++;
+      if (failures < 5) console.error('churn', codeOf(err));
+    }
+    await layer?.close();
+  }
+  report({ failures, received });
+}

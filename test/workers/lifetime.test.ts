@@ -137,8 +137,8 @@ describe('instance slots of layers nobody closed come back', () => {
     });
   }
 
-  it('when a layer object is garbage-collected without close()', async () => {
-    const layer = await createLayer();
+  for (const delivery of ['at-most-once', 'at-least-once'] as const) it(`when a layer object is garbage-collected without close() (${delivery})`, async () => {
+    const layer = await createLayer({ delivery });
     const start = await instances(layer);
     const peer = run({ handle: layer.handle, role: 'collect', count: 50 });
     const { before, peak, after } = await peer.next();

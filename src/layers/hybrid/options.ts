@@ -7,7 +7,8 @@
  */
 
 import { Unsupported } from '../../errors.js';
-import { compilePatterns, quote, type PatternMap } from '../../layer.js';
+import { assertOptionsObject, compilePatterns, quote, type CoversKeys, type PatternMap } from '../../layer.js';
+import { assertKnownOptions } from '../../options.js';
 import type { RedisLayerOptions } from '../../redis/options.js';
 import type { SharedLayerHandle, SharedLayerOptions } from '../shared/options.js';
 
@@ -49,12 +50,18 @@ export interface SplitHybridOptions {
   hasLocal: boolean;
 }
 
-const COMMON = ['capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'maxMessageSize',
+const COMMON = ['capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'allowLongExpiry', 'maxMessageSize',
   'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout',
   'maxDeliveries', 'deadLetterChannel'] as const;
-const SHARED_ONLY = ['memory', 'maxNames', 'maxLeases'] as const;
+const SHARED_ONLY = ['memory', 'maxNames', 'maxLeases', 'livenessTimeout', 'frozenMessages'] as const;
 const REDIS_ONLY = ['hosts', 'prefix', 'symmetricEncryptionKeys', 'operationTimeout', 'redisOptions', 'password',
   'username', 'tls'] as const;
+
+/** Every option of the hybrid backend (unknown ones are refused). */
+export const HYBRID_OPTION_KEYS = [...COMMON, ...SHARED_ONLY, ...REDIS_ONLY, 'localChannels'] as const;
+/** Fails to compile when an option of HybridLayerOptions is missing from HYBRID_OPTION_KEYS. */
+const hybridKeysComplete: CoversKeys<HybridLayerOptions, typeof HYBRID_OPTION_KEYS> = true;
+void hybridKeysComplete;
 
 /** Why `full` other than 'reject' is refused layer-wide (see the module comment of hybrid.ts). */
 export const SPECIFIC_FULL =
@@ -65,12 +72,9 @@ export const SPECIFIC_FULL =
 
 /** Check `options` and split them; throws TypeError (bad or unknown option) or Unsupported. */
 export function splitHybridOptions(options: HybridLayerOptions): SplitHybridOptions {
-  const known = new Set<string>([...COMMON, ...SHARED_ONLY, ...REDIS_ONLY, 'localChannels']);
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) {
-      throw new TypeError(`unknown option ${quote(key)} for the hybrid backend; known options: ${[...known].join(', ')}`);
-    }
-  }
+  assertOptionsObject("createLayer({ backend: 'hybrid' })", options);
+  // An unknown option names the closest known one, as on the other backends.
+  assertKnownOptions("createLayer({ backend: 'hybrid' })", options, HYBRID_OPTION_KEYS);
   if (options.full === 'drop-oldest' || options.full === 'wait') {
     throw new Unsupported(`option full: ${quote(options.full)}: ${SPECIFIC_FULL}`);
   }

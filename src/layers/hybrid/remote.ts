@@ -10,6 +10,7 @@
 
 import { shardIndex } from '../../redis/crc32.js';
 import { Reader } from '../../redis/reader.js';
+import type { DropReason } from '../../events.js';
 import type { Unpacked } from '../../redis/wire.js';
 import type { Message } from '../../layer.js';
 import { RedisLayer, type RedisLayerOptions } from '../redis.js';
@@ -80,9 +81,9 @@ export class HybridRemote extends RedisLayer {
     return reader;
   }
 
-  /** Count messages the bus reader could not deliver (no channel of this machine named, or full). */
-  countDropped(n: number): void {
-    this.counters.dropped += n;
+  /** Count (and report to event listeners) messages the bus router could not deliver. */
+  countDropped(n: number, channel: string | null, reason: DropReason): void {
+    this.noteDropped(n, channel, reason);
   }
 
   /** Warn once per kind, as the Redis layer does for its own failures. */

@@ -58,7 +58,7 @@ export class BusRouter {
     this.readers.set(owner, this.remote.readBusKey(owner, (unpacked, score) => {
       const targets = unpacked.channels.filter((c) => ownerPart(c) === owner);
       if (targets.length === 0) {
-        this.remote.countDropped(1);
+        this.remote.countDropped(1, owner, 'unroutable');
         this.remote.report('route', new Error(`a message for ${owner} names no channel of this bus in __asgi_channel__`));
         return;
       }
@@ -67,7 +67,7 @@ export class BusRouter {
       } catch (err) {
         // No room in the shared memory (or the bus is closing): this message is lost for its
         // targets, counted; the next ones are tried as they come.
-        this.remote.countDropped(targets.length);
+        for (const target of targets) this.remote.countDropped(1, target, 'arrival-full');
         this.remote.report('route', err);
       }
     }));

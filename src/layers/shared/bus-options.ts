@@ -30,7 +30,7 @@ export const PER_INSTANCE_OPTIONS = ['wait', 'spinBudget', 'frozenMessages'] as 
 export const BUS_OPTIONS = [
   'capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'memory', 'maxMessageSize', 'maxNames',
   'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'leaseTimeout', 'maxDeliveries',
-  'deadLetterChannel', 'maxLeases',
+  'deadLetterChannel', 'maxLeases', 'livenessTimeout',
 ] as const;
 
 type BusOption = (typeof BUS_OPTIONS)[number];
@@ -78,6 +78,7 @@ function canonical(options: SharedLayerOptions): Canonical {
     maxDeliveries: Number.isFinite(r.tradeoffs.maxDeliveries) ? r.tradeoffs.maxDeliveries : null,
     deadLetterChannel: r.tradeoffs.deadLetterChannel,
     maxLeases: r.maxLeases,
+    livenessTimeout: r.livenessTimeoutMs,
   };
 }
 

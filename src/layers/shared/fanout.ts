@@ -61,8 +61,14 @@ export class DecodeCache {
   /**
    * @param core this instance's core
    * @param instance this instance's id in the instance table (0: none, then nothing is cached)
+   * @param held true while this instance still holds its instance slot (undefined: always):
+   *   checked before the table is written outside an operation
    */
-  constructor(private readonly core: Core, private readonly instance: number) {
+  constructor(
+    private readonly core: Core,
+    private readonly instance: number,
+    private readonly held?: () => boolean,
+  ) {
     this.open(); // now: the table block belongs to the instance from its start
   }
 
@@ -98,6 +104,8 @@ export class DecodeCache {
 
   /** Give back every block the cache holds. */
   flush(): void {
+    if (this.byHandle.size === 0) return;
+    if (this.held !== undefined && !this.held()) return this.close(); // the slot is not ours any more
     for (const [h, e] of this.byHandle) this.drop(h, e);
   }
 
@@ -145,6 +153,8 @@ export class DecodeCache {
    * during a whole tick (other threads' caches may hold the other references).
    */
   private sweep(): void {
+    if (this.byHandle.size === 0) return;
+    if (this.held !== undefined && !this.held()) return this.close(); // the slot is not ours any more
     const x = this.core.x;
     for (const [h, e] of this.byHandle) {
       if (!e.recent || x.blockRefs(h) === 1) this.drop(h, e);

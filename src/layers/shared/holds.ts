@@ -45,8 +45,14 @@ export class Holds {
   /**
    * @param core this instance's core
    * @param instance this instance's id in the instance table (0: none, then nothing is held)
+   * @param held true while this instance still holds its instance slot (undefined: always):
+   *   checked before the hold table is written outside an operation
    */
-  constructor(private readonly core: Core, instance: number) {
+  constructor(
+    private readonly core: Core,
+    instance: number,
+    private readonly held?: () => boolean,
+  ) {
     const x = core.x;
     const base = instance === 0 ? 0 : x.holdTable(instance);
     if (base !== 0) for (let i = x.holdEntries() - 1; i >= 0; i--) this.free.push(base + i * 4);
@@ -80,6 +86,7 @@ export class Holds {
   /** Drop the hold on `ref` (if any). */
   drop(ref: Holdable): void {
     if (ref.held === 0) return;
+    if (this.held !== undefined && !this.held()) return this.close(); // the slot is not ours any more
     this.core.x.releaseHold(ref.held);
     this.free.push(ref.held);
     ref.held = 0;
@@ -88,6 +95,8 @@ export class Holds {
 
   /** Drop every hold of this instance. */
   dropAll(): void {
+    if (this.refs.size === 0) return;
+    if (this.held !== undefined && !this.held()) return this.close(); // the slot is not ours any more
     for (const ref of this.refs) this.drop(ref);
   }
 
@@ -118,6 +127,7 @@ export class Holds {
       this.dropAll();
       return;
     }
+    if (this.refs.size === 0) return;
     for (const ref of this.refs) {
       if (ref.hot) ref.hot = false;
       else this.drop(ref);

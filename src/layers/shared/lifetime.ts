@@ -12,13 +12,15 @@
  *   frees its slot and hands its leases back (no operation of it can be in flight: an
  *   operation in flight keeps the layer reachable);
  * - the thread is terminated (`worker.terminate()`, which runs no exit hook): the thread that
- *   created the Worker must `layer.watch(worker)` (pools do it), which reaps the thread's
- *   instances when the worker's `exit` event fires.
+ *   created the Worker should `layer.watch(worker)` (pools do it), which reaps the thread's
+ *   instances when the worker's `exit` event fires; unwatched, its slots are reclaimed by the
+ *   liveness sweep once slots run short (shared/liveness.ts).
  *
  * @module
  */
 
 import type { CoreExports } from '../../wasm/core.js';
+import type { SlotLiveness } from './liveness.js';
 
 /** What closing an instance at thread exit needs. */
 export interface Closable {
@@ -42,6 +44,7 @@ function closeAllAtExit(): void {
 interface Held {
   x: CoreExports;
   instance: number;
+  liveness: SlotLiveness | undefined;
   sweeper: { timer: ReturnType<typeof setInterval> | undefined };
   ref: WeakRef<Closable>;
 }
@@ -49,7 +52,12 @@ interface Held {
 const finalizer = new FinalizationRegistry<Held>((held) => {
   open.delete(held.ref);
   if (held.sweeper.timer !== undefined) clearInterval(held.sweeper.timer);
+  held.liveness?.stop();
   if (held.instance === 0) return;
+  if (held.liveness !== undefined && !held.liveness.held()) {
+    held.x.instanceDetach(); // reclaimed as stale meanwhile: the slot is somebody else's
+    return;
+  }
   try {
     // Its leases go back to their channels (no dead-letter check: the next nack or timeout
     // of a message past maxDeliveries moves it), then its slot is freed.
@@ -68,6 +76,7 @@ export function track(
   layer: Closable,
   x: CoreExports,
   instance: number,
+  liveness: SlotLiveness | undefined,
   sweeper: { timer: ReturnType<typeof setInterval> | undefined },
 ): WeakRef<Closable> {
   if (!hooked) {
@@ -76,7 +85,7 @@ export function track(
   }
   const ref = new WeakRef(layer);
   open.add(ref);
-  finalizer.register(layer, { x, instance, sweeper, ref }, ref);
+  finalizer.register(layer, { x, instance, liveness, sweeper, ref }, ref);
   return ref;
 }
 

@@ -5,8 +5,9 @@
  * @module
  */
 
+import { quote } from '../../quote.js';
 import { Unsupported } from '../../errors.js';
-import { assertKnownOptions, type Bytes, type Count } from '../../options.js';
+import { assertKnownOptions, type Bytes, type Count, type Milliseconds } from '../../options.js';
 import {
   COMMON_OPTION_KEYS,
   TRADEOFF_OPTION_KEYS,
@@ -41,6 +42,14 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
    */
   maxLeases?: Count;
   /**
+   * Milliseconds after which the instance slot of a layer whose thread ran neither its event
+   * loop nor a ringbus call may be reclaimed, once the bus's instance slots run short (the
+   * route for workers terminated without `watch`; see "Lifetime of a bus" in docs/core.md).
+   * A layer reclaimed while its thread was only stalled closes itself at its next call
+   * (LayerClosed), and its leases are redelivered. Default 30000.
+   */
+  livenessTimeout?: Milliseconds;
+  /**
    * Deliver received messages deeply frozen (`Object.freeze` on every object and array in
    * them). In exchange, a thread that receives one group send on several member channels
    * decodes it once and gets the SAME frozen value on each of them (a message holding bytes,
@@ -54,7 +63,7 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
 
 /** Every option of the shared backend (unknown ones are refused). */
 export const SHARED_OPTION_KEYS = [
-  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'memory', 'maxMessageSize', 'maxNames', 'maxLeases', 'frozenMessages',
+  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'memory', 'maxMessageSize', 'maxNames', 'maxLeases', 'livenessTimeout', 'frozenMessages',
 ] as const;
 /** Fails to compile when an option of SharedLayerOptions is missing from SHARED_OPTION_KEYS. */
 const sharedKeysComplete: CoversKeys<SharedLayerOptions, typeof SHARED_OPTION_KEYS> = true;
@@ -69,7 +78,12 @@ export interface SharedLayerHandle {
   readonly module: WasmModule;
   /** The shared memory of the bus. */
   readonly memory: WasmMemory;
-  /** The options the bus was created with (every attached instance uses the same). */
+  /**
+   * The options the bus was created with, for reference. An attach reads the bus-wide ones
+   * from the bus's shared memory (and refuses a handle whose bus-wide options differ);
+   * `wait` and `spinBudget` here apply to the attaching instance (they may differ per
+   * instance). May be omitted.
+   */
   readonly options: SharedLayerOptions;
 }
 
@@ -84,6 +98,8 @@ export interface ResolvedSharedOptions {
   buckets: number;
   /** Lease slots (0 under at-most-once delivery: no table). */
   maxLeases: number;
+  /** See {@link SharedLayerOptions.livenessTimeout}. */
+  livenessTimeoutMs: number;
   /** Received messages are frozen and group sends decoded once per thread. */
   frozenMessages: boolean;
 }
@@ -92,7 +108,7 @@ const MiB = 1024 * 1024;
 
 function integerOption(name: string, value: unknown, min: number, max: number, rule = ''): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`invalid option ${name}: ${String(value)}; it must be an integer from ${min} to ${max}${rule}`);
+    throw new TypeError(`invalid option ${name}: ${quote(value)}; it must be an integer from ${min} to ${max}${rule}`);
   }
   return value;
 }
@@ -136,9 +152,15 @@ export function resolveSharedOptions(options: SharedLayerOptions): ResolvedShare
   }
   const maxLeases =
     tradeoffs.delivery === 'at-least-once' ? integerOption('maxLeases', options.maxLeases ?? 4096, 1, 1 << 20) : 0;
+  const livenessTimeoutMs = options.livenessTimeout ?? 30_000;
+  if (typeof livenessTimeoutMs !== 'number' || !(livenessTimeoutMs >= 100 && livenessTimeoutMs <= 2 ** 31 - 1)) {
+    throw new TypeError(
+      `invalid option livenessTimeout: ${String(livenessTimeoutMs)}; it must be a number of milliseconds from 100 to 2147483647`,
+    );
+  }
   const frozenMessages = options.frozenMessages ?? false;
   if (typeof frozenMessages !== 'boolean') {
     throw new TypeError(`invalid option frozenMessages: ${String(frozenMessages)}; it must be true or false`);
   }
-  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases, frozenMessages };
+  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases, livenessTimeoutMs, frozenMessages };
 }

@@ -50,12 +50,15 @@ export class Reclaimer {
    * @param slot address of this instance's slot in the instance table (0: none)
    * @param caches the name caches to drop dead records from
    * @param expiries the bus's expiries, for the sweeps
+   * @param holdsSlot false once the slot was reclaimed from this instance (shared/liveness.ts):
+   *   it then never announces into it again (it must not close over the layer)
    */
   constructor(
     private readonly core: Core,
     slot: number,
     private readonly caches: readonly RecordCache[],
     expiries: Expiries,
+    private readonly holdsSlot: () => boolean = () => true,
   ) {
     const x = core.x;
     this.epochIndex = x.epochWord() >> 2;
@@ -91,7 +94,7 @@ export class Reclaimer {
    * BEFORE the check in the instance slot. Only where no unpinned record address is held.
    */
   announce(): void {
-    if (this.announceIndex < 0) return;
+    if (this.announceIndex < 0 || !this.holdsSlot()) return;
     const epoch = Atomics.load(this.core.i32, this.epochIndex);
     if (epoch === this.seen) return;
     const x = this.core.x;
