@@ -425,6 +425,14 @@ export let sendSlot: usize = 0;
 /** Address of this instance's "message being received" word (0: untracked). */
 export let recvSlot: usize = 0;
 
+/** Address of this instance's "reference being dropped by its decode cache" word (fanout.ts; 0: none). */
+export let dropSlot: usize = 0;
+
+/** Track the decode cache's drop word at `addr` (0: stop). */
+export function trackDrop(addr: usize): void {
+  dropSlot = addr;
+}
+
 /** Track this instance's in-hand messages in the instance slot at `slot` (0: stop). */
 export function trackInstance(slot: usize, sendOff: usize, recvOff: usize): void {
   sendSlot = slot == 0 ? 0 : slot + sendOff;
@@ -435,6 +443,7 @@ export function trackInstance(slot: usize, sendOff: usize, recvOff: usize): void
 @inline export function untrack(h: u32): void {
   if (sendSlot != 0 && atomic.load<u32>(sendSlot) == h) atomic.store<u32>(sendSlot, 0);
   if (recvSlot != 0 && atomic.load<u32>(recvSlot) == h) atomic.store<u32>(recvSlot, 0);
+  if (dropSlot != 0 && atomic.load<u32>(dropSlot) == h) atomic.store<u32>(dropSlot, 0);
 }
 
 // ---- blocks -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 // lookups and sweeps read record addresses from registry slots and act on them a little later.
 // Such a stale address is harmless while the memory is still a record (the check fails: the
 // record is DEAD or has another generation), but a CAS into memory that became a message
-// block would corrupt it. So the 256-byte block of a reclaimed record is given back to the
+// block would corrupt it. So the 512-byte block of a reclaimed record is given back to the
 // arena only after a GRACE PERIOD: once no instance can still hold its address.
 //
 // Protocol:
@@ -57,7 +57,7 @@ import { H_EPOCH, H_INST, H_INSTCAP, H_LIMBO, H_RECFREE, H_RECTOTAL, H_UNTRACKED
 
 /** Offset of the announcement word in an instance slot (leases.ts). */
 export const I_EPOCH: usize = 24;
-const ISLOT: usize = 32;
+const ISLOT: usize = 64;
 
 /** The current reclamation epoch. */
 @inline export function currentEpoch(): u32 {

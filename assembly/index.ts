@@ -9,6 +9,8 @@
 //   registry.ts  name -> record table (per-bucket optimistic seqlock), record reclamation
 //   groups.ts    copy-on-write member arrays, group delivery
 //   leases.ts    lease table and instance table (at-least-once delivery, dead threads)
+//   holds.ts     instance-held pins on hot channels (no pin/unpin per operation)
+//   fanout.ts    decode once per thread for fan-out: the references a decode cache holds
 //   lifetime.ts  the bus options block and the shutdown of the bus
 //
 // Per-instance secondary results (the generation of a lookup, the number of expired
@@ -21,7 +23,7 @@ import {
 } from './arena';
 import { I_EPOCH, drainLimbo, graceAdvance as advance, limboCount, untracked } from './epoch';
 import {
-  B_TIME, H_BUCKETS, H_END, H_EPOCH, H_MAGIC, H_MAXMSG, H_NAMES, H_REG, H_SIZE, H_VERSION,
+  B_TIME, H_BUCKETS, H_END, H_EPOCH, H_HOLDREQ, H_MAGIC, H_MAXMSG, H_NAMES, H_REG, H_SIZE, H_VERSION,
   NAME_SLOT_DATA, NAME_SLOT_SIZE, NAME_SLOTS,
   HEADER_BASE, HEADER_SIZE, KIND_CHANNEL, KIND_GROUP, LAYOUT_VERSION, MAGIC, R_CTL, R_KIND, R_NAME,
   R_NLEN, hdr,
@@ -32,6 +34,9 @@ import * as queue from './queue';
 import { arm, wakeReceivers } from './wake';
 import * as wake from './wake';
 import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, setLookupTrackWord, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
+import { HOLD_ENTRIES, dropHold, holdPin, holdsOf } from './holds';
+import { instanceSlot } from './leases';
+import { CACHE_ENTRIES, cacheKeep, cacheDrop, cacheTable } from './fanout';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
 
 export { OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED } from './registry';
@@ -491,6 +496,54 @@ export function registryCount(): u32 {
     }
   }
   return n;
+}
+
+// ---- instance-held pins (holds.ts) -------------------------------------------------------
+
+/** Address of the first entry of instance `id`'s hold table (0: none). */
+export function holdTable(id: u32): u32 {
+  const slot = instanceSlot(id);
+  return slot == 0 ? 0 : holdsOf(<usize>slot);
+}
+/** Address of the bus's hold-release request word (JS bumps and reads it with Atomics). */
+export function holdRequestWord(): u32 {
+  return <u32>hdr(H_HOLDREQ);
+}
+/** Entries of a hold table. */
+export function holdEntries(): u32 {
+  return HOLD_ENTRIES;
+}
+/** Pin (r, gen) and record it in hold entry `entry`: 1 held, 0 stale record. */
+export function holdRecord(r: u32, gen: u32, entry: u32): i32 {
+  return holdPin(r, gen, <usize>entry);
+}
+/** Drop the pin recorded in hold entry `entry`. */
+export function releaseHold(entry: u32): void {
+  dropHold(<usize>entry);
+}
+
+// ---- decode once per thread for fan-out (fanout.ts) ---------------------------------------
+
+/** Address of the first entry of instance `id`'s decode-cache table, made if needed (0: none). */
+export function decodeCacheTable(id: u32): u32 {
+  const slot = instanceSlot(id);
+  return slot == 0 ? 0 : cacheTable(<usize>slot);
+}
+/** Entries of a decode-cache table. */
+export function decodeCacheEntries(): u32 {
+  return CACHE_ENTRIES;
+}
+/** The decode cache keeps this instance's reference to just-received block `h` in `entry`. */
+export function decodeCacheKeep(entry: u32, h: u32): void {
+  cacheKeep(<usize>entry, h);
+}
+/** Give back the reference recorded in decode-cache entry `entry`. */
+export function decodeCacheDrop(entry: u32): void {
+  cacheDrop(<usize>entry);
+}
+/** References on block `h` (a read). */
+export function blockRefs(h: u32): i32 {
+  return atomic.load<i32>(<usize>h);
 }
 
 // ---- trade-offs: LIFO stacks, leases, instances (stack.ts, leases.ts) ----------------------

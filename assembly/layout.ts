@@ -28,20 +28,27 @@
 // Block format (arena.ts): [0] refcount (or free-list link), [4] payload length,
 // [8] f64 send time in ms (messages), [16..] payload. A handle is the block address.
 //
-// Record format (a 256-byte block, registry.ts / queue.ts / groups.ts), offsets from the block:
-//   16 ctl (u64: pins | DEAD | generation | epoch, see registry.ts)   24 kind   28 slot address
-//   32 name hash   36 name length   40..139 name bytes
-//   channel: 144 capacity  148 ring  152 wake  156 parked  160 memberships  164 full policy
-//            168 space (wake word of senders waiting for room)  172 parked senders
-//            176 enqueue position (u64)   184 ring slots   192 dequeue position (u64, own line)
-//            200 stack head (u64 tagged, stack.ts: the LIFO queue, or the FIFO redelivery lane)
-//            208 order (0 fifo, 1 lifo)
-//            212 receiver tokens  228 sender tokens (wake.ts: parks not notified yet; each
-//                sits ARM_DELTA = 56 bytes after its parked counter)   216 retired epoch (epoch.ts)
+// Record format (a 512-byte block, registry.ts / queue.ts / groups.ts), offsets from the block.
+// A record is a slab block of class 512 in a PAGE_SIZE-aligned page, so it starts on a
+// 128-byte boundary (a pair of 64-byte cache lines, which the adjacent-line prefetcher moves
+// together), and the words written by different threads sit in pairs of their own: a
+// producer's push writes only the enqueue pair (and the ring slot), a consumer's pop only the
+// dequeue pair; both only READ the config and wake lines while nobody parks.
+//   line 0..2 (0..191): 16 ctl (u64: pins | DEAD | generation | epoch, see registry.ts)
+//            24 kind   28 slot address   32 name hash   36 name length   40..139 name bytes
+//   channel config (read-mostly): 144 capacity  148 ring  152 ring slots  156 full policy
+//            160 memberships  164 order (0 fifo, 1 lifo)  168 retired epoch (epoch.ts)
+//            176 stack head (u64 tagged, stack.ts: the LIFO queue, or the FIFO redelivery lane)
 //   group:   144 members word (u64: member-array address | version << 32)
+//   line 3 (192..255), wake words: 192 wake  196 parked receivers  200 space (wake word of
+//            senders waiting for room)  204 parked senders
+//            212 receiver tokens  220 sender tokens (wake.ts: parks not notified yet; each
+//            sits ARM_DELTA = 16 bytes after its parked counter)
+//   lines 4-5 (256..383): enqueue position (u64)
+//   lines 6-7 (384..511): dequeue position (u64)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
-export const LAYOUT_VERSION: u32 = 6;
+export const LAYOUT_VERSION: u32 = 7;
 /** 'RBUS' */
 export const MAGIC: u32 = 0x53554252;
 
@@ -63,6 +70,7 @@ export const H_END: usize = 24; // arena end
 export const H_PAGES: usize = 28; // pages in the arena (arena.ts)
 export const H_MAXMSG: usize = 32; // maxMessageSize
 export const H_SWEEP: usize = 36; // registry sweep cursor (atomic)
+export const H_HOLDREQ: usize = 40; // bumped by a full reclaim: every instance drops its held pins (holds.ts)
 export const H_RECFREE: usize = 48; // reclaimed records waiting for their grace period (registry.ts)
 export const H_RECTOTAL: usize = 52; // blocks held as records (live + waiting)
 export const H_NAMES: usize = 56; // name slots address
@@ -93,7 +101,7 @@ export const B_REFS: usize = 0;
 export const B_LEN: usize = 4;
 export const B_TIME: usize = 8;
 
-export const RECORD_SIZE: u32 = 256;
+export const RECORD_SIZE: u32 = 512;
 export const R_CTL: usize = 16;
 export const R_KIND: usize = 24;
 export const R_SLOT: usize = 28;
@@ -103,22 +111,22 @@ export const R_NAME: usize = 40;
 export const MAX_NAME: u32 = 100;
 export const R_CAP: usize = 144;
 export const R_RING: usize = 148;
-export const R_WAKE: usize = 152;
-export const R_PARKED: usize = 156;
+export const R_RSIZE: usize = 152; // ring slots: max(capacity, 2) (Vyukov needs >= 2)
+export const R_FULL: usize = 156;
 export const R_MEMB: usize = 160;
-export const R_FULL: usize = 164;
-export const R_SPACE: usize = 168;
-export const R_SPARKED: usize = 172;
-export const R_ENQ: usize = 176;
-export const R_RSIZE: usize = 184; // ring slots: max(capacity, 2) (Vyukov needs >= 2)
-export const R_DEQ: usize = 192;
-export const R_TOP: usize = 200;
-export const R_ORDER: usize = 208;
-/** Token words of the wake-ups (wake.ts), each ARM_DELTA bytes after its parked counter. */
-export const ARM_DELTA: usize = 56;
+export const R_ORDER: usize = 164;
+export const R_RETIRED: usize = 168; // a reclaimed record: the reclamation epoch it was reclaimed in (epoch.ts)
+export const R_TOP: usize = 176;
+export const R_WAKE: usize = 192;
+export const R_PARKED: usize = 196;
+export const R_SPACE: usize = 200;
+export const R_SPARKED: usize = 204;
+export const R_ENQ: usize = 256;
+export const R_DEQ: usize = 384;
+/** Token words of the wake-ups (wake.ts), each ARM_DELTA bytes after its parked counter (wake line). */
+export const ARM_DELTA: usize = 16;
 export const R_ARMED: usize = R_PARKED + ARM_DELTA; // 212
-export const R_SARMED: usize = R_SPARKED + ARM_DELTA; // 228
-export const R_RETIRED: usize = 216; // a reclaimed record: the reclamation epoch it was reclaimed in (epoch.ts)
+export const R_SARMED: usize = R_SPARKED + ARM_DELTA; // 220
 export const R_MEMBERS: usize = 144;
 
 export const KIND_CHANNEL: u32 = 1;

@@ -30,9 +30,11 @@
 // killed inside these functions can leave behind is a leaked block (a node, or a message it
 // was releasing) or an extra pin: never a lost or duplicated live message.
 //
-// Instance table: `H_INSTCAP` slots of 32 bytes: [live][thread id][message being sent]
+// Instance table: `H_INSTCAP` slots of 64 bytes: [live][thread id][message being sent]
 // [message being received] (the in-hand words, see arena.ts) [record pinned for a wait]
 // [parked counter incremented by a wait] [announced reclamation epoch] (epoch.ts)
+// [28: suspect since] [32: decode-cache table (fanout.ts)] [36..63: hold table, the pins it
+// keeps on its hot channels (holds.ts)]
 // (the wait words, written by JS: set right after the
 // pin / increment, cleared right before the unpin / decrement, by compare-and-swap, so a set
 // word always stands for a pin or an increment still in effect) [suspect since] (below).
@@ -54,8 +56,9 @@
 // (a timer, and the check at each operation), so only an instance whose thread ran neither
 // its event loop nor a ringbus call for `stale` is reclaimed. Such a reclaim is conservative,
 // because that thread may be alive and stalled: its leases go back to their channels (a
-// redelivery, which at-least-once allows: its later ack resolves false), and nothing else is
-// undone: the messages it had in hand are not freed and the pins and parked counts of its
+// redelivery, which at-least-once allows: its later ack resolves false), its held pins and
+// decode-cache references are given back (holds.ts, fanout.ts: its JS touches them only after
+// the live-word check, at an operation or a timer tick), and nothing else is undone: the messages it had in hand are not freed and the pins and parked counts of its
 // waits are not undone (a dead thread leaks them: a block or two, one record pin, one parked
 // count that makes senders on that channel notify for nothing). A stalled-but-alive instance
 // sees the changed live word at its next operation, before it touches anything, and closes
@@ -67,6 +70,8 @@
 
 import { allocBlock, freeBlock, releaseBlock, trackInstance } from './arena';
 import { I_EPOCH, currentEpoch } from './epoch';
+import { holdsRelease, holdsReset } from './holds';
+import { I_CACHE, cacheRelease } from './fanout';
 import { B_REFS, B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
 import { countExpired, isLifo, pin, push, ringPop, roomMade, unpin } from './queue';
 import { wakeReceivers } from './wake';
@@ -93,7 +98,7 @@ const I_RECV: usize = 12;
 const I_PIN: usize = 16;
 const I_PARK: usize = 20;
 const I_SINCE: usize = 28;
-const ISLOT: usize = 32;
+const ISLOT: usize = 64;
 const LIVE_BIT: u32 = 1;
 const SUSPECT_BIT: u32 = 2;
 const GEN_UNIT: u32 = 4;
@@ -166,6 +171,8 @@ export function instanceClaim(thread: i32): u32 {
       atomic.store<u32>(a + I_PARK, 0);
       atomic.store<u32>(a + I_EPOCH, currentEpoch()); // before it reads any record (epoch.ts)
       atomic.store<i32>(a + I_THREAD, thread);
+      holdsReset(a); // its hold table (holds.ts)
+      atomic.store<u32>(a + I_CACHE, 0); // no decode-cache table yet (fanout.ts)
       myId = id;
       trackInstance(a, I_SEND, I_RECV);
       return id;
@@ -225,6 +232,8 @@ export function instanceFree(id: u32, dead: bool): void {
   atomic.store<u32>(a + I_PIN, 0);
   if (dead && park != 0) atomic.sub<i32>(<usize>park, 1);
   if (dead && rec != 0) unpin(rec);
+  holdsRelease(a); // the pins it held on its hot channels (holds.ts), dead or closing
+  cacheRelease(a); // the blocks its decode cache held (fanout.ts)
   atomic.store<i32>(a + I_THREAD, -1);
   atomic.store<u32>(a + I_LIVE, atomic.load<u32>(a + I_LIVE) & ~(GEN_UNIT - 1)); // free, same generation
 }
@@ -272,6 +281,8 @@ export function instanceSweepStale(now: u32, stale: u32, nowMs: f64, me: u32, de
     atomic.store<u32>(a + I_PIN, 0);
     atomic.store<u32>(a + I_PARK, 0);
     atomic.store<i32>(a + I_THREAD, -1);
+    holdsRelease(a); // its held pins and decode-cache references: its timers and operations
+    cacheRelease(a); // touch them only after checking the live word (src/layers/shared/holds.ts)
     atomic.store<u32>(a + I_LIVE, reclaiming & ~(GEN_UNIT - 1));
     reclaimed++;
   }

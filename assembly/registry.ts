@@ -16,7 +16,7 @@
 // between building its record and publishing it (the rescan loops back) leaks that record and
 // its ring: they are in no slot and no limbo list.
 //
-// Record life cycle and reclamation. A record is a 256-byte arena block. A stale record
+// Record life cycle and reclamation. A record is a 512-byte arena block (128-byte aligned, layout.ts). A stale record
 // address (a cached name, a slot read a moment ago) must keep pointing at a record for as long
 // as somebody may still use it: a reclaimed record goes to a limbo list and its block goes
 // back to the arena only after a grace period (epoch.ts: every live instance has announced a

@@ -6,6 +6,7 @@ const FILES = [
   './codec.js', // 2. the codec ceiling
   './peers.js', // 3. postMessage, BroadcastChannel, the memory layer
   './shared.js', // 4. the ringbus shared layer
+  './core.js', // 4b. the core alone across two threads, against a plain JS ring
   './redis.js', // 5. the Redis backend against Python channels_redis
   './tradeoffs.js', // 6. the price of each trade-off knob
   './hybrid.js', // 7. the hybrid backend against the shared and Redis backends

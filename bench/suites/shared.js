@@ -182,18 +182,20 @@ function twoToTwoCase(quick) {
   };
 }
 
-function fanOutCase(quick) {
+function fanOutCase(quick, frozenMessages = false) {
   const sends = quick ? 2 : 5;
   return {
-    id: 'fanout-1000',
-    name: `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat`,
-    options: {},
+    id: frozenMessages ? 'fanout-1000-frozen' : 'fanout-1000',
+    name: frozenMessages
+      ? `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat, frozenMessages (decoded once)`
+      : `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat`,
+    options: frozenMessages ? { frozenMessages } : {},
     kind: 'rate',
     unit: 'delivery',
     message: 'chat',
     batch: sends * FAN_MEMBERS,
     async open(round) {
-      const layer = await createLayer();
+      const layer = await createLayer({ frozenMessages });
       const group = `bench.fan.${round}`;
       const members = Array.from({ length: FAN_MEMBERS }, (_, i) => `bench.fan.${round}.${i}`);
       for (const member of members) await layer.groupAdd(group, member);
@@ -419,6 +421,7 @@ export default {
     { label: '2 -> 2 (chat) / postMessage', of: 'shared/oneway-2to2-chat', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
     { label: 'fan-out deliveries / postMessage messages', of: 'shared/fanout-1000', over: 'peers/postmessage-oneway-chat', kind: 'rate', headline: true },
     { label: 'fan-out deliveries / 1 -> 1 messages', of: 'shared/fanout-1000', over: 'shared/oneway-1to1-chat', kind: 'rate' },
+    { label: 'fan-out, frozenMessages (decoded once) / fan-out', of: 'shared/fanout-1000-frozen', over: 'shared/fanout-1000', kind: 'rate' },
     { label: 'send+receive, 100 000 live channels / 10 live channels', of: 'shared/sendrecv-live-100000', over: 'shared/sendrecv-live-10', kind: 'time' },
     { label: 'send+receive, 10 live channels / memory layer', of: 'shared/sendrecv-live-10', over: 'peers/memory-sendrecv-chat', kind: 'time' },
     { label: 'idle channel memory / memory layer', of: 'shared/idle-memory-shared', over: 'shared/idle-memory-memory', kind: 'value' },
@@ -437,6 +440,7 @@ export default {
         ...['try', 'many'].flatMap((style) => MESSAGE_KINDS.map((kind) => oneToOneStyleCase(style, kind, quick))),
         twoToTwoCase(quick),
         fanOutCase(quick),
+        fanOutCase(quick, true),
         ...LIVE_COUNTS.map((live) => liveCase(live, layers)),
         idleMemoryCase('shared', quick),
         idleMemoryCase('memory', quick),

@@ -42,6 +42,8 @@ import { forget, track } from './shared/lifetime.js';
 import { SLOT_LOST, claimInstance, observeSlots, SHUT_DOWN } from './shared/slots.js';
 import { SlotLiveness } from './shared/liveness.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
+import { Holds } from './shared/holds.js';
+import { DecodeCache } from './shared/fanout.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -64,6 +66,10 @@ interface Ref {
    */
   spinSkip: number;
   spinBackoff: number;
+  /** This instance's held pin on the channel (shared/holds.ts): hold entry address, 0 when not held. */
+  held: number;
+  /** Used by a fast path since the holds' last tick. */
+  hot: boolean;
 }
 
 /**
@@ -173,6 +179,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly batch: batch.BatchHost;
   /** Reclamation: epoch announcements, full and bounded reclaims (shared/reclaim.ts). */
   private readonly reclaimer: Reclaimer;
+  /** This instance's pins on its hot channels (shared/holds.ts). */
+  private readonly holds: Holds;
+  /** Decode once per thread for fan-out, with `frozenMessages` (shared/fanout.ts). */
+  private readonly decodeCache: DecodeCache | undefined;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
     super(clientId);
@@ -214,6 +224,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
     const liveness = this.liveness;
     this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    this.holds = new Holds(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    this.decodeCache = opts.frozenMessages
+      ? new DecodeCache(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness))
+      : undefined;
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
@@ -328,6 +342,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * arena or the registry runs out. Returns how many were reclaimed.
    */
   reclaim(): number {
+    this.decodeCache?.flush();
+    this.holds.dropAll();
+    this.holds.requestRelease();
     const reclaimed = this.reclaimer.full();
     if (this.observed) this.noticeExpired(null);
     return reclaimed;
@@ -335,6 +352,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Retry `attempt` after bounded relief steps (at most one pass over the registry); 0 when it still fails. */
   private withRelief(attempt: () => number): number {
+    this.holds.dropAll();
+    this.decodeCache?.flush();
     for (let i = 0; i < RELIEF_STEPS; i++) {
       this.reclaimer.relieve();
       if (this.observed) this.noticeExpired(null);
@@ -389,8 +408,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         } catch (err) {
           return Promise.reject(err);
         }
-        if (this.core.x.send(cached.rec, cached.gen, h) === 1) {
+        // Read the hold after `store`: a relief step in it drops the holds (shared/holds.ts).
+        const held = cached.held;
+        cached.hot = true;
+        if (held !== 0 ? this.core.x.pushPinned(cached.rec, h) === 1 : this.core.x.send(cached.rec, cached.gen, h) === 1) {
           this.counters.sent++;
+          if (held === 0) this.holds.take(cached);
           return RESOLVED;
         }
         return this.enqueue(channel, h, options);
@@ -409,9 +432,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (cached === undefined) return super.receive<T>(channel, options);
     try {
       this.checkReceive('receive', channel, options, true);
-      const h = this.core.x.recv(cached.rec, cached.gen, this.cutoff());
+      cached.hot = true;
+      const h = cached.held !== 0 ? this.core.x.popPinned(cached.rec, this.cutoff()) : this.core.x.recv(cached.rec, cached.gen, this.cutoff());
       if (this.observed) this.noticeExpired(channel);
-      if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
+      if (h > 1) {
+        if (cached.held === 0) this.holds.take(cached);
+        return Promise.resolve(this.take(h) as unknown as T);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
@@ -867,6 +894,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (this.sweeper.timer !== undefined) clearInterval(this.sweeper.timer);
     this.liveness?.stop();
     this.reclaimer.close();
+    this.holds.close();
+    this.decodeCache?.close();
     forget(this.lifetime);
     // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.
     if (this.creator) this.core.x.shutdown();
@@ -914,6 +943,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Copy message `h` out of the shared memory, release it, decode the copy. */
   private take(h: number): Message {
+    if (this.decodeCache !== undefined) {
+      this.counters.received++;
+      return this.decodeCache.take(h, (m) => this.copyOut(m));
+    }
     const bytes = this.copyMessage(h);
     this.core.x.release(h);
     this.counters.received++;
@@ -1049,8 +1082,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       if (this.observed) this.noticeExpired(null); // what the sweep found belongs to other channels
     }
     const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0 });
+    if (cache.size >= CACHE_LIMIT) {
+      this.holds.dropAll();
+      cache.clear();
+    }
+    const old = cache.get(name);
+    if (old !== undefined) this.holds.drop(old);
+    cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0, held: 0, hot: false });
     return rec;
   }
 

@@ -33,6 +33,16 @@ export interface CoreExports {
   lastCreated(): number;
   pinRecord(r: number, gen: number): number;
   unpinRecord(r: number): void;
+  holdTable(id: number): number;
+  holdEntries(): number;
+  holdRequestWord(): number;
+  decodeCacheTable(id: number): number;
+  decodeCacheEntries(): number;
+  decodeCacheKeep(entry: number, h: number): void;
+  decodeCacheDrop(entry: number): void;
+  blockRefs(h: number): number;
+  holdRecord(r: number, gen: number, entry: number): number;
+  releaseHold(entry: number): void;
   pinTracked(r: number, gen: number, word: number): number;
   unpinTracked(r: number, word: number): void;
   parkEnter(count: number, word: number): void;
@@ -126,7 +136,7 @@ export const BLOCK_HEADER = 16;
 /** Bytes of one group member entry in a snapshot. */
 export const MEMBER_ENTRY = 16;
 /** Bytes of a channel or group record (an arena block; see assembly/epoch.ts for its reuse). */
-export const RECORD_BYTES = 256;
+export const RECORD_BYTES = 512;
 
 let compiled: WasmModule | undefined;
 

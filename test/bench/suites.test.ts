@@ -50,7 +50,13 @@ describe('ringbus suites, one short round', () => {
   it('shared layer: round trip, 1 -> 1, 2 -> 2 and fan-out with real workers', async () => {
     const result = await bench('shared/rtt-park-chat,shared/oneway-1to1-chat,shared/oneway-2to2,shared/fanout');
     expect(result.suites).toEqual([expect.objectContaining({ name: 'shared', skipped: null })]);
-    expectMeasured(result.cases, ['shared/rtt-park-chat', 'shared/oneway-1to1-chat', 'shared/oneway-2to2-chat', 'shared/fanout-1000']);
+    expectMeasured(result.cases, ['shared/rtt-park-chat', 'shared/oneway-1to1-chat', 'shared/oneway-2to2-chat', 'shared/fanout-1000', 'shared/fanout-1000-frozen']);
+  });
+
+  it('core: the core alone across two threads (held, pinned per operation) and the plain JS ring', async () => {
+    const result = await bench('core');
+    expect(result.suites).toEqual([expect.objectContaining({ name: 'core', skipped: null })]);
+    expectMeasured(result.cases, ['core/jsring-16b', 'core/core-held-16b', 'core/core-pinned-16b']);
   });
 
   it('Redis: ringbus and channels_redis on the same server, or skipped with the reason', async () => {

@@ -24,7 +24,7 @@ import { quote, type PatternMap } from '../../layer.js';
 import { resolveSharedOptions, type SharedLayerOptions } from './options.js';
 
 /** Options that may differ between the instances of one bus (how this instance waits). */
-export const PER_INSTANCE_OPTIONS = ['wait', 'spinBudget'] as const;
+export const PER_INSTANCE_OPTIONS = ['wait', 'spinBudget', 'frozenMessages'] as const;
 
 /** Options fixed when the bus is created, kept in its shared memory. */
 export const BUS_OPTIONS = [
@@ -117,7 +117,7 @@ export function attachOptions(stored: Uint8Array, handleOptions: SharedLayerOpti
         throw new LayoutMismatch(
           `the handle says ${key}: ${mine} but the bus was created with ${key}: ${theirs}; bus-wide options are ` +
             `fixed when the bus is created and read from its shared memory (pass layer.handle unchanged; only ` +
-            `${PER_INSTANCE_OPTIONS.join(' and ')} may differ per instance)`,
+            `${PER_INSTANCE_OPTIONS.join(', ')} may differ per instance)`,
         );
       }
     }

@@ -49,11 +49,21 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
    * (LayerClosed), and its leases are redelivered. Default 30000.
    */
   livenessTimeout?: Milliseconds;
+  /**
+   * Deliver received messages deeply frozen (`Object.freeze` on every object and array in
+   * them). In exchange, a thread that receives one group send on several member channels
+   * decodes it once and gets the SAME frozen value on each of them (a message holding bytes,
+   * which cannot be frozen, is still decoded once per delivery). Mutating a received message
+   * then throws in strict mode; copy it first (e.g. `structuredClone`) to change it.
+   * Default false: every delivery is a fresh, mutable value of its own. May differ per
+   * instance (like `wait`): set it in the options of the handle a thread attaches with.
+   */
+  frozenMessages?: boolean;
 }
 
 /** Every option of the shared backend (unknown ones are refused). */
 export const SHARED_OPTION_KEYS = [
-  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'memory', 'maxMessageSize', 'maxNames', 'maxLeases', 'livenessTimeout',
+  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'memory', 'maxMessageSize', 'maxNames', 'maxLeases', 'livenessTimeout', 'frozenMessages',
 ] as const;
 /** Fails to compile when an option of SharedLayerOptions is missing from SHARED_OPTION_KEYS. */
 const sharedKeysComplete: CoversKeys<SharedLayerOptions, typeof SHARED_OPTION_KEYS> = true;
@@ -90,6 +100,8 @@ export interface ResolvedSharedOptions {
   maxLeases: number;
   /** See {@link SharedLayerOptions.livenessTimeout}. */
   livenessTimeoutMs: number;
+  /** Received messages are frozen and group sends decoded once per thread. */
+  frozenMessages: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -146,5 +158,9 @@ export function resolveSharedOptions(options: SharedLayerOptions): ResolvedShare
       `invalid option livenessTimeout: ${String(livenessTimeoutMs)}; it must be a number of milliseconds from 100 to 2147483647`,
     );
   }
-  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases, livenessTimeoutMs };
+  const frozenMessages = options.frozenMessages ?? false;
+  if (typeof frozenMessages !== 'boolean') {
+    throw new TypeError(`invalid option frozenMessages: ${String(frozenMessages)}; it must be true or false`);
+  }
+  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases, livenessTimeoutMs, frozenMessages };
 }
