@@ -29,6 +29,7 @@
 import { allocBlock, releaseBlock, retainBlock } from './arena';
 import { B_REFS, BLOCK_HDR, FULL_DROP_OLDEST, R_CTL, R_FULL, R_MEMB, R_MEMBERS, hdr, H_END } from './layout';
 import { genOf, pin, push, releaseOwned, ringPop, unpin } from './queue';
+import { wakeReceivers } from './wake';
 
 const ENTRY: u32 = 16;
 const ARR_HDR: usize = BLOCK_HDR + 8;
@@ -177,8 +178,10 @@ export function groupSend(g: u32, h: u32, cutoff: f64, scratch: usize, scratchCa
       }
       ok = push(rec, h);
     }
-    if (ok) delivered++;
-    else {
+    if (ok) {
+      delivered++;
+      wakeReceivers(rec); // after the push; the sender's own reference keeps h tracked and alive
+    } else {
       atomic.sub<i32>(<usize>h + B_REFS, 1); // cannot reach 0: the sender still holds one
       groupDropped++;
     }

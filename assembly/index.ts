@@ -31,7 +31,7 @@ import {
 import { EPOCH_UNIT, depthOf, dropExpiredHead, expiredCount, pin, popLive, popRaw, push, releaseOwned, ringPop, unpin } from './queue';
 import { sendSlot, untrack } from './arena';
 import * as queue from './queue';
-import { arm } from './wake';
+import { arm, wakeReceivers } from './wake';
 import * as wake from './wake';
 import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSlot, setLookupTrackWord, recordsInUse as recUsed, slotCount, sweep as registrySweep } from './registry';
 import { HOLD_ENTRIES, dropHold, holdPin, holdsOf } from './holds';
@@ -235,7 +235,10 @@ export function sweep(n: u32, groupCutoff: f64, messageCutoff: f64): u32 {
 export function send(r: u32, gen: u32, h: u32): i32 {
   if (!pin(r, gen)) return -1;
   const ok = push(r, h);
-  if (ok) untrack(h); // queued: the channel owns it now (straight after the publishing store)
+  if (ok) {
+    untrack(h); // queued: the channel owns it now (straight after the publishing store)
+    wakeReceivers(r); // only now: a kill in here must not leave a queued message in hand
+  }
   unpin(r);
   return ok ? 1 : 0;
 }
@@ -243,7 +246,8 @@ export function send(r: u32, gen: u32, h: u32): i32 {
 /** Enqueue `h` on pinned channel `r`: 1 or 0 (full). */
 export function pushPinned(r: u32, h: u32): i32 {
   if (!push(r, h)) return 0;
-  untrack(h);
+  untrack(h); // straight after the publishing store, before the wake (see send)
+  wakeReceivers(r);
   return 1;
 }
 

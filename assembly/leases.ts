@@ -73,7 +73,8 @@ import { I_EPOCH, currentEpoch } from './epoch';
 import { holdsRelease, holdsReset } from './holds';
 import { I_CACHE, cacheRelease } from './fanout';
 import { B_REFS, B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
-import { countExpired, isLifo, pin, push, ringPop, unpin } from './queue';
+import { countExpired, isLifo, pin, push, ringPop, roomMade, unpin } from './queue';
+import { wakeReceivers } from './wake';
 import { nodeDeliveries, nodeHandle, releaseNode, stackPop, stackPush } from './stack';
 
 const L_CTL: usize = 0;
@@ -327,16 +328,16 @@ export function leaseTake(r: u32, gen: u32, me: u32, cutoff: f64, deadline: f64)
   const lifo = isLifo(r);
   while (true) {
     let h: u32 = 0;
-    const n = stackPop(r);
+    const n = stackPop(r, a + L_HANDLE); // stores the handle in the slot inside the pop's window
     if (n != 0) {
       h = nodeHandle(n);
-      atomic.store<u32>(a + L_HANDLE, h); // straight after the pop's CAS (see the module comment)
       atomic.store<u32>(a + L_DELIV, nodeDeliveries(n) + 1);
       releaseNode(n);
     } else if (!lifo) {
       h = ringPop(r, a + L_HANDLE); // stores the handle in the slot itself, inside its window
       atomic.store<u32>(a + L_DELIV, 1);
     }
+    if (h != 0) roomMade(r); // wake a parked sender only now that the slot records the message
     if (h == 0) {
       atomic.store<u32>(a + L_REC, 0);
       atomic.store<u64>(a + L_CTL, ctl(0, seq + 1, ST_FREE));
@@ -396,12 +397,15 @@ function requeue(a: usize, c: u64, dead: u32, maxDeliveries: u32): i32 {
   const r = atomic.load<u32>(a + L_REC);
   const d = atomic.load<u32>(a + L_DELIV);
   const seq = seqOf(c);
+  let to: u32 = 0; // the channel the message went back to, woken once the slot is free
   if (h != 0) {
     let ok: i32;
     if (dead != 0 && maxDeliveries != 0 && d >= maxDeliveries) {
       ok = push(dead, h) ? 1 : stackPush(dead, h, 0, 0);
+      to = dead;
     } else {
       ok = stackPush(r, h, d, 0);
+      to = r;
     }
     if (ok != 1) {
       store<f64>(a + L_DEADLINE, 0);
@@ -412,6 +416,9 @@ function requeue(a: usize, c: u64, dead: u32, maxDeliveries: u32): i32 {
   atomic.store<u32>(a + L_HANDLE, 0);
   atomic.store<u32>(a + L_REC, 0);
   atomic.store<u64>(a + L_CTL, ctl(0, seq + 1, ST_FREE));
+  // Only now (after the push the slot is freed in one straight line, or a reaper would
+  // requeue the message a second time): wake a receiver of the channel it went back to.
+  if (to != 0) wakeReceivers(to);
   if (r != 0) unpin(r);
   return 1;
 }

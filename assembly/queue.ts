@@ -24,6 +24,12 @@
 // loop back-edge. Between a successful claim-CAS and its publishing store there is neither
 // (only builtins: load/store), so no thread can leave a slot claimed but never published;
 // such a slot would stall every consumer behind it forever.
+// The same holds from a pop's claim to the store that hands the handle to its new owner
+// (`dst`: the receiver's in-hand word or a lease slot). Pushes and pops wake nobody themselves
+// (wake.ts has loops): their callers wake only after the hand-over, i.e. after `untrack` (a
+// sender: a kill before it would leave a QUEUED message in the sender's in-hand word, and its
+// reaper would free it under the queue) or after recording a popped message (`popRaw`,
+// leases.ts). A kill between the hand-over and the wake only leaves the token (wake.ts).
 //
 // Waking (no lock, no lost wake-up): a receiver reads the wake word, counts itself in
 // `parked` (and adds a token), re-checks the queue, and only then waits on the wake word
@@ -41,7 +47,7 @@ import {
   BLOCK_HDR, B_REFS, B_TIME, R_CAP, R_CTL, R_DEQ, R_ENQ, R_ORDER, R_RING, R_RSIZE,
 } from './layout';
 import { freeBlock, recvSlot, releaseBlock, untrack } from './arena';
-import { sendersParked, wakeReceivers, wakeSenders } from './wake';
+import { sendersParked, wakeSenders } from './wake';
 import { nodeHandle, releaseNode, stackDepth, stackDropExpired, stackEmpty, stackPop, stackPush } from './stack';
 
 /** True for a LIFO channel (its queue is the stack). */
@@ -52,6 +58,8 @@ import { nodeHandle, releaseNode, stackDepth, stackDropExpired, stackEmpty, stac
 /**
  * Enqueue handle `h` on pinned channel `r` (the ring, or the stack of a LIFO channel): true,
  * or false when full (or, for a LIFO channel, when the arena has no 32-byte node left).
+ * Wakes nobody: once the message is handed over (untracked), the caller calls
+ * `wakeReceivers(r)` (wake.ts).
  */
 export function push(r: u32, h: u32): bool {
   if (isLifo(r)) return stackPush(r, h, 0, load<u32>(<usize>r, R_CAP)) == 1;
@@ -66,16 +74,27 @@ export function push(r: u32, h: u32): bool {
  */
 export function popRaw(r: u32, dst: usize = 0): u32 {
   if (!stackEmpty(r)) {
-    const n = stackPop(r);
+    const n = stackPop(r, dst); // stores the handle at dst inside the pop's window
     if (n != 0) {
       const h = nodeHandle(n);
-      if (dst != 0) atomic.store<u32>(dst, h);
       releaseNode(n);
+      roomMade(r);
       return h;
     }
   }
   if (isLifo(r)) return 0;
-  return ringPop(r, dst);
+  const h = ringPop(r, dst);
+  if (h != 0) roomMade(r);
+  return h;
+}
+
+/**
+ * A message left pinned channel `r` (after its popper recorded it): wake a parked sender if
+ * the channel is at its low-water mark (wake.ts). The depth that counts is the one capacity
+ * applies to: the stack of a LIFO channel, the ring of a FIFO one.
+ */
+export function roomMade(r: u32): void {
+  if (sendersParked(r)) wakeSenders(r, isLifo(r) ? stackDepth(r) : ringDepth(r));
 }
 
 // In-hand tracking, for threads that die: the words live in arena.ts (`sendSlot`, `recvSlot`,
@@ -146,7 +165,7 @@ export function ringSlots(cap: u32): u32 {
   return cap < 2 ? 2 : cap;
 }
 
-/** Enqueue handle `h` on the ring of pinned channel `r`: true, or false when full. */
+/** Enqueue handle `h` on the ring of pinned channel `r`: true, or false when full. Wakes nobody (see `push`). */
 export function ringPush(r: u32, h: u32): bool {
   const rec = <usize>r;
   const cap = <u64>load<u32>(rec, R_RSIZE);
@@ -162,21 +181,20 @@ export function ringPush(r: u32, h: u32): bool {
         // claimed: publish with no call and no loop in between (termination safety)
         atomic.store<u32>(slot + 4, h);
         atomic.store<u32>(slot, <u32>(pos + 1));
-        break;
+        return true;
       }
     } else if (dif < 0) {
       return false;
     }
   }
-  wakeReceivers(r);
-  return true;
 }
 
 /**
  * Dequeue the oldest handle of the ring of pinned channel `r`, expired or not; 0 when empty.
  * When `dst` is not 0 the handle is also stored there inside the claim window (before any
  * call or loop back-edge): a lease slot that must own the message from the instant it
- * leaves the ring (leases.ts).
+ * leaves the ring (leases.ts). Wakes nobody: the caller calls `roomMade(r)` once it recorded
+ * the message (a drop-oldest pop that is followed by a push makes no room and wakes nobody).
  */
 export function ringPop(r: u32, dst: usize): u32 {
   const rec = <usize>r;
@@ -192,7 +210,6 @@ export function ringPop(r: u32, dst: usize): u32 {
         const h = atomic.load<u32>(slot + 4);
         if (dst != 0) atomic.store<u32>(dst, h);
         atomic.store<u32>(slot, <u32>(pos + cap));
-        if (sendersParked(r)) wakeSenders(r, ringDepth(r));
         return h;
       }
     } else if (dif < 0) {

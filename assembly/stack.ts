@@ -25,13 +25,16 @@
 //
 // Termination safety (V8 stops a thread only at a function entry or a loop back-edge): a push
 // or a pop takes effect by one CAS; a thread killed before it leaves the stack untouched (its
-// private node leaks, 32 bytes), and after a successful CAS no call or back-edge comes before
-// the caller has recorded what it popped (see leases.ts), so a popped handle is never lost
-// between the stack and a lease slot.
+// private node leaks, 32 bytes). After a successful pop CAS, `stackPop` stores the popped
+// handle at the caller's `dst` (the receiver's in-hand word, a lease slot) before any call or
+// back-edge, so a popped handle is never lost between the stack and its new owner. Neither
+// push nor pop wakes anybody (wake.ts loops): the callers wake parked waiters only after they
+// handed the message over (queue.ts `popRaw`, index.ts `send`, leases.ts), never inside the
+// window between the CAS and that hand-over.
 
 import { allocBlock, releaseBlock } from './arena';
 import { BLOCK_HDR, B_TIME, H_END, R_TOP, hdr } from './layout';
-import { sendersParked, wakeReceivers, wakeSenders } from './wake';
+import { sendersParked, wakeSenders } from './wake';
 
 const N_NEXT: usize = BLOCK_HDR;
 const N_HANDLE: usize = BLOCK_HDR + 4;
@@ -51,7 +54,8 @@ const N_DEPTH: usize = BLOCK_HDR + 12;
 /**
  * Push handle `h` (delivered `deliveries` times so far) on the stack of pinned channel `r`.
  * `cap` 0: no capacity check (redelivery). Returns 1, 0 when the stack holds `cap`, -1 when
- * the arena has no node left.
+ * the arena has no node left. Wakes nobody: after handing the message over (untrack, lease
+ * slot freed) the caller calls `wakeReceivers(r)` (wake.ts).
  */
 export function stackPush(r: u32, h: u32, deliveries: u32, cap: u32): i32 {
   const head = <usize>r + R_TOP;
@@ -70,17 +74,17 @@ export function stackPush(r: u32, h: u32, deliveries: u32, cap: u32): i32 {
     }
     atomic.store<u32>(<usize>n + N_NEXT, top);
     atomic.store<u32>(<usize>n + N_DEPTH, depth + 1);
-    if (atomic.cmpxchg<u64>(head, c, (((c >> 32) + 1) << 32) | <u64>n) == c) break;
+    if (atomic.cmpxchg<u64>(head, c, (((c >> 32) + 1) << 32) | <u64>n) == c) return 1;
   }
-  wakeReceivers(r);
-  return 1;
 }
 
 /**
  * Pop the top node of pinned channel `r`'s stack (0 when empty). The caller owns the node:
- * it reads `nodeHandle` / `nodeDeliveries`, then frees it with `releaseNode`.
+ * it reads `nodeHandle` / `nodeDeliveries`, then frees it with `releaseNode`. When `dst` is
+ * not 0 the handle is stored there right after the CAS, before any call or back-edge. Wakes
+ * nobody: the caller wakes parked senders once it recorded the message (queue.ts `roomMade`).
  */
-export function stackPop(r: u32): u32 {
+export function stackPop(r: u32, dst: usize = 0): u32 {
   const head = <usize>r + R_TOP;
   while (true) {
     const c = atomic.load<u64>(head);
@@ -88,7 +92,8 @@ export function stackPop(r: u32): u32 {
     if (top == 0) return 0;
     const next = atomic.load<u32>(<usize>top + N_NEXT);
     if (atomic.cmpxchg<u64>(head, c, (((c >> 32) + 1) << 32) | <u64>next) == c) {
-      if (sendersParked(r)) wakeSenders(r, stackDepth(r));
+      // popped: hand the handle over with no call and no loop in between (termination safety)
+      if (dst != 0) atomic.store<u32>(dst, load<u32>(<usize>top + N_HANDLE));
       return top;
     }
   }

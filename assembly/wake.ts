@@ -32,6 +32,16 @@
 //
 // A thread killed mid-operation: the counters are undone by the reaper (leases.ts); tokens
 // left behind only cost spurious notifies, at most one each.
+//
+// Termination safety of the callers: these functions loop (`takeToken`, `arm`, and the depth
+// read the caller passes to `wakeSenders`), and V8 can stop a thread at any loop back-edge or
+// function entry. So no queue operation wakes from inside its claim/publish window: pushes and
+// pops (queue.ts, stack.ts) wake nobody, and their callers wake only after the message was
+// handed over (a sender's `untrack`, a popped handle stored in its in-hand word or lease
+// slot, a requeued lease slot freed). A producer killed between its hand-over and its wake
+// only leaves its token unconsumed: a parked receiver (sender) is then woken by the next
+// publish (room) on that channel, or ends its wait at its timeout: a delay, never a lost,
+// duplicated or freed-while-queued message.
 
 import { R_ARMED, R_CAP, R_PARKED, R_SARMED, R_SPACE, R_SPARKED, R_WAKE } from './layout';
 
