@@ -22,6 +22,8 @@ for (;;) {
   const h = held ? x.popPinned(rec, -Infinity) : x.recv(rec, gen, -Infinity);
   if (h <= 1) {
     if (Atomics.load(count, 1) !== 0) break;
+    // The producer may ask for the count after this thread took the batch's last message.
+    if (Atomics.load(count, 2) === n && Atomics.load(count, 0) !== n) Atomics.store(count, 0, n);
     continue;
   }
   const seq = i32[(h + 16) >> 2];
