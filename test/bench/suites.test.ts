@@ -13,6 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 
+// A hang guard, not a speed limit: two threads that spin on a loaded two-core machine can take
+// far longer than vitest's default while the scheduler hands them the cores in turns.
+const SUITE_TIMEOUT_MS = 300_000;
+
 const run = promisify(execFile);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dirs: string[] = [];
@@ -32,7 +36,8 @@ async function bench(filter: string) {
   const { stdout } = await run(
     process.execPath,
     ['bench/run.js', '--quick', '--rounds', '1', '--time', '30', '--filter', filter, '--json', '--out', out],
-    { cwd: root, maxBuffer: 64 * 1024 * 1024 },
+    // Killed before the hang guard fires, so a stuck bench never outlives the test.
+    { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: SUITE_TIMEOUT_MS - 10_000, killSignal: 'SIGKILL' },
   );
   return JSON.parse(stdout) as { suites: Array<{ name: string; skipped: string | null }>; cases: CaseResult[] };
 }
@@ -45,10 +50,6 @@ function expectMeasured(cases: CaseResult[], ids: string[]) {
     expect(c.summary.median, c.id).toBeGreaterThan(0);
   }
 }
-
-// A hang guard, not a speed limit: two threads that spin on a loaded two-core machine can take
-// far longer than vitest's default while the scheduler hands them the cores in turns.
-const SUITE_TIMEOUT_MS = 300_000;
 
 describe('ringbus suites, one short round', () => {
   it('shared layer: round trip, 1 -> 1, 2 -> 2 and fan-out with real workers', async () => {
