@@ -473,24 +473,17 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       }
       const policy = this.opts.tradeoffs.fullOf(channel);
       if (policy === 'drop-oldest') {
-        // Evict only while the ring is really full. A push can also fail on a ring that is not
-        // full: a consumer preempted (by the OS) between claiming a slot and freeing it holds
-        // the slot the push needs. Dropping more would lose messages for nothing: wait for it.
-        const capacity = this.opts.common.capacityOf(channel);
-        for (let i = 1; ; i++) {
-          if (x.ringFill(rec) >= capacity && x.dropOldest(rec) === 1) this.noteDropped(1, channel, 'drop-oldest');
-          if (x.pushPinned(rec, h) === 1) {
-            this.counters.sent++;
-            return;
-          }
-          if (i % 64 === 0) {
-            await new Promise<void>((resolve) => setImmediate(resolve));
-            if (this.closed) {
-              x.release(h);
-              this.assertOpen(`send('${channel}')`);
-            }
+        // Evict only while the ring is really full (batch.pushOrDrop); a consumer preempted
+        // between claiming a slot and freeing it holds the slot the push needs: yield, retry.
+        while (!batch.pushOrDrop(this.batch, channel, rec, h)) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.closed) {
+            x.release(h);
+            this.assertOpen(`send('${channel}')`);
           }
         }
+        this.counters.sent++;
+        return;
       } else if (policy === 'wait') {
         try {
           await batch.waitForRoom(this.batch, channel, rec, h, `send('${channel}')`, options);

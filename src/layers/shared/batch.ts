@@ -141,9 +141,10 @@ export function trySend(host: BatchHost, channel: string, message: Message): boo
 /**
  * Push `h` on pinned `rec` without waiting: after dropping expired messages, and under
  * 'drop-oldest' evicting while the ring is really full (a bounded number of rounds: a
- * consumer preempted mid-claim can hold the slot). False: the caller still owns `h`.
+ * consumer preempted mid-claim can hold the slot; dropping more would lose messages for
+ * nothing). False: the caller still owns `h` (it yields and tries again, or gives up).
  */
-function pushOrDrop(host: BatchHost, channel: string, rec: number, h: number): boolean {
+export function pushOrDrop(host: BatchHost, channel: string, rec: number, h: number): boolean {
   const x = host.core.x;
   if (x.pushPinned(rec, h) === 1) return true;
   x.dropExpired(rec, host.cutoff());
