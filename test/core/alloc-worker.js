@@ -6,6 +6,7 @@
 // terminating it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Core } from '../../dist/wasm/core.js';
+import { xorshift32 } from './random.js';
 
 const { module, memory, seed, iterations, maxLive, maxSize, table: tableBuffer } = workerData;
 const core = new Core(module, memory);
@@ -14,15 +15,7 @@ const i32 = core.i32;
 const u8 = core.u8;
 const table = tableBuffer ? new Int32Array(tableBuffer) : undefined;
 
-let state = seed >>> 0 || 1;
-function rand() {
-  state ^= state << 13;
-  state >>>= 0;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  state >>>= 0;
-  return state;
-}
+const rand = xorshift32(seed >>> 0 || 1);
 function randomSize() {
   const r = rand() % 100;
   if (r < 60) return rand() % 257;

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { attachLayer } from '../../dist/index.js';
+import { unitRandom } from './random.js';
 
 const { handle, channels, producers, perProducer, seed } = workerData;
 const layer = attachLayer(handle);
@@ -13,15 +14,7 @@ const errors = [];
 let received = 0;
 let calls = 0;
 
-let state = seed >>> 0 || 1;
-const rand = () => {
-  state ^= state << 13;
-  state >>>= 0;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  state >>>= 0;
-  return state / 4294967296;
-};
+const rand = unitRandom(seed >>> 0 || 1);
 
 async function serve(channel) {
   const last = new Array(producers).fill(-1);

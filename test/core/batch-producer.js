@@ -3,24 +3,13 @@
 // sequence number and a CRC32 of its payload. A batch that stops part-way (ChannelFull on a
 // 'reject' channel) is resumed from its error's `sent` count: nothing is dropped or repeated.
 import { parentPort, workerData } from 'node:worker_threads';
-import { crc32 } from 'node:zlib';
 import { attachLayer } from '../../dist/index.js';
+import { checkedMessages, unitRandom } from './random.js';
 
 const { handle, id, count, channels, seed } = workerData;
 const layer = attachLayer(handle);
 
-let state = seed >>> 0 || 1;
-const rand = () => {
-  state ^= state << 13;
-  state >>>= 0;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  state >>>= 0;
-  return state / 4294967296;
-};
-
-const source = new Uint8Array(1 << 18);
-for (let i = 0; i < source.length; i++) source[i] = (rand() * 256) | 0;
+const rand = unitRandom(seed >>> 0 || 1);
 
 function size() {
   const r = rand();
@@ -29,12 +18,7 @@ function size() {
   return (rand() * 4096) | 0;
 }
 
-function message(seq) {
-  const n = size();
-  const off = (rand() * (source.length - n)) | 0;
-  const d = source.subarray(off, off + n);
-  return { p: id, s: seq, c: crc32(d), d };
-}
+const message = checkedMessages(rand, id, 1 << 18, size);
 
 const yieldNow = () => new Promise((r) => setImmediate(r));
 let partial = 0;

@@ -5,18 +5,11 @@
 // carries its size and a pattern derived from (sender, seq), checked on receipt.
 import { parentPort, workerData } from 'node:worker_threads';
 import { ChannelFull, OutOfSharedMemory, attachLayer } from '../../dist/index.js';
+import { xorshift32 } from './random.js';
 
 const { handle, id, rounds, maxSize, rooms } = workerData;
 const layer = attachLayer(handle);
-let state = (id + 1) * 2654435761 >>> 0;
-function rand() {
-  state ^= state << 13;
-  state >>>= 0;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  state >>>= 0;
-  return state;
-}
+const rand = xorshift32((id + 1) * 2654435761 >>> 0);
 const size = () => (rand() % 8 === 0 ? 0 : Math.min(maxSize, Math.floor(Math.exp((rand() / 2 ** 32) * Math.log(maxSize)))));
 function payload(seq, n) {
   const b = new Uint8Array(n);

@@ -2,25 +2,13 @@
 // random channels; each carries producer id, sequence number and a CRC32 of its payload.
 // Retries on ChannelFull (never drops). Reports { sent, fullRetries } when done.
 import { parentPort, workerData } from 'node:worker_threads';
-import { crc32 } from 'node:zlib';
 import { attachLayer } from '../../dist/index.js';
+import { checkedMessages, unitRandom } from './random.js';
 
 const { handle, id, count, channels, seed } = workerData;
 const layer = attachLayer(handle);
 
-let state = seed >>> 0 || 1;
-const rand = () => {
-  // xorshift32: reproducible per producer
-  state ^= state << 13;
-  state >>>= 0;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  state >>>= 0;
-  return state / 4294967296;
-};
-
-const source = new Uint8Array(1 << 20);
-for (let i = 0; i < source.length; i++) source[i] = (rand() * 256) | 0;
+const rand = unitRandom(seed >>> 0 || 1); // reproducible per producer
 
 function size() {
   const r = rand();
@@ -30,14 +18,12 @@ function size() {
   return (rand() * 65536) | 0;
 }
 
+const makeMessage = checkedMessages(rand, id, 1 << 20, size);
 let fullRetries = 0;
 let biggest = 0;
 for (let seq = 0; seq < count; seq++) {
-  const n = size();
-  if (n > biggest) biggest = n;
-  const off = (rand() * (source.length - n)) | 0;
-  const d = source.subarray(off, off + n);
-  const message = { p: id, s: seq, c: crc32(d), d };
+  const message = makeMessage(seq);
+  if (message.d.length > biggest) biggest = message.d.length;
   const channel = channels[(rand() * channels.length) | 0];
   for (;;) {
     try {
