@@ -234,6 +234,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.batch = {
       core, opts, counters, strategy: this.strategy, parkedCounter: this.parkedCounter, closeSignal: this.closeSignal,
       cached: (channel) => this.channels.get(channel),
+      pushCached: (ref, h) => this.pushCached(ref as Ref, h),
+      popCached: (ref) => this.popCached(ref as Ref),
       store: (message, now) => this.store(message, now),
       storeEncoded: (bytes, now) => {
         if (bytes.length > opts.maxMessageSize) throw new MessageTooLarge(bytes.length, opts.maxMessageSize);
@@ -408,12 +410,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         } catch (err) {
           return Promise.reject(err);
         }
-        // Read the hold after `store`: a relief step in it drops the holds (shared/holds.ts).
-        const held = cached.held;
-        cached.hot = true;
-        if (held !== 0 ? this.core.x.pushPinned(cached.rec, h) === 1 : this.core.x.send(cached.rec, cached.gen, h) === 1) {
+        if (this.pushCached(cached, h)) {
           this.counters.sent++;
-          if (held === 0) this.holds.take(cached);
           return RESOLVED;
         }
         return this.enqueue(channel, h, options);
@@ -432,17 +430,36 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (cached === undefined) return super.receive<T>(channel, options);
     try {
       this.checkReceive('receive', channel, options, true);
-      cached.hot = true;
-      const h = cached.held !== 0 ? this.core.x.popPinned(cached.rec, this.cutoff()) : this.core.x.recv(cached.rec, cached.gen, this.cutoff());
+      const h = this.popCached(cached);
       if (this.observed) this.noticeExpired(channel);
-      if (h > 1) {
-        if (cached.held === 0) this.holds.take(cached);
-        return Promise.resolve(this.take(h) as unknown as T);
-      }
+      if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
     }
     return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
+  }
+
+  /**
+   * Push stored message `h` on resolved channel `ref` the fast way: through this instance's
+   * held pin when it has one (no write to the record's ctl word), else pinning for the call
+   * and taking a hold for the next ones. False when full or stale (the caller still owns `h`).
+   * Call it after `store`: a relief step in `store` drops the holds (shared/holds.ts).
+   */
+  private pushCached(ref: Ref, h: number): boolean {
+    const held = ref.held;
+    ref.hot = true;
+    if (held !== 0 ? this.core.x.pushPinned(ref.rec, h) !== 1 : this.core.x.send(ref.rec, ref.gen, h) !== 1) return false;
+    if (held === 0) this.holds.take(ref);
+    return true;
+  }
+
+  /** Pop from resolved channel `ref` the fast way (see pushCached): a handle, 0 empty, 1 stale record. */
+  private popCached(ref: Ref): number {
+    const held = ref.held;
+    ref.hot = true;
+    const h = held !== 0 ? this.core.x.popPinned(ref.rec, this.cutoff()) : this.core.x.recv(ref.rec, ref.gen, this.cutoff());
+    if (h > 1 && held === 0) this.holds.take(ref);
+    return h;
   }
 
   /** Reached only for a channel this instance has not resolved yet (see `send`). */

@@ -37,6 +37,10 @@ export interface BatchHost {
   readonly closeSignal: AbortSignal;
   /** The cached (record, generation) of a resolved channel. */
   cached(channel: string): { rec: number; gen: number } | undefined;
+  /** Push `h` on a cached channel as `send`'s fast path does (held pin if any); false: full or stale. */
+  pushCached(ref: { rec: number; gen: number }, h: number): boolean;
+  /** Pop from a cached channel as `receive`'s fast path does: a handle, 0 empty, 1 stale. */
+  popCached(ref: { rec: number; gen: number }): number;
   /** Encode and store a message in a fresh block sent at `now` (owned by the caller). */
   store(message: Message, now: number): number;
   /** Store an encoded message (MessageTooLarge over the limit) in a fresh block sent at `now`. */
@@ -110,12 +114,9 @@ export function trySend(host: BatchHost, channel: string, message: Message): boo
   const x = host.core.x;
   const h = host.store(message, Date.now());
   const cached = host.cached(channel);
-  if (cached !== undefined) {
-    const rc = x.send(cached.rec, cached.gen, h);
-    if (rc === 1) {
-      host.counters.sent++;
-      return true;
-    }
+  if (cached !== undefined && host.pushCached(cached, h)) {
+    host.counters.sent++;
+    return true;
   }
   // The pin is recorded in the instance's wait word, as for a wait: a thread killed while it
   // holds it leaves it for the reaper to undo, not pinned forever.
@@ -163,7 +164,7 @@ export function tryReceive(host: BatchHost, channel: string): Message | undefine
   const x = host.core.x;
   const cached = host.cached(channel);
   if (cached !== undefined) {
-    const h = x.recv(cached.rec, cached.gen, host.cutoff());
+    const h = host.popCached(cached);
     if (h > 1) return host.take(h);
     if (h === 0) return undefined;
   }
