@@ -976,27 +976,19 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    */
   private copyMessage(h: number): Uint8Array {
     const len = this.core.u32[(h + 4) >>> 2] as number;
-    if (len < OWNED_MIN) {
-      const n = this.copyIn(h); // it may replace this.inbox by a larger one: read the field after it
-      return this.inbox.subarray(0, n);
-    }
     const start = h + BLOCK_HEADER;
-    const own = new Uint8Array(len);
-    own.set(this.core.u8.subarray(start, start + len));
-    return own;
+    let into: Uint8Array;
+    if (len >= OWNED_MIN) into = new Uint8Array(len);
+    else {
+      if (this.inbox.length < len) this.inbox = new Uint8Array(Math.max(len, this.inbox.length * 2));
+      into = this.inbox;
+    }
+    into.set(this.core.u8.subarray(start, start + len));
+    return into === this.inbox ? into.subarray(0, len) : into;
   }
 
   private decodeCopy(bytes: Uint8Array): Message {
     return bytes.buffer === this.inbox.buffer ? decode(bytes) : decodeOwned(bytes);
-  }
-
-  /** Copy the payload of message `h` into the private inbox; returns its length. */
-  private copyIn(h: number): number {
-    const len = this.core.u32[(h + 4) >>> 2] as number;
-    if (this.inbox.length < len) this.inbox = new Uint8Array(Math.max(len, this.inbox.length * 2));
-    const start = h + BLOCK_HEADER;
-    this.inbox.set(this.core.u8.subarray(start, start + len));
-    return len;
   }
 
   private scratch(bytes: number, what: string): number {
