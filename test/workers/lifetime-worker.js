@@ -61,6 +61,17 @@ if (role === 'waiters') {
   if (workerData.end === 'exit') process.exit(3);
   if (workerData.end === 'throw') setTimeout(() => { throw new Error('worker crashed on purpose'); }, 1);
   if (workerData.end === 'stay') setInterval(() => {}, 1000); // until terminated
+} else if (role === 'collected-exit') {
+  // Attach layers and drop them, collect them, and exit before their finalizers can run
+  // (they are queued as tasks and a thread that exits runs no more tasks): the exit hook must
+  // still free their slots. Under load a plain GC in that window did it by chance.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  for (let i = 0; i < workerData.count; i++) attachLayer(handle);
+  await new Promise((r) => setTimeout(r, 1)); // a new job: the WeakRefs no longer keep them
+  gc();
+  report({ collected: true });
+  process.exit(0);
 } else if (role === 'collect') {
   // Attach layers, drop them, collect them: their slots come back while the thread lives.
   setFlagsFromString('--expose-gc'); // (a worker's execArgv may not carry it)

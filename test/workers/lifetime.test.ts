@@ -137,6 +137,16 @@ describe('instance slots of layers nobody closed come back', () => {
     });
   }
 
+  it('when the layers were collected and the thread exits before their finalizers run', async () => {
+    const layer = await createLayer();
+    const start = await instances(layer);
+    const peer = run({ handle: layer.handle, role: 'collected-exit', count: 20 });
+    expect(await peer.next()).toEqual({ collected: true });
+    expect(await peer.exit).toBe(0);
+    expect(await instances(layer)).toBe(start);
+    await layer.close();
+  });
+
   for (const delivery of ['at-most-once', 'at-least-once'] as const) it(`when a layer object is garbage-collected without close() (${delivery})`, async () => {
     const layer = await createLayer({ delivery });
     const start = await instances(layer);

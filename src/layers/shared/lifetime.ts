@@ -28,14 +28,25 @@ export interface Closable {
   close(): Promise<void>;
 }
 
-/** Open instances of this thread, closed when the thread exits. */
-const open = new Set<WeakRef<Closable>>();
+/**
+ * Open instances of this thread, closed when the thread exits, each with what freeing its
+ * slot needs should the layer be collected before its finalizer gets to run.
+ */
+const open = new Map<WeakRef<Closable>, Held>();
 let hooked = false;
 
 function closeAllAtExit(): void {
-  for (const ref of open) {
-    // close() does its shared-memory work synchronously (doClose has no await before it).
-    ref.deref()?.close().catch(() => {});
+  for (const [ref, held] of open) {
+    const layer = ref.deref();
+    if (layer !== undefined) {
+      // close() does its shared-memory work synchronously (doClose has no await before it).
+      layer.close().catch(() => {});
+    } else {
+      // Collected, but its finalizer is only queued: finalizers never run once the thread is
+      // exiting, so free the slot here (the race that left 20 slots of a crashed worker taken).
+      finalizer.unregister(ref);
+      release(held);
+    }
   }
   open.clear();
 }
@@ -49,8 +60,8 @@ interface Held {
   ref: WeakRef<Closable>;
 }
 
-const finalizer = new FinalizationRegistry<Held>((held) => {
-  open.delete(held.ref);
+/** Free the slot of a collected instance: its leases go back, its timers stop. */
+function release(held: Held): void {
   if (held.sweeper.timer !== undefined) clearInterval(held.sweeper.timer);
   held.liveness?.stop();
   if (held.instance === 0) return;
@@ -65,6 +76,11 @@ const finalizer = new FinalizationRegistry<Held>((held) => {
   } finally {
     held.x.instanceFree(held.instance, 0);
   }
+}
+
+const finalizer = new FinalizationRegistry<Held>((held) => {
+  open.delete(held.ref);
+  release(held);
 });
 
 /**
@@ -84,8 +100,9 @@ export function track(
     process.once('exit', closeAllAtExit);
   }
   const ref = new WeakRef(layer);
-  open.add(ref);
-  finalizer.register(layer, { x, instance, liveness, sweeper, ref }, ref);
+  const held: Held = { x, instance, liveness, sweeper, ref };
+  open.set(ref, held);
+  finalizer.register(layer, held, ref);
   return ref;
 }
 
