@@ -20,7 +20,7 @@
 //      0  state word (u64): used (16 bits) | class (8) | state (2: FREE, SLAB, RUN) | tag (32)
 //      8  free-list head (u64): tag << 32 | block address   (a Treiber stack inside the page)
 //      16 carved: blocks handed out at least once (the page is carved lazily, no set-up loop)
-//      20 pages of a run (RUN only)          24..31 reserved (per-thread magazines, later)
+//      20 pages of a run (RUN only)          24..31 reserved
 //    An allocation RESERVES a block by one CAS on the state word (used + 1, only if the page
 //    is a SLAB of its class and used < capacity), then takes a block: a pop from the page's
 //    free list, else the next never-carved block (CAS on `carved`). A free pushes the block on
@@ -66,12 +66,13 @@
 // freeing a run spanning several bitmap words loops over the words). A leaked small block
 // keeps its page a slab page of its class, reusable by that class.
 //
-// Per-thread magazines (to come, issue 10) fit in front of allocSmall / freeSmall without
-// changing any of this: a magazine holds blocks that are allocated as far as their pages know
-// (their units are in `used`), so a page with a block in some magazine is never retired; the
-// magazine lives in its instance's slot, so the reaper of a dead thread frees its blocks with
-// `freeBlock`, and freeBytes would add the magazines' blocks back (descriptor bytes 24..31 are
-// kept free for per-page bookkeeping such a layer may need).
+// Per-instance magazines (magazine.ts) sit in front of allocSmall / freeSmall without changing
+// any of this: a magazine holds blocks that are allocated as far as their pages know (their
+// units are in `used`), so a page with a block in some magazine is never retired; the
+// magazines live in a table of their instance's slot, so the reaper of a dead thread gives
+// their blocks back to their pages, and freeBytes adds the magazines' blocks back. A failed
+// allocation empties every magazine (`magRelieve`) and tries once more before it returns 0.
+// (Descriptor bytes 24..31 stay free for per-page bookkeeping.)
 //
 // Tested by test/core/allocator.test.ts (4 threads allocating and freeing random sizes, each
 // block's pattern checked before its free; threads terminated while allocating),
@@ -82,6 +83,7 @@
 // handle owns one reference; `groupSend` adds one per member before enqueueing. `release`
 // drops one and frees the block on the last.
 
+import { MAG_CLASSES, magBase, magFreeBytes, magPop, magPush, magRelieve } from './magazine';
 import {
   B_LEN, B_REFS, B_TIME, BLOCK_HDR, H_ARENA, H_CURRENT, H_DESC, H_FREEMAP, H_MAPWORDS, H_PAGES, H_PAGESWEEP,
   H_PARTIAL, SMALL_CLASSES, hdr,
@@ -455,7 +457,17 @@ export function trackInstance(slot: usize, sendOff: usize, recvOff: usize): void
 export function allocBlock(len: u32): u32 {
   if (len > 0x40000000) return 0;
   const size = len + <u32>BLOCK_HDR;
-  const p = size <= MAX_SMALL ? allocSmall(classOf(size)) : allocRun((size + PAGE_SIZE - 1) >> PAGE_SHIFT);
+  let p: u32 = 0;
+  if (size <= MAX_SMALL) {
+    const c = classOf(size);
+    if (magBase != 0 && c < MAG_CLASSES) p = magPop(c); // magazine.ts
+    if (p == 0) p = allocSmall(c);
+    if (p == 0 && magRelieve() != 0) p = allocSmall(c); // never fail with blocks in magazines
+  } else {
+    const n = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    p = allocRun(n);
+    if (p == 0 && magRelieve() != 0) p = allocRun(n);
+  }
   if (p == 0) return 0;
   store<u32>(<usize>p, 1, B_REFS);
   store<u32>(<usize>p, len, B_LEN);
@@ -479,7 +491,15 @@ export function freeBlock(p: u32): void {
     releasePages(q, n);
     return;
   }
+  const c = hClass(h);
+  if (magBase != 0 && c < MAG_CLASSES && magPush(p, c)) return; // magazine.ts
   freeSmall(p, q, h);
+}
+
+/** Free small block `p` (refcount 0) straight to its slab page, never to a magazine. */
+export function freeToPage(p: u32): void {
+  const q = (p - load<u32>(hdr(H_ARENA))) >> PAGE_SHIFT;
+  freeSmall(p, q, atomic.load<u64>(descAddr(q)));
 }
 
 /** Drop one reference to block `p`; the last one frees it. */
@@ -540,7 +560,7 @@ export function freeBytes(): f64 {
     const h = atomic.load<u64>(descAddr(q));
     if (hState(h) == ST_SLAB) free += <f64>(PAGE_SIZE - hUsed(h) * classSize(hClass(h)));
   }
-  return free;
+  return free + magFreeBytes(); // blocks in magazines are free (magazine.ts)
 }
 
 /** Pages in the longest run of free pages (a snapshot). */

@@ -37,6 +37,7 @@ import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSl
 import { HOLD_ENTRIES, dropHold, holdPin, holdsOf } from './holds';
 import { instanceSlot } from './leases';
 import { CACHE_ENTRIES, cacheKeep, cacheDrop, cacheTable } from './fanout';
+import { depotBlocks, magFreeBytes, magRelieve } from './magazine';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
 
 export { OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED } from './registry';
@@ -447,6 +448,18 @@ export function longestRun(): u32 {
 /** Retire up to `n` empty slab pages from the shared cursor (`all`: every page); returns how many. */
 export function trimPages(n: u32, all: i32): u32 {
   return trim(n, all != 0);
+}
+/** Give every block held in magazines (own, depot, other instances') back to its page; returns how many. */
+export function magazinesFlush(): u32 {
+  return magRelieve();
+}
+/** Bytes of the free blocks held in magazines (part of `arenaFree`). */
+export function magazineBytes(): f64 {
+  return magFreeBytes();
+}
+/** Blocks in the shared depot of full magazines. */
+export function magazineDepot(): u32 {
+  return depotBlocks();
 }
 /** Records (channels + groups) in use. */
 export function recordsInUse(): i32 {

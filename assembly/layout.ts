@@ -48,7 +48,7 @@
 //   lines 6-7 (384..511): dequeue position (u64)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
-export const LAYOUT_VERSION: u32 = 7;
+export const LAYOUT_VERSION: u32 = 8;
 /** 'RBUS' */
 export const MAGIC: u32 = 0x53554252;
 
@@ -84,6 +84,9 @@ export const H_UNTRACKED: usize = 84; // layer instances without an instance slo
 export const H_PAGESWEEP: usize = 88; // page-trim cursor (atomic)
 export const H_LIMBO: usize = 96; // 3 x u64 tagged heads: reclaimed records by epoch % 3
 export const H_CURRENT: usize = 128; // SMALL_CLASSES x u32: current page + 1 of each class (a hint)
+export const H_DEPOT: usize = 1024; // magazine depot (magazine.ts): MAG_CLASSES x u64 tagged heads
+export const H_DEPOTN: usize = 1200; // MAG_CLASSES x i32: chains in each class's depot
+export const H_MAGTAB: usize = 1296; // address of the magazine tables (MAG_SLOTS x MAG_STRIDE bytes, 0: none)
 /** Size classes served from slab pages (classOf(PAGE_SIZE / 2) + 1, arena.ts). */
 export const SMALL_CLASSES: u32 = 33;
 // Trade-off tables (leases.ts), allocated from the arena when the bus is created.

@@ -34,7 +34,8 @@
 // [message being received] (the in-hand words, see arena.ts) [record pinned for a wait]
 // [parked counter incremented by a wait] [announced reclamation epoch] (epoch.ts)
 // [28: suspect since] [32: decode-cache table (fanout.ts)] [36..63: hold table, the pins it
-// keeps on its hot channels (holds.ts)]
+// keeps on its hot channels (holds.ts)]. The first MAG_SLOTS slots also have a magazine
+// table (magazine.ts), in a region allocated with the instance table.
 // (the wait words, written by JS: set right after the
 // pin / increment, cleared right before the unpin / decrement, by compare-and-swap, so a set
 // word always stands for a pin or an increment still in effect) [suspect since] (below).
@@ -72,6 +73,7 @@ import { allocBlock, freeBlock, releaseBlock, trackInstance } from './arena';
 import { I_EPOCH, currentEpoch } from './epoch';
 import { holdsRelease, holdsReset } from './holds';
 import { I_CACHE, cacheRelease } from './fanout';
+import { magAttach, magDetach, magRelease, magSetup } from './magazine';
 import { B_REFS, B_TIME, H_INST, H_INSTCAP, H_LEASECAP, H_LEASES, hdr } from './layout';
 import { countExpired, isLifo, pin, push, ringPop, roomMade, unpin } from './queue';
 import { wakeReceivers } from './wake';
@@ -141,6 +143,7 @@ export function setupTables(leases: u32, instances: u32): i32 {
     store<u32>(hdr(H_LEASECAP), leases);
   }
   store<u32>(hdr(H_INST), it + 16);
+  magSetup(instances); // the magazine tables (magazine.ts; none when the arena has no room)
   atomic.store<u32>(hdr(H_INSTCAP), instances);
   return 1;
 }
@@ -175,6 +178,7 @@ export function instanceClaim(thread: i32): u32 {
       atomic.store<u32>(a + I_CACHE, 0); // no decode-cache table yet (fanout.ts)
       myId = id;
       trackInstance(a, I_SEND, I_RECV);
+      magAttach(id); // its block magazines (magazine.ts; none when the arena has no room)
       return id;
     }
   }
@@ -215,6 +219,7 @@ export function instanceFree(id: u32, dead: bool): void {
   const a = instAddr(id);
   if (id == myId) {
     trackInstance(0, 0, 0);
+    magDetach();
     myId = 0;
   }
   for (let w: usize = I_SEND; w <= I_RECV; w += 4) {
@@ -234,6 +239,7 @@ export function instanceFree(id: u32, dead: bool): void {
   if (dead && rec != 0) unpin(rec);
   holdsRelease(a); // the pins it held on its hot channels (holds.ts), dead or closing
   cacheRelease(a); // the blocks its decode cache held (fanout.ts)
+  magRelease(id); // the blocks of its magazines back to their pages (magazine.ts)
   atomic.store<i32>(a + I_THREAD, -1);
   atomic.store<u32>(a + I_LIVE, atomic.load<u32>(a + I_LIVE) & ~(GEN_UNIT - 1)); // free, same generation
 }
@@ -246,6 +252,7 @@ export function instanceToken(): u32 {
 /** This wasm instance's layer lost its slot (reclaimed as stale): stop writing to it. */
 export function instanceDetach(): void {
   trackInstance(0, 0, 0);
+  magDetach();
   myId = 0;
 }
 
@@ -283,6 +290,7 @@ export function instanceSweepStale(now: u32, stale: u32, nowMs: f64, me: u32, de
     atomic.store<i32>(a + I_THREAD, -1);
     holdsRelease(a); // its held pins and decode-cache references: its timers and operations
     cacheRelease(a); // touch them only after checking the live word (src/layers/shared/holds.ts)
+    magRelease(id); // its magazines: its blocks are freed only inside an operation (magazine.ts)
     atomic.store<u32>(a + I_LIVE, reclaiming & ~(GEN_UNIT - 1));
     reclaimed++;
   }

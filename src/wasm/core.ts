@@ -82,6 +82,9 @@ export interface CoreExports {
   freePages(): number;
   longestRun(): number;
   trimPages(n: number, all: number): number;
+  magazinesFlush(): number;
+  magazineBytes(): number;
+  magazineDepot(): number;
   epochWord(): number;
   announceOffset(): number;
   recordLive(r: number, gen: number): number;

@@ -131,8 +131,8 @@ export class Reclaimer {
   /**
    * Everything now: sweep the whole registry (expired members and messages dropped, unused
    * records reclaimed) until a pass finds nothing (at most 4 passes: a channel that was an
-   * expired member becomes free on the pass after its group dropped it), retire empty slab
-   * pages, end the grace periods every instance allows. Returns the records reclaimed.
+   * expired member becomes free on the pass after its group dropped it), give every block in
+   * the magazines back to its page, retire empty slab pages, end the grace periods every instance allows. Returns the records reclaimed.
    */
   full(): number {
     const x = this.core.x;
@@ -143,6 +143,7 @@ export class Reclaimer {
       if (n === 0) break;
     }
     this.grace(true);
+    x.magazinesFlush(); // every block cached in a magazine back to its page (assembly/magazine.ts)
     x.trimPages(0, 1);
     return total;
   }
