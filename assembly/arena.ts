@@ -430,6 +430,14 @@ export let recvSlot: usize = 0;
 /** Address of this instance's "reference being dropped by its decode cache" word (fanout.ts; 0: none). */
 export let dropSlot: usize = 0;
 
+/** Address of this instance's "block being given back by its magazines" word (magazine.ts; 0: none). */
+export let handSlot: usize = 0;
+
+/** Track the magazines' hand word at `addr` (0: stop). */
+export function trackHand(addr: usize): void {
+  handSlot = addr;
+}
+
 /** Track the decode cache's drop word at `addr` (0: stop). */
 export function trackDrop(addr: usize): void {
   dropSlot = addr;
@@ -446,6 +454,7 @@ export function trackInstance(slot: usize, sendOff: usize, recvOff: usize): void
   if (sendSlot != 0 && atomic.load<u32>(sendSlot) == h) atomic.store<u32>(sendSlot, 0);
   if (recvSlot != 0 && atomic.load<u32>(recvSlot) == h) atomic.store<u32>(recvSlot, 0);
   if (dropSlot != 0 && atomic.load<u32>(dropSlot) == h) atomic.store<u32>(dropSlot, 0);
+  if (handSlot != 0 && atomic.load<u32>(handSlot) == h) atomic.store<u32>(handSlot, 0);
 }
 
 // ---- blocks -------------------------------------------------------------------------------

@@ -23,7 +23,8 @@
 //    2 x cap(c) blocks (cap = min(32, 4096 / class size)); `mid` is the block pushed as the
 //    (cap + 1)-th, so the top cap blocks are head .. mid and mid's link is the rest. The
 //    table ends with a drain word (u64: class << 48 | count << 32 | head): a list of blocks
-//    of one class being given back to their pages one at a time.
+//    of one class being given back to their pages one at a time, and a hand word (u32): the
+//    block the drain gave up that its page does not have yet.
 //  - the depot (header H_DEPOT): per class a tagged Treiber stack (tag << 32 | head) of
 //    chains of exactly cap(c) blocks, linked through each chain's first block's second word
 //    (B_LEN, unused in a free block), and a count of its chains (H_DEPOTN); at most DEPOT_MAX
@@ -57,9 +58,10 @@
 // by the stores that complete them (the pushed block's untrack, the stolen list into the drain
 // word); a depot push retries with the chain still in the BUSY word. So a thread killed at any
 // instruction leaves every block in its magazine table (words, BUSY word, drain word) or the
-// depot, except the one block in hand: the block being allocated (between the pop and the
-// caller's send word) and the block the drain word just gave up (between its store and the
-// page's free-list push). The reaper of a dead instance (`magRelease` from instanceFree) takes
+// depot, or in hand and tracked: a block popped for an allocation is in the caller's send word
+// in the same straight line (index.ts `alloc`), and the block a drain word gives up is in the
+// table's hand word (u32, after the drain word) until the page's free-list push, whose
+// `untrack` clears it in the same straight line. So a kill loses no block at all. The reaper of a dead instance (`magRelease` from instanceFree) takes
 // its words, BUSY or not, and its drain word, and gives the blocks back to their pages the
 // same way (a reaper killed there leaves the rest in the dead table's drain word, its slot
 // still live). A slot reclaimed as stale (leases.ts) has its magazines emptied the same way:
@@ -67,7 +69,7 @@
 // live-word check that detaches it (`magDetach`) first. An instance without a slot has no magazines and steals nothing; its drain of a
 // depot chain (in a failed allocation) can leak the rest of that chain if it is killed there.
 
-import { allocBlock, classSize, freeToPage, trimPages, untrack } from './arena';
+import { allocBlock, classSize, freeToPage, handSlot, trackHand, trimPages, untrack } from './arena';
 import { BLOCK_HDR, H_DEPOT, H_DEPOTN, H_MAGTAB, hdr } from './layout';
 
 /** Size classes with magazines: 0 .. MAG_CLASSES - 1 (class sizes up to 1 KiB). */
@@ -80,8 +82,9 @@ const BUSY: u64 = <u64>1 << 63;
 const COUNT_UNIT: u64 = <u64>1 << 32;
 const ENTRY: usize = 16;
 const DRAIN: usize = <usize>MAG_CLASSES * ENTRY;
+const HAND: usize = DRAIN + 8;
 /** Bytes of a magazine table: the class entries and the drain word, rounded up to cache lines. */
-const MAG_STRIDE: usize = (DRAIN + 8 + 63) & ~(<usize>63);
+const MAG_STRIDE: usize = (HAND + 4 + 63) & ~(<usize>63);
 
 /** This wasm instance's magazine table (payload address; 0: no magazines). */
 export let magBase: usize = 0;
@@ -122,11 +125,13 @@ export function magSetup(instances: u32): void {
 /** Use the magazines of instance `id` (a fresh claim by this wasm instance), if it has any. */
 export function magAttach(id: u32): void {
   magBase = id >= 1 && id <= tableSlots() ? tableOf(id) : 0;
+  trackHand(magBase == 0 ? 0 : magBase + HAND);
 }
 
 /** Stop using this wasm instance's magazines (its slot is being freed or was lost). */
 export function magDetach(): void {
   magBase = 0;
+  trackHand(0);
 }
 
 /** A block of class `c` from the own magazine (or a depot chain); 0: none (use the pages). */
@@ -220,7 +225,8 @@ function drainAt(dw: usize): void {
     const p = <u32>d;
     const next: u64 = n == 1 ? 0 : <u64>atomic.load<u32>(<usize>p);
     atomic.store<u64>(dw, (d & ~<u64>0xffffffffffff) | ((<u64>n - 1) << 32) | next);
-    atomic.store<u32>(<usize>p, 0); // its refcount word (the one block in hand from here)
+    if (handSlot != 0) atomic.store<u32>(handSlot, p); // in hand: untrack forgets it once on its page
+    atomic.store<u32>(<usize>p, 0); // its refcount word
     freeToPage(p);
   }
   atomic.store<u64>(dw, 0);
@@ -259,7 +265,13 @@ function emptyTable(base: usize, dw: usize, busyToo: bool): u32 {
 export function magRelease(id: u32): void {
   if (id < 1 || id > tableSlots()) return;
   const base = tableOf(id);
-  if (base == magBase) magBase = 0; // our own: no free may go back into it from here
+  if (base == magBase) magDetach(); // our own: no free may go back into it from here
+  const h = atomic.load<u32>(base + HAND); // a block it died giving back (refcount 0, not on its page)
+  if (h != 0) {
+    if (handSlot != 0) atomic.store<u32>(handSlot, h);
+    atomic.store<u32>(base + HAND, 0);
+    freeToPage(h);
+  }
   drainAt(base + DRAIN); // what it was giving back when it died
   emptyTable(base, base + DRAIN, true);
 }
