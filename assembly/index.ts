@@ -37,7 +37,7 @@ import { lookup as registryLookup, lookupCreated, lookupGen, lookupStatus, pinSl
 import { HOLD_ENTRIES, dropHold, holdPin, holdsOf } from './holds';
 import { instanceSlot } from './leases';
 import { CACHE_ENTRIES, cacheKeep, cacheDrop, cacheTable } from './fanout';
-import { depotBlocks, magFreeBytes, magRelieve } from './magazine';
+import { MAG_SLOTS, depotBlocks, magFreeBytes, magHeld, magRelieve } from './magazine';
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
 
 export { OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED } from './registry';
@@ -456,6 +456,14 @@ export function magazinesFlush(): u32 {
 /** Bytes of the free blocks held in magazines (part of `arenaFree`). */
 export function magazineBytes(): f64 {
   return magFreeBytes();
+}
+/** Blocks held in the magazines of instance `id`. */
+export function magazineHeld(id: u32): u32 {
+  return magHeld(id);
+}
+/** Instance slots that have magazines (the first ones). */
+export function magazineSlots(): u32 {
+  return MAG_SLOTS;
 }
 /** Blocks in the shared depot of full magazines. */
 export function magazineDepot(): u32 {

@@ -340,6 +340,17 @@ export function magFreeBytes(): f64 {
   return free;
 }
 
+/** Blocks in the magazines (words, drain word, hand word) of instance `id` (tests: a reaped instance has none). */
+export function magHeld(id: u32): u32 {
+  if (id < 1 || id > tableSlots()) return 0;
+  const base = tableOf(id);
+  let n: u32 = 0;
+  for (let c: u32 = 0; c < MAG_CLASSES; c++) n += countOf(atomic.load<u64>(base + <usize>c * ENTRY));
+  n += countOf(atomic.load<u64>(base + DRAIN));
+  if (atomic.load<u32>(base + HAND) != 0) n++;
+  return n;
+}
+
 /** Blocks in the depot (all classes; stats and tests). */
 export function depotBlocks(): u32 {
   let n: u32 = 0;

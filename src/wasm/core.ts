@@ -85,6 +85,8 @@ export interface CoreExports {
   magazinesFlush(): number;
   magazineBytes(): number;
   magazineDepot(): number;
+  magazineHeld(id: number): number;
+  magazineSlots(): number;
   epochWord(): number;
   announceOffset(): number;
   recordLive(r: number, gen: number): number;
