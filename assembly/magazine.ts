@@ -124,6 +124,7 @@ export function magSetup(instances: u32): void {
 
 /** Use the magazines of instance `id` (a fresh claim by this wasm instance), if it has any. */
 export function magAttach(id: u32): void {
+  magRelease(id); // empty already (its last owner's close or reaper emptied it): a check
   magBase = id >= 1 && id <= tableSlots() ? tableOf(id) : 0;
   trackHand(magBase == 0 ? 0 : magBase + HAND);
 }
@@ -266,14 +267,15 @@ export function magRelease(id: u32): void {
   if (id < 1 || id > tableSlots()) return;
   const base = tableOf(id);
   if (base == magBase) magDetach(); // our own: no free may go back into it from here
+  // The drains below keep the block in hand in THIS table's hand word, so a thread killed
+  // here leaves the table consistent for whoever empties it next.
+  const saved = handSlot;
+  trackHand(base + HAND);
   const h = atomic.load<u32>(base + HAND); // a block it died giving back (refcount 0, not on its page)
-  if (h != 0) {
-    if (handSlot != 0) atomic.store<u32>(handSlot, h);
-    atomic.store<u32>(base + HAND, 0);
-    freeToPage(h);
-  }
+  if (h != 0) freeToPage(h); // untrack clears the hand word in the push's straight line
   drainAt(base + DRAIN); // what it was giving back when it died
   emptyTable(base, base + DRAIN, true);
+  trackHand(saved);
 }
 
 /**
