@@ -88,7 +88,9 @@ export interface SharedMemoryStats {
   arenaBytes: number;
   /**
    * Free arena bytes: every byte not held by a live block (a block holds its size class, a
-   * large block its pages). After the bus is drained and reclaimed it is back at its start.
+   * large block its pages). Free blocks that threads keep cached for their next messages
+   * count as free: an allocation that needs them gets them. After the bus is drained and
+   * reclaimed it is back at its start.
    */
   freeBytes: number;
   /** Bytes of the pages in use (slab pages of small blocks, and large blocks), free blocks in them included. */
