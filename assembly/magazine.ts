@@ -7,8 +7,8 @@
 // and free-list pop; free-list push and release of the unit), and that cache line crosses
 // cores with every message. With them the producer pops blocks from its own magazine and the
 // consumer pushes them on its own (a CAS on a word only its owner writes in the steady state,
-// which stays in that core's cache); a consumer whose magazine is full moves MAG blocks to the
-// depot with ONE CAS, and a producer whose magazine is empty takes MAG blocks from it with ONE
+// which stays in that core's cache); a consumer whose magazine is full moves cap blocks to the
+// depot with ONE CAS, and a producer whose magazine is empty takes cap blocks from it with ONE
 // CAS. Only classes of at most 1 KiB (MAG_CLASSES) have magazines.
 //
 // Structure:
@@ -58,16 +58,19 @@
 // by the stores that complete them (the pushed block's untrack, the stolen list into the drain
 // word); a depot push retries with the chain still in the BUSY word. So a thread killed at any
 // instruction leaves every block in its magazine table (words, BUSY word, drain word) or the
-// depot, or in hand and tracked: a block popped for an allocation is in the caller's send word
-// in the same straight line (index.ts `alloc`), and the block a drain word gives up is in the
-// table's hand word (u32, after the drain word) until the page's free-list push, whose
-// `untrack` clears it in the same straight line. So a kill loses no block at all. The reaper of a dead instance (`magRelease` from instanceFree) takes
-// its words, BUSY or not, and its drain word, and gives the blocks back to their pages the
-// same way (a reaper killed there leaves the rest in the dead table's drain word, its slot
-// still live). A slot reclaimed as stale (leases.ts) has its magazines emptied the same way:
-// its instance, if it still runs, frees blocks only inside an operation, which starts with the
-// live-word check that detaches it (`magDetach`) first. An instance without a slot has no magazines and steals nothing; its drain of a
-// depot chain (in a failed allocation) can leak the rest of that chain if it is killed there.
+// depot, or in hand and tracked: the block a drain word gives up is in the table's hand word
+// (u32, after the drain word) until the page's free-list push, whose `untrack` clears it in the
+// same straight line; a block popped for a message is in the caller's send word in the same
+// straight line (index.ts `alloc`), as a block from a page always was (any other allocation's
+// block in hand is its caller's, as before). So magazines add no leak at all. The reaper of a
+// dead instance (`magRelease` from instanceFree) takes its words, BUSY or not, its drain word
+// and its hand word, and gives the blocks back to their pages the same way, keeping the block
+// in hand in that table's hand word (a reaper killed there leaves the table consistent, its
+// slot still live). A slot reclaimed as stale (leases.ts) has its magazines emptied the same
+// way: its instance, if it still runs, frees blocks only inside an operation, which starts with
+// the live-word check that detaches it (`magDetach`) first. An instance without a magazine
+// table steals nothing; its drain of a depot chain (in a failed allocation) can leak the rest
+// of that chain if it is killed there.
 
 import { allocBlock, classSize, freeToPage, handSlot, trackHand, trimPages, untrack } from './arena';
 import { BLOCK_HDR, H_DEPOT, H_DEPOTN, H_MAGTAB, hdr } from './layout';
