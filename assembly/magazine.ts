@@ -71,6 +71,11 @@
 // the live-word check that detaches it (`magDetach`) first. An instance without a magazine
 // table steals nothing; its drain of a depot chain (in a failed allocation) can leak the rest
 // of that chain if it is killed there.
+//
+// Tested by test/core/magazine-kill.test.ts (producers and consumers terminated mid-traffic,
+// every message checked, the dead instances' magazines empty after their reaping, free bytes
+// back at the start after reclaim) and by every allocator, churn and fragmentation test, which
+// run with magazines.
 
 import { allocBlock, classSize, freeToPage, handSlot, trackHand, trimPages, untrack } from './arena';
 import { BLOCK_HDR, H_DEPOT, H_DEPOTN, H_MAGTAB, hdr } from './layout';
