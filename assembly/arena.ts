@@ -53,9 +53,9 @@
 //    because the tag of the head moved (any address read is inside the memory, which is
 //    never unmapped, so a stale read never faults);
 //  - freeBytes = pool pages x PAGE_SIZE + over SLAB pages (PAGE_SIZE - used x class size) +
-//    the blocks held in magazines (magazine.ts): every arena byte not held by an allocated block (a block holds its class size, a run
-//    its pages). It does not depend on how free memory is arranged, and it is exact whenever
-//    no allocation is in flight (`freeBytes`, checked by the fragmentation and churn tests).
+//    the blocks held in magazines (magazine.ts): every arena byte not held by an allocated
+//    block (a block holds its class size, a run its pages). It does not depend on how free
+//    memory is arranged, and it is exact whenever no allocation is in flight (`freeBytes`, checked by the fragmentation and churn tests).
 //
 // Termination safety (V8 stops a thread only at a function entry or a loop back-edge): each
 // step takes effect by one CAS, and between a page claim and its publication as a slab (state
