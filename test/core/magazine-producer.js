@@ -3,7 +3,7 @@
 // some larger, retrying on ChannelFull. It may be terminated at any moment.
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachLayer } from '../../dist/index.js';
-import { checkedMessages, unitRandom } from './random.js';
+import { checkedMessages, unitRandom, sendWhileFull } from './random.js';
 
 const { handle, id, count, channels, seed } = workerData;
 const layer = attachLayer(handle);
@@ -22,15 +22,7 @@ parentPort.postMessage({ ready: true });
 for (let seq = 0; seq < count; seq++) {
   const message = makeMessage(seq);
   const channel = channels[(rand() * channels.length) | 0];
-  for (;;) {
-    try {
-      await layer.send(channel, message);
-      break;
-    } catch (err) {
-      if (err.code !== 'ERR_RINGBUS_CHANNEL_FULL') throw err;
-      await new Promise((r) => setImmediate(r));
-    }
-  }
+  await sendWhileFull(layer, channel, message);
 }
 await layer.close();
 parentPort.postMessage({ sent: count });

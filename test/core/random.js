@@ -35,3 +35,20 @@ export function checkedMessages(rand, producer, sourceBytes, size) {
     return { p: producer, s: seq, c: crc32(d), d };
   };
 }
+
+/**
+ * Send `message` to `channel` of `layer`, retrying after a turn of the event loop while the
+ * channel is full (ChannelFull); any other error is thrown. Returns how many sends were refused
+ * as full before it was queued.
+ */
+export async function sendWhileFull(layer, channel, message) {
+  for (let refused = 0; ; refused++) {
+    try {
+      await layer.send(channel, message);
+      return refused;
+    } catch (err) {
+      if (err.code !== 'ERR_RINGBUS_CHANNEL_FULL') throw err;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}

@@ -3,7 +3,7 @@
 // Retries on ChannelFull (never drops). Reports { sent, fullRetries } when done.
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachLayer } from '../../dist/index.js';
-import { checkedMessages, unitRandom } from './random.js';
+import { checkedMessages, unitRandom, sendWhileFull } from './random.js';
 
 const { handle, id, count, channels, seed } = workerData;
 const layer = attachLayer(handle);
@@ -25,16 +25,7 @@ for (let seq = 0; seq < count; seq++) {
   const message = makeMessage(seq);
   if (message.d.length > biggest) biggest = message.d.length;
   const channel = channels[(rand() * channels.length) | 0];
-  for (;;) {
-    try {
-      await layer.send(channel, message);
-      break;
-    } catch (err) {
-      if (err.code !== 'ERR_RINGBUS_CHANNEL_FULL') throw err;
-      fullRetries++;
-      await new Promise((r) => setImmediate(r));
-    }
-  }
+  fullRetries += await sendWhileFull(layer, channel, message);
 }
 await layer.close();
 parentPort.postMessage({ sent: count, fullRetries, biggest });
