@@ -128,6 +128,15 @@ export function decodeOwned(bytes: Uint8Array): Message {
   return asMessage(decodeValue(bytes, true));
 }
 
+/**
+ * As {@link decodeOwned}, for `bytes` the caller lends rather than hands over: byte strings in
+ * the result are views of `bytes` (whatever else its buffer holds), valid while the caller
+ * keeps those bytes unchanged. For borrowed receives (the shared layer's `receiveBorrowed`).
+ */
+export function decodeBorrowed(bytes: Uint8Array): Message {
+  return asMessage(decodeValue(bytes, true));
+}
+
 function asMessage(value: unknown): Message {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
     throw new DecodeError('undecodable message: the bytes are a msgpack value, but not a map (a message is a map)');

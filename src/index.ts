@@ -22,6 +22,7 @@ import { HybridLayer, type HybridLayerOptions } from './layers/hybrid.js';
 
 export * from './errors.js';
 export type {
+  Borrowed,
   ChannelCapacity,
   ChannelLayer,
   CommonLayerOptions,
@@ -44,6 +45,7 @@ export type {
   WaitOptions,
   WaitStrategy,
 } from './layer.js';
+export { MAX_BORROWS } from './layer.js';
 export { MemoryLayer, type MemoryLayerOptions } from './layers/memory.js';
 export { encode, decode, MAX_MESSAGE_DEPTH } from './codec.js';
 export type { Bytes, Count, Milliseconds, Seconds } from './options.js';

@@ -84,6 +84,12 @@ export interface ReceiveManyOptions extends WaitOptions {
   max?: number;
 }
 
+/**
+ * Borrows one shared-layer instance holds in shared memory at once (16); a borrow beyond them
+ * gets private copies of its bytes (same contract, no gain). Other backends always copy.
+ */
+export const MAX_BORROWS = 16;
+
 /** The default `max` of `receiveMany` (internal: the docs say 256). @internal */
 export const DEFAULT_RECEIVE_MANY = 256;
 
@@ -108,6 +114,39 @@ export interface Lease<T = Message> {
   ack(): Promise<boolean>;
   /** Give the message back to the head of its channel now. Resolves `true` if the lease was still held. */
   nack(): Promise<boolean>;
+}
+
+/**
+ * A message received with `receiveBorrowed`: its `Uint8Array` values may be views of the
+ * layer's memory instead of copies (the shared backend: views into the shared block the
+ * message travelled in, so a large payload is never copied out of it). Everything else in
+ * `message` (strings, numbers, objects, arrays) is a fresh copy, as from `receive`.
+ *
+ * Contract:
+ * - the bytes of `message` are valid until `release()` (or until the layer instance closes,
+ *   which releases every borrow of the instance): read or copy them before. After that they
+ *   may show another message's bytes; never keep a view (or a `subarray` of it) past
+ *   `release()`, and never hand one to another thread;
+ * - do not write into the views: treat them as read-only (writes are not carried anywhere);
+ * - a borrowed view's `.buffer` is the memory it borrows from: on the shared backend the
+ *   whole shared region, other messages included. Borrowing is the opt-in for that; the
+ *   plain calls (`receive`, ...) never expose another message's bytes through `.buffer`;
+ * - `release()` is idempotent and never throws: it returns `true` when this call gave the
+ *   memory back, `false` when it was given back already (an earlier `release()`, or the close
+ *   of the shared-layer instance that lent it, which gives back all its borrows);
+ * - delivery is that of `receive`: the message is taken off its channel when the promise
+ *   resolves (at most once); releasing gives memory back, it does not acknowledge or requeue.
+ *
+ * Memory and Redis implement the same contract with private copies (`release()` only marks
+ * the borrow released), so code written against it runs on every backend.
+ */
+export interface Borrowed<T = Message> {
+  /** The message; its byte values are valid until {@link Borrowed.release}. */
+  readonly message: T;
+  /** True once released (by `release()` or by the layer closing). */
+  readonly released: boolean;
+  /** Give the borrowed memory back. Idempotent: `true` the first time, `false` after. A bound function. */
+  release(): boolean;
 }
 
 /** Counters of one layer instance (this thread's view for counters, the whole bus for depths). */
@@ -262,6 +301,29 @@ export interface ChannelLayer {
    * (use `receiveLease` for leases).
    */
   receiveMany<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveManyOptions): Promise<T[]>;
+
+  /**
+   * As `receive`, but the message's `Uint8Array` values are borrowed instead of copied: on
+   * the shared backend they are views of the shared block the message arrived in (no second
+   * copy of a large payload), valid until the returned {@link Borrowed}'s `release()`. Same
+   * checks, waits and rejections as `receive`, and the same delivery (the message is taken
+   * when the call resolves). Release every borrow, e.g. in a `finally`: an unreleased borrow
+   * holds its block of shared memory until the layer instance closes.
+   *
+   * ```ts
+   * const b = await layer.receiveBorrowed('video.frames');
+   * try {
+   *   socket.write(b.message.frame as Uint8Array); // the bytes straight out of shared memory
+   * } finally {
+   *   b.release();
+   * }
+   * ```
+   *
+   * When it is worth it, and the limits (a copy is made instead for a message delivered to
+   * several members of a group, or when the instance holds {@link MAX_BORROWS} borrows): see
+   * docs/tradeoffs.md.
+   */
+  receiveBorrowed<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Borrowed<T>>;
 
   /**
    * A new process-specific channel name owned by this layer instance, e.g.

@@ -21,6 +21,7 @@ import {
   quote,
   DEFAULT_RECEIVE_MANY,
   type ReceiveManyOptions,
+  type Borrowed,
   type ChannelLayer,
   type Lease,
   type LayerStats,
@@ -32,6 +33,7 @@ import {
 } from '../layer.js';
 import { encode } from '../codec.js';
 import { listenLoop } from '../wait.js';
+import { copiedBorrow } from './borrow.js';
 import { CLONE_GUARD } from './shared/worker-data.js';
 import type { DropReason, LayerEvent, LayerEventListener } from '../events.js';
 
@@ -107,6 +109,11 @@ export abstract class LayerBase implements ChannelLayer {
   async receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
     this.checkReceive('receive', channel, options);
     return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
+  }
+
+  async receiveBorrowed<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Borrowed<T>> {
+    this.checkReceive('receiveBorrowed', channel, options);
+    return this.doReceiveBorrowed(channel, options) as Promise<unknown> as Promise<Borrowed<T>>;
   }
 
   async receiveLease<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Lease<T>> {
@@ -378,6 +385,13 @@ export abstract class LayerBase implements ChannelLayer {
   protected abstract doSendMany(channel: string, encoded: readonly Uint8Array[], options: SendOptions | undefined): Promise<void>;
   /** `receiveMany` with checked arguments. */
   protected abstract doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]>;
+  /**
+   * `receiveBorrowed` with checked arguments. This default borrows the private copy that
+   * `doReceive` makes (memory, Redis); the shared layer lends its shared blocks instead.
+   */
+  protected async doReceiveBorrowed(channel: string, options: ReceiveOptions | undefined): Promise<Borrowed> {
+    return copiedBorrow(await this.doReceive(channel, options));
+  }
   protected doReceiveLease(channel: string, _options: ReceiveOptions | undefined): Promise<Lease> {
     return Promise.reject(new Unsupported(`receiveLease('${channel}') is not offered by this backend`));
   }

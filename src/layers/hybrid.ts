@@ -58,6 +58,7 @@ import {
   assertOptionsObject,
   ownerPart,
   resolveTradeoffs,
+  type Borrowed,
   type LayerStats,
   type Lease,
   type Message,
@@ -194,6 +195,14 @@ export class HybridLayer extends LayerBase {
     if (!this.isHere(channel)) return this.remote.receive<T>(channel, options);
     if (!this.owns(channel)) return Promise.reject(this.notOwner(channel));
     return this.local.receive<T>(channel, options);
+  }
+
+  /** {@inheritDoc ChannelLayer.receiveBorrowed} */
+  override receiveBorrowed<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Borrowed<T>> {
+    if (typeof channel !== 'string' || this.closed) return this.local.receiveBorrowed<T>(channel, options);
+    if (!this.isHere(channel)) return this.remote.receiveBorrowed<T>(channel, options);
+    if (!this.owns(channel)) return Promise.reject(this.notOwner(channel));
+    return this.local.receiveBorrowed<T>(channel, options);
   }
 
   /** {@inheritDoc ChannelLayer.receiveLease} */

@@ -22,7 +22,7 @@ import { decode, decodeOwned, encode } from '../codec.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
-  type LayerStats, type Lease, type Message, type MessageShape, type ReceiveManyOptions, type ReceiveOptions, type SendOptions,
+  type Borrowed, type LayerStats, type Lease, type Message, type MessageShape, type ReceiveManyOptions, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
 import {
   BLOCK_HEADER, Core, FULL_CODES, INSTANCE_SLOTS, KIND_CHANNEL, KIND_GROUP, LIFO_FLAG, MEMBER_ENTRY, RECORD_BYTES, STATUS,
@@ -44,6 +44,7 @@ import { SlotLiveness } from './shared/liveness.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 import { Holds } from './shared/holds.js';
 import { DecodeCache } from './shared/fanout.js';
+import { Borrows, TableEntries } from './shared/borrow.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -185,6 +186,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly holds: Holds;
   /** Decode once per thread for fan-out, with `frozenMessages` (shared/fanout.ts). */
   private readonly decodeCache: DecodeCache | undefined;
+  /** Borrowed receives (shared/borrow.ts). */
+  private readonly borrows: Borrows;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
     super(clientId);
@@ -230,6 +233,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.decodeCache = opts.frozenMessages
       ? new DecodeCache(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness))
       : undefined;
+    const held = liveness === undefined ? undefined : liveness.held.bind(liveness);
+    this.borrows = new Borrows({
+      core, held,
+      entries: this.decodeCache ?? new TableEntries(core, this.instance, held),
+      copyOut: (h) => this.copyOut(h),
+    });
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
     this.nameHint = Math.floor(Math.random() * this.names.count);
@@ -441,6 +450,33 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
   }
 
+  // Fast path as receive's; the borrow keeps the block (shared/borrow.ts).
+  /** {@inheritDoc ChannelLayer.receiveBorrowed} */
+  override receiveBorrowed<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Borrowed<T>> {
+    const cached = this.closed ? undefined : this.channels.get(channel);
+    if (cached === undefined) return super.receiveBorrowed<T>(channel, options);
+    try {
+      this.checkReceive('receiveBorrowed', channel, options, true);
+      const h = this.popCached(cached);
+      if (this.observed) this.noticeExpired(channel);
+      if (h > 1) return Promise.resolve(this.borrow(h) as unknown as Borrowed<T>);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.doReceiveBorrowed(channel, options) as Promise<unknown> as Promise<Borrowed<T>>;
+  }
+
+  protected override doReceiveBorrowed(channel: string, options: ReceiveOptions | undefined): Promise<Borrowed> {
+    return this.receiveWith(channel, options, `receiveBorrowed('${channel}')`, (h) => this.borrow(h));
+  }
+
+  /** Borrow just-taken message `h` (counted received). */
+  private borrow(h: number): Borrowed {
+    const b = this.borrows.take(h);
+    this.counters.received++;
+    return b;
+  }
+
   /**
    * Push stored message `h` on resolved channel `ref` the fast way: through this instance's
    * held pin when it has one (no write to the record's ctl word), else pinning for the call
@@ -522,13 +558,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   }
 
   /** Reached when `receive`'s fast path found nothing (or the channel is not resolved yet). */
-  protected async doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message> {
+  protected doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message> {
+    return this.receiveWith(channel, options, `receive('${channel}')`, (h) => this.take(h));
+  }
+
+  /** Pin `channel`, take a message (waiting as `options` say), hand its handle to `take`. */
+  private async receiveWith<R>(channel: string, options: ReceiveOptions | undefined, what: string, take: (h: number) => R): Promise<R> {
     const x = this.core.x;
     const rec = this.pinForWait(channel);
     try {
       let h = x.popPinned(rec, this.cutoff());
-      if (h === 0) h = await this.waitTake(channel, rec, `receive('${channel}')`, options);
-      return this.take(h);
+      if (h === 0) h = await this.waitTake(channel, rec, what, options);
+      return take(h);
     } finally {
       this.unpinAfterWait(rec);
       if (this.observed) this.noticeExpired(channel);
@@ -907,6 +948,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.liveness?.stop();
     this.reclaimer.close();
     this.holds.close();
+    this.borrows.close(); // before instanceFree gives their references back
     this.decodeCache?.close();
     forget(this.lifetime);
     // Closing the creator shuts the bus down: every instance's waits end with LayerClosed.

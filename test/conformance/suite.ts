@@ -22,6 +22,7 @@ import {
 } from '../../dist/index.js';
 import type { Backend } from './backend.js';
 import { batchSections } from './batch.js';
+import { borrowSections } from './borrow.js';
 import { expectSame, messageOfSize, sweepMessages } from './sizes.js';
 
 /** maxMessageSize of the size sweep: large enough for every size class, small enough to stay quick. */
@@ -807,9 +808,11 @@ export function conformance(backend: Backend): void {
 
     const t = backend.tradeoffs;
 
-    batchSections({
+    const sections = {
       backend, make, fresh, rejection, badChannelNames: BAD_CHANNEL_NAMES, layer: () => layer, peer: () => peer,
-    });
+    };
+    batchSections(sections);
+    borrowSections(sections, SWEEP_MAX);
 
     describe.runIf(t.order.includes('lifo'))('order: lifo', () => {
       it('returns the newest message first, per channel, and only where the pattern says', async () => {

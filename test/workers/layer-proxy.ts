@@ -6,7 +6,7 @@
  */
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import * as ringbus from '../../dist/index.js';
-import type { ChannelLayer, LayerStats, Lease, Message, MessageShape, SharedLayerHandle } from '../../dist/index.js';
+import type { Borrowed, ChannelLayer, LayerStats, Lease, Message, MessageShape, SharedLayerHandle } from '../../dist/index.js';
 import { assertChannelName, assertGroupName, assertMessage } from '../../dist/layer.js';
 
 const classes: Record<string, unknown> = { ...ringbus, TypeError, RangeError, Error };
@@ -177,6 +177,19 @@ class LayerProxy implements ChannelLayer {
   async receiveLease<T extends MessageShape<T> = Message>(channel: string, options?: { timeout?: number; signal?: AbortSignal }): Promise<Lease<T>> {
     await this.call('receiveLease', [channel, options], options?.signal);
     throw new Error('leases cannot cross the test proxy');
+  }
+
+  /** Borrows cannot cross threads (their views are of the worker's memory): the worker's receive, lent here. */
+  async receiveBorrowed<T extends MessageShape<T> = Message>(channel: string, options?: { timeout?: number; signal?: AbortSignal }): Promise<Borrowed<T>> {
+    const message = (await this.call('receive', [channel, options], options?.signal)) as T;
+    let released = false;
+    return {
+      message,
+      get released() {
+        return released;
+      },
+      release: () => !released && (released = true),
+    };
   }
 
   async flush(): Promise<void> {

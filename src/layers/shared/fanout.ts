@@ -102,6 +102,21 @@ export class DecodeCache {
     return message;
   }
 
+  /**
+   * An entry of the table for a borrow (shared/borrow.ts), taken from the cache (its oldest
+   * cached block is given back when no entry is free); 0 when every entry is lent or there is
+   * no table. The entry is the borrower's until {@link DecodeCache.giveBack}.
+   */
+  lend(): number {
+    if (this.held !== undefined && !this.held()) return 0;
+    return this.entry();
+  }
+
+  /** A lent entry comes back empty (its borrower dropped the reference with decodeCacheDrop). */
+  giveBack(entry: number): void {
+    if (this.table !== 0) this.free.push(entry);
+  }
+
   /** Give back every block the cache holds. */
   flush(): void {
     if (this.byHandle.size === 0) return;
