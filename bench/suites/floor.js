@@ -3,7 +3,8 @@
 // both sides busy-spinning on Atomics.load/store (cache-line propagation), with both sides
 // sleeping in Atomics.wait/notify (the kernel's wake-up), and with the main thread waiting
 // through Atomics.waitAsync (how a main thread that must not block waits); and a plain SPSC
-// ring of 16 B and 64 B records copied word by word, the throughput floor.
+// ring of 16 B and 64 B records copied word by word, the throughput floor; and a ring of 64 KiB
+// records copied in and out, the floor of a large payload.
 
 import { HEAD, PING, PONG, RING_DATA, STOP, STOP_VALUE, TAIL } from './floor-layout.js';
 import { startWorker, stopWorker } from './lib.js';
@@ -143,6 +144,65 @@ function ringCase(recordBytes, quick) {
   };
 }
 
+/** Slots of the byte ring: enough to keep both threads busy, few enough to stay in cache-sized memory. */
+const BYTES_SLOTS = 16;
+
+/** Polls of a byte-ring side before it sleeps (a sane ring spins briefly, then waits). */
+export const BYTES_SPIN = 2000;
+
+/** Wait until the consumer index has passed `atLeast` (spin, then Atomics.wait). */
+function awaitTail(words, atLeast) {
+  for (let spin = 0; ; spin++) {
+    const tail = Atomics.load(words, TAIL);
+    if (((tail - atLeast) | 0) >= 0) return;
+    if (spin >= BYTES_SPIN) Atomics.wait(words, TAIL, tail, 1);
+  }
+}
+
+/**
+ * The floor of a large byte payload crossing threads: an SPSC ring of 64 KiB slots in a
+ * SharedArrayBuffer. The producer copies the payload into the next free slot (one `set`),
+ * the consumer copies it out into a buffer of its own (one `set`) and reads it: the two copies
+ * any transfer through shared memory makes when the receiver must keep the bytes, and nothing
+ * else (no framing, no codec). Each side spins briefly, then sleeps in Atomics.wait (the
+ * other side notifies), so that an oversubscribed machine does not stall it on a spinner.
+ */
+function bytesRingCase(quick) {
+  const size = 64 * 1024;
+  const batch = quick ? 50 : 100;
+  return {
+    id: 'ring-64kib-copy',
+    name: 'SPSC byte ring, 64 KiB records copied in and out, one way',
+    kind: 'rate',
+    unit: 'record',
+    message: '64kib',
+    batch,
+    async open() {
+      const sab = new SharedArrayBuffer(RING_DATA + BYTES_SLOTS * size);
+      const words = new Int32Array(sab);
+      const data = new Uint8Array(sab, RING_DATA, BYTES_SLOTS * size);
+      const payload = new Uint8Array(size);
+      for (let i = 0; i < size; i++) payload[i] = (i * 31 + 7) & 0xff;
+      const worker = await startWorker('floor.js', { mode: 'bytes-ring', sab, capacity: BYTES_SLOTS, recordBytes: size });
+      let head = 0;
+      return {
+        run() {
+          for (let i = 0; i < batch; i++) {
+            awaitTail(words, (head - BYTES_SLOTS) | 0);
+            payload[0] = i & 0xff;
+            data.set(payload, (head & (BYTES_SLOTS - 1)) * size);
+            head = (head + 1) | 0;
+            Atomics.store(words, HEAD, head);
+            Atomics.notify(words, HEAD, 1); // no syscall unless the consumer sleeps
+          }
+          awaitTail(words, head);
+        },
+        close: () => stopWorker(worker, () => Atomics.store(words, STOP, 1)),
+      };
+    },
+  };
+}
+
 export default {
   name: 'floor',
   title: 'Floor: the cost of crossing cores, before any library',
@@ -152,7 +212,7 @@ export default {
       return { skipped: 'this Node has no SharedArrayBuffer or Atomics.waitAsync' };
     }
     return {
-      cases: [spinCase(quick), waitCase(quick), waitAsyncCase(quick), ringCase(16, quick), ringCase(64, quick)],
+      cases: [spinCase(quick), waitCase(quick), waitAsyncCase(quick), ringCase(16, quick), ringCase(64, quick), bytesRingCase(quick)],
     };
   },
 };

@@ -1,6 +1,6 @@
 // Suite 4, the ringbus shared layer, through its public API only: round trip main <-> worker
 // under each waiting strategy, one-way throughput 1 -> 1 (await send/receive, trySend/
-// tryReceive, sendMany/receiveMany) and 2 -> 2, groupSend fan-out to 1000
+// tryReceive, sendMany/receiveMany, receiveBorrowed at 64 KiB) and 2 -> 2, groupSend fan-out to 1000
 // members (deliveries per second, every member really received), send + receive with 10 and
 // 100 000 live channels, and memory per idle channel.
 
@@ -75,6 +75,45 @@ function oneToOneCase(kind, quick) {
       const channel = `bench.oneway.${round}`;
       const counter = makeCounter(batch);
       const worker = await startWorker('layer.js', { mode: 'consume', handle: layer.handle, channel, counter: counter.buffer });
+      const messages = Array.from({ length: batch }, (_, i) => makeMessage(kind, i));
+      return {
+        async: true,
+        async run() {
+          Atomics.store(counter, COUNT, 0);
+          const done = nextMessage(worker, (m) => m.done);
+          for (let i = 0; i < batch; i++) await layer.send(channel, messages[i]);
+          await done;
+        },
+        close: async () => {
+          await stop(worker);
+          await layer.close();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * One way 1 -> 1 of 64 KiB messages received with `receiveBorrowed`: the worker reads each
+ * message's sequence number and releases it, its payload never copied out of the shared
+ * memory (the plain case `oneway-1to1-64kib` copies it out once).
+ */
+function borrowedCase(quick) {
+  const kind = '64kib';
+  const batch = batchFor(kind, quick);
+  return {
+    id: 'oneway-1to1-borrowed-64kib',
+    name: 'one way 1 -> 1 (main -> worker), receiveBorrowed, 64 KiB',
+    options: FLOW,
+    kind: 'rate',
+    unit: 'message',
+    message: kind,
+    batch,
+    async open(round) {
+      const layer = await createLayer(FLOW);
+      const channel = `bench.borrowed.${round}`;
+      const counter = makeCounter(batch);
+      const worker = await startWorker('layer.js', { mode: 'consume-borrowed', handle: layer.handle, channel, counter: counter.buffer });
       const messages = Array.from({ length: batch }, (_, i) => makeMessage(kind, i));
       return {
         async: true,
@@ -402,6 +441,7 @@ export default {
         over: `peers/postmessage-oneway-${kind}`,
         kind: 'rate',
         ...(kind === 'chat' ? { headline: true, goal: { value: 1.5, source: 'issue 10, plain awaits' } } : {}),
+        ...(kind === '64kib' ? { headline: true, goal: { value: 1, source: 'issue 10, plain API' } } : {}),
       },
       { label: `1 -> 1 (${MESSAGE_LABELS[kind]}) / codec ceiling`, of: `shared/oneway-1to1-${kind}`, over: `codec/packunpack-${kind}`, kind: 'rate' },
     ]),
@@ -416,6 +456,17 @@ export default {
         ];
       }),
     ),
+    {
+      label: '1 -> 1 borrowed bytes (64 KiB) / postMessage',
+      of: 'shared/oneway-1to1-borrowed-64kib',
+      over: 'peers/postmessage-oneway-64kib',
+      kind: 'rate',
+      headline: true,
+      goal: { value: 3, source: 'issue 10, borrowed bytes' },
+    },
+    { label: '1 -> 1 borrowed bytes (64 KiB) / byte ring floor copying out (64 KiB)', of: 'shared/oneway-1to1-borrowed-64kib', over: 'floor/ring-64kib-copy', kind: 'rate' },
+    { label: '1 -> 1 (64 KiB) / byte ring floor copying out (64 KiB)', of: 'shared/oneway-1to1-64kib', over: 'floor/ring-64kib-copy', kind: 'rate' },
+    { label: '1 -> 1 borrowed bytes (64 KiB) / await send+receive', of: 'shared/oneway-1to1-borrowed-64kib', over: 'shared/oneway-1to1-64kib', kind: 'rate' },
     { label: '1 -> 1 (chat) / byte ring floor (64 B)', of: 'shared/oneway-1to1-chat', over: 'floor/ring-64b', kind: 'rate' },
     { label: '2 -> 2 (chat) / 1 -> 1 (chat)', of: 'shared/oneway-2to2-chat', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: '2 -> 2 (chat) / postMessage', of: 'shared/oneway-2to2-chat', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
@@ -438,6 +489,7 @@ export default {
         rttCase('adaptive', '64kib'),
         ...MESSAGE_KINDS.map((kind) => oneToOneCase(kind, quick)),
         ...['try', 'many'].flatMap((style) => MESSAGE_KINDS.map((kind) => oneToOneStyleCase(style, kind, quick))),
+        borrowedCase(quick),
         twoToTwoCase(quick),
         fanOutCase(quick),
         fanOutCase(quick, true),

@@ -53,6 +53,31 @@ if (mode === 'spin') {
     Atomics.store(words, TAIL, tail);
   }
   parentPort.postMessage({ check });
+} else if (mode === 'bytes-ring') {
+  // The same SPSC ring with byte records: copy each one out into a buffer of this thread
+  // (as a receiver that keeps the bytes must), read it, give the slot back. Spins briefly when
+  // empty, then sleeps (1 ms at most, so that STOP is seen).
+  const { capacity, recordBytes } = workerData;
+  const data = new Uint8Array(sab, RING_DATA, capacity * recordBytes);
+  let tail = 0;
+  let check = 0;
+  for (let spin = 0; ; ) {
+    const head = Atomics.load(words, HEAD);
+    if (head === tail) {
+      if (Atomics.load(words, STOP) !== 0) break;
+      if (++spin >= 2000) Atomics.wait(words, HEAD, head, 1); // the producer notifies HEAD
+      continue;
+    }
+    spin = 0;
+    const at = (tail & (capacity - 1)) * recordBytes;
+    const out = new Uint8Array(recordBytes);
+    out.set(data.subarray(at, at + recordBytes));
+    check = (check + out[0]) | 0;
+    tail = (tail + 1) | 0;
+    Atomics.store(words, TAIL, tail);
+    Atomics.notify(words, TAIL, 1);
+  }
+  parentPort.postMessage({ check });
 } else {
   throw new Error(`unknown floor mode ${JSON.stringify(mode)}`);
 }

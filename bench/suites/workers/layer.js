@@ -59,6 +59,14 @@ if (mode === 'echo') {
     if (layer.tryReceive(channel) === undefined) await layer.receive(channel);
     received();
   });
+} else if (mode === 'consume-borrowed') {
+  // Borrow each message (its payload stays in the shared memory), read it, give it back.
+  await loop(async () => {
+    const b = await layer.receiveBorrowed(channel);
+    if (typeof b.message.n !== 'number') throw new Error('a message without its sequence number');
+    b.release();
+    received();
+  });
 } else if (mode === 'consume-many') {
   await loop(async () => {
     received((await layer.receiveMany(channel, { max: workerData.max })).length);
