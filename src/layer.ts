@@ -313,7 +313,7 @@ export interface ChannelLayer {
    * ```ts
    * const b = await layer.receiveBorrowed('video.frames');
    * try {
-   *   socket.write(b.message.frame as Uint8Array); // the bytes straight out of shared memory
+   *   hash.update(b.message.frame as Uint8Array); // the bytes straight out of shared memory
    * } finally {
    *   b.release();
    * }
