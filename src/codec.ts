@@ -28,7 +28,7 @@
  */
 
 import { DecodeError, decodeValue } from './codec/decode.js';
-import { MAX_DEPTH, RESERVED_FIELD, encodeMessage as encodeChecked } from './codec/encode.js';
+import { MAX_DEPTH, RESERVED_FIELD, flatten, stagedLength, walkMessage, writeStaged } from './codec/encode.js';
 import type { Message } from './layer.js';
 
 export { DecodeError };
@@ -51,11 +51,17 @@ export { RESERVED_FIELD };
  * `assertMessage` them all and then encode them all: that would walk each one twice.)
  */
 let checked: object | null = null;
-let checkedBytes: Uint8Array = new Uint8Array(0);
+/** The walk of `checked` (see `walkMessage`): its large byte strings may not be in place yet. */
+let checkedWalk = 0;
 
-function encodeFresh(message: unknown): Uint8Array {
+/** The walk of `message`: the checked one if it is that message, else a fresh walk. */
+function walkOf(message: unknown): number {
+  if (checked !== null && message === checked) {
+    checked = null;
+    return checkedWalk;
+  }
   checked = null;
-  return encodeChecked(message);
+  return walkMessage(message);
 }
 
 /**
@@ -64,7 +70,8 @@ function encodeFresh(message: unknown): Uint8Array {
  * `message.a[2].b`.
  */
 export function assertMessage(message: unknown): asserts message is Message {
-  checkedBytes = encodeFresh(message);
+  checked = null;
+  checkedWalk = walkMessage(message);
   checked = message as object;
 }
 
@@ -75,12 +82,45 @@ export function assertMessage(message: unknown): asserts message is Message {
  * use it before then.
  */
 export function encode(message: Message): Uint8Array {
-  if (checked !== null && message === checked) {
-    checked = null;
-    return checkedBytes;
-  }
-  return encodeFresh(message);
+  walkOf(message);
+  return flatten();
 }
+
+/**
+ * Check and encode a message as `encode` does, but leave it staged: returns its encoded
+ * length and a `write(target, at)` that copies the encoding to `target` at `at`, each large
+ * byte string straight from the message (one copy instead of two, for the shared layer's
+ * arena). `write` must be called before any other `encode`, `encodeStaged` or
+ * `assertMessage` (it throws otherwise).
+ */
+export function encodeStaged(message: Message): StagedEncoding {
+  staged.walk = walkOf(message);
+  staged.length = stagedLength();
+  return staged;
+}
+
+/** See {@link encodeStaged} (one object, reused by every call). */
+export interface StagedEncoding {
+  /** Encoded bytes. */
+  length: number;
+  /** Copy the encoding to `target` at `at`. */
+  write(target: Uint8Array, at: number): void;
+  /** The encoding, contiguous: a view of the scratch buffer, as `encode` returns (same rule). */
+  bytes(): Uint8Array;
+}
+
+const staged = {
+  walk: 0,
+  length: 0,
+  write(target: Uint8Array, at: number): void {
+    writeStaged(staged.walk, target, at);
+  },
+  bytes(): Uint8Array {
+    writeStaged(staged.walk, EMPTY_TARGET, -1, true);
+    return flatten();
+  },
+};
+const EMPTY_TARGET = new Uint8Array(0);
 
 /**
  * The msgpack map `{ __asgi_channel__: route }` (the Redis routing field) in a buffer of its

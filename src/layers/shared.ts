@@ -18,7 +18,7 @@
  */
 
 import { quote } from '../quote.js';
-import { decode, decodeOwned, encode } from '../codec.js';
+import { decode, decodeOwned, encode, encodeStaged } from '../codec.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
@@ -975,11 +975,20 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return Date.now() - this.opts.common.expiryMs;
   }
 
-  /** Encode and store `message` in a fresh block (refcount 1, owned by the caller). */
+  /**
+   * Encode and store `message` in a fresh block (refcount 1, owned by the caller). The
+   * encoding is written straight into the block (`encodeStaged`: a large byte string is
+   * copied once, from the message into the arena); when the arena needs relief first, it is
+   * flattened into a copy of its own before (relief may run event listeners, which may encode).
+   */
   private store(message: Message, now: number = Date.now()): number {
-    const bytes = encode(message);
-    if (bytes.length > this.opts.maxMessageSize) throw new MessageTooLarge(bytes.length, this.opts.maxMessageSize);
-    return this.storeBytes(bytes, now);
+    const enc = encodeStaged(message);
+    const size = enc.length;
+    if (size > this.opts.maxMessageSize) throw new MessageTooLarge(size, this.opts.maxMessageSize);
+    const h = this.core.x.alloc(size, now);
+    if (h === 0) return this.storeBytes(enc.bytes().slice(), now);
+    enc.write(this.core.u8, h + BLOCK_HEADER);
+    return h;
   }
 
   /** Store encoded `bytes` in a fresh block stamped `timeMs` (refcount 1, owned by the caller). */
