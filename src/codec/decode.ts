@@ -7,8 +7,9 @@
  *   own property of that name (never the prototype); keys that are `bin` (Python `bytes`)
  *   become the string of their UTF-8 bytes, integer keys their decimal string; a key of any
  *   other type, or two keys that end up equal, make the bytes undecodable;
- * - `bin` becomes a fresh `Uint8Array` (a copy, never a view of the input), unless the caller
- *   hands the input over (`views`): then a view of it, without a copy;
+ * - `bin` becomes a fresh `Uint8Array` (a copy, never a view of the input; the byte strings of
+ *   one value share one buffer, which holds nothing else), unless the caller hands the input
+ *   over (`views`): then a view of it, without a copy;
  * - integers become numbers when they are safe integers, `bigint`s beyond 2^53; floats
  *   (float32 or float64) become numbers, NaN and ±Infinity included;
  * - strings must be well-formed UTF-8 (nothing is replaced by U+FFFD);
@@ -58,6 +59,8 @@ export function decodeValue(bytes: Uint8Array, views = false): unknown {
     return value;
   } finally {
     src = EMPTY; // do not keep the caller's buffer alive
+    binArena = EMPTY; // the next value's byte strings never share this one's buffer
+    binArenaUsed = 0;
   }
 }
 
@@ -254,6 +257,21 @@ function readKey(): string {
   return fail(`a map key of type 0x${b.toString(16)} (keys must be strings, bytes or integers)`);
 }
 
+/**
+ * Byte strings up to this many bytes get an array of their own (V8 keeps such small typed
+ * arrays on its heap, far cheaper than a buffer); longer ones share {@link binArena}.
+ */
+const OWN_BIN_MAX = 64;
+
+/**
+ * Where the byte strings of the value being decoded are copied (copying mode): one buffer per
+ * decoded value, made at its first byte string longer than {@link OWN_BIN_MAX} and sized by the
+ * input bytes left (which bound every byte string still to come), instead of a buffer per
+ * byte string. Its `.buffer` thus holds this value's byte strings only (and zeros).
+ */
+let binArena: Uint8Array = EMPTY;
+let binArenaUsed = 0;
+
 function readBin(length: number): Uint8Array {
   need(length);
   if (binViews) {
@@ -261,7 +279,16 @@ function readBin(length: number): Uint8Array {
     pos += length;
     return view;
   }
-  const out = new Uint8Array(length);
+  let out: Uint8Array;
+  if (length <= OWN_BIN_MAX) out = new Uint8Array(length);
+  else {
+    if (binArenaUsed + length > binArena.length) {
+      binArena = new Uint8Array(end - pos);
+      binArenaUsed = 0;
+    }
+    out = binArena.subarray(binArenaUsed, binArenaUsed + length);
+    binArenaUsed += length;
+  }
   out.set(src.subarray(pos, pos + length));
   pos += length;
   return out;

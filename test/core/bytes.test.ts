@@ -4,7 +4,8 @@
  * copy). Checked: the bytes arrive exactly; no byte string is a view of shared memory; a
  * byte string's `.buffer` holds this message's own encoded bytes and nothing of any other
  * message; byte strings of one message do not overlap; later receives never change what an
- * earlier one returned; small messages keep a fresh buffer per byte string. The same on the
+ * earlier one returned; in small messages, byte strings up to 64 bytes keep a buffer each and
+ * longer ones share one buffer holding the message's byte strings only. The same on the
  * lease path (a message copied out of its lease slot).
  */
 import { describe, expect, it } from 'vitest';
@@ -57,7 +58,7 @@ describe('large payloads: one copy out of the shared memory', () => {
     await layer.close();
   });
 
-  it('small messages keep a fresh buffer per byte string', async () => {
+  it('small messages: tiny byte strings get a buffer each, larger ones share one buffer of the message alone', async () => {
     const layer = await createLayer();
     await layer.send('bytes.small', { a: pattern(8, 1), b: pattern(16, 2) });
     const got = await layer.receive('bytes.small');
@@ -66,6 +67,26 @@ describe('large payloads: one copy out of the shared memory', () => {
       expect(b.buffer.byteLength).toBe(b.length);
     }
     expect(got.a).toEqual(pattern(8, 1));
+    // Byte strings over 64 bytes share one buffer per message: it holds their bytes (in order,
+    // not overlapping) and zeros, nothing of any other message, and later receives leave it be.
+    const sent = { x: 'x', a: pattern(100, 3), tiny: pattern(4, 4), b: [pattern(200, 5)], c: pattern(65, 6) };
+    const noise = { x: 'y', a: pattern(300, 9), b: [pattern(300, 10)] };
+    await layer.send('bytes.small', sent);
+    await layer.send('bytes.small', noise);
+    const m = await layer.receive('bytes.small');
+    const other = await layer.receive('bytes.small');
+    expect(m).toEqual(sent);
+    expect(other).toEqual(noise);
+    const shared = [m.a, (m.b as Uint8Array[])[0], m.c] as Uint8Array[];
+    const buffer = shared[0]!.buffer;
+    expect(buffer).not.toBeInstanceOf(SharedArrayBuffer);
+    for (const b of shared) expect(b.buffer).toBe(buffer);
+    expect((m.tiny as Uint8Array).buffer).not.toBe(buffer);
+    expect(((other.b as Uint8Array[])[0] as Uint8Array).buffer).not.toBe(buffer);
+    const all = new Uint8Array(buffer);
+    const used = shared.reduce((n, b) => n + b.length, 0);
+    expect(Buffer.compare(all.subarray(0, used), Buffer.concat(shared))).toBe(0);
+    expect(all.subarray(used).every((v) => v === 0)).toBe(true);
     await layer.close();
   });
 
