@@ -28,7 +28,7 @@
  */
 
 import { DecodeError, decodeValue } from './codec/decode.js';
-import { MAX_DEPTH, RESERVED_FIELD, flatten, stagedLength, walkMessage, writeStaged } from './codec/encode.js';
+import { MAX_DEPTH, RESERVED_FIELD, flatten, stagedAlign, stagedLength, walkMessage, writeStaged } from './codec/encode.js';
 import type { Message } from './layer.js';
 
 export { DecodeError };
@@ -96,6 +96,7 @@ export function encode(message: Message): Uint8Array {
 export function encodeStaged(message: Message): StagedEncoding {
   staged.walk = walkOf(message);
   staged.length = stagedLength();
+  staged.align = stagedAlign();
   return staged;
 }
 
@@ -103,6 +104,11 @@ export function encodeStaged(message: Message): StagedEncoding {
 export interface StagedEncoding {
   /** Encoded bytes. */
   length: number;
+  /**
+   * Where (mod 8) in shared memory the encoding should start so that its first large byte
+   * string lands aligned as its source (V8 copies misaligned ones into shared memory slowly).
+   */
+  align: number;
   /** Copy the encoding to `target` at `at`. */
   write(target: Uint8Array, at: number): void;
   /** The encoding, contiguous: a view of the scratch buffer, as `encode` returns (same rule). */
@@ -112,6 +118,7 @@ export interface StagedEncoding {
 const staged = {
   walk: 0,
   length: 0,
+  align: 0,
   write(target: Uint8Array, at: number): void {
     writeStaged(staged.walk, target, at);
   },

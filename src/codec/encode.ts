@@ -182,6 +182,16 @@ function copyBin(bin: Uint8Array, target: Uint8Array, at: number): void {
   target.set(bounce.subarray(dst, dst + bin.length), at);
 }
 
+/**
+ * Where (mod 8) the last walk's encoding should start in shared memory for its first deferred
+ * byte string to be aligned as its source is, so that it is copied the fast way (see copyBin);
+ * 0 when it has none.
+ */
+export function stagedAlign(): number {
+  if (deferredCount === 0) return 0;
+  return ((deferredBin[0] as Uint8Array).byteOffset - (deferredAt[0] as number)) & 7;
+}
+
 /** Drop the references to the caller's byte strings (they must not be kept alive). */
 function forgetDeferred(): void {
   for (let i = 0; i < deferredCount; i++) deferredBin[i] = undefined;

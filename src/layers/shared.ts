@@ -44,7 +44,7 @@ import { SlotLiveness } from './shared/liveness.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 import { Holds } from './shared/holds.js';
 import { DecodeCache } from './shared/fanout.js';
-import { Borrows, TableEntries } from './shared/borrow.js';
+import { Borrows, PADDED_MAX, PAD_SHIFT, TableEntries, messageLength, messageStart } from './shared/borrow.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -984,10 +984,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private store(message: Message, now: number = Date.now()): number {
     const enc = encodeStaged(message);
     const size = enc.length;
-    if (size > this.opts.maxMessageSize) throw new MessageTooLarge(size, this.opts.maxMessageSize);
-    const h = this.core.x.alloc(size, now);
+    const max = this.opts.maxMessageSize;
+    if (size > max) throw new MessageTooLarge(size, max);
+    // Pad the start so that the first large byte string lands aligned as its source (blocks
+    // are 8-aligned; see PAD_SHIFT), where the padded block still fits the size limit.
+    const pad = enc.align !== 0 && size + enc.align <= Math.min(max, PADDED_MAX) ? enc.align : 0;
+    const h = this.core.x.alloc(size + pad, now);
     if (h === 0) return this.storeBytes(enc.bytes().slice(), now);
-    enc.write(this.core.u8, h + BLOCK_HEADER);
+    if (pad !== 0) this.core.u32[(h + 4) >>> 2] = (size | (pad << PAD_SHIFT)) >>> 0;
+    enc.write(this.core.u8, h + BLOCK_HEADER + pad);
     return h;
   }
 
@@ -1028,10 +1033,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * all its byte strings); a smaller one into the reused private inbox.
    */
   private copyMessage(h: number): Uint8Array {
-    const len = this.core.u32[(h + 4) >>> 2] as number;
-    const start = h + BLOCK_HEADER;
+    const len = messageLength(this.core.u32, h);
+    const start = messageStart(this.core.u32, h);
     let into: Uint8Array;
-    if (len >= OWNED_MIN) into = new Uint8Array(len);
+    // A padded block's encoding goes to the same offset mod 8 of a buffer of its own (a copy
+    // between addresses aligned alike is the fast one); the buffer holds zeros before it.
+    const skew = start & 7;
+    if (len >= OWNED_MIN) into = skew === 0 ? new Uint8Array(len) : new Uint8Array(len + skew).subarray(skew);
     else {
       if (this.inbox.length < len) this.inbox = new Uint8Array(Math.max(len, this.inbox.length * 2));
       into = this.inbox;

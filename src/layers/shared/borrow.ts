@@ -29,6 +29,26 @@ import { MAX_BORROWS, type Borrowed, type Message } from '../../layer.js';
 import { BLOCK_HEADER, type Core } from '../../wasm/core.js';
 import { copiedBorrow } from '../borrow.js';
 
+/**
+ * A message block's length word (at h + 4) holds the encoded length in its low 29 bits and,
+ * in its top 3, the padding (0-7 bytes) before the encoding: the sender may start the encoding
+ * a few bytes into the block so that a large byte string in it is aligned as its source was
+ * (V8 copies into and out of shared memory fast only between addresses aligned alike mod 8).
+ */
+export const PAD_SHIFT = 29;
+/** Largest encoded length a padded block can say (a padded message is at most this long). */
+export const PADDED_MAX = (1 << PAD_SHIFT) - 1;
+
+/** Where the encoding of block `h` starts. */
+export function messageStart(u32: Uint32Array, h: number): number {
+  return h + BLOCK_HEADER + ((u32[(h + 4) >>> 2] as number) >>> PAD_SHIFT);
+}
+
+/** Encoded length of block `h`. */
+export function messageLength(u32: Uint32Array, h: number): number {
+  return (u32[(h + 4) >>> 2] as number) & PADDED_MAX;
+}
+
 /** Where borrows keep their references: the decode cache's table, or the instance's own. */
 export interface EntrySource {
   /** A free table entry, 0 when none. */
@@ -105,8 +125,8 @@ export class Borrows {
     }
     let message: Message;
     try {
-      const len = host.core.u32[(h + 4) >>> 2] as number;
-      const start = h + BLOCK_HEADER;
+      const len = messageLength(host.core.u32, h);
+      const start = messageStart(host.core.u32, h);
       message = decodeBorrowed(host.core.u8.subarray(start, start + len));
     } catch (err) {
       host.entries.giveBack(entry);
