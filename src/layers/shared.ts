@@ -1039,7 +1039,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     // A padded block's encoding goes to the same offset mod 8 of a buffer of its own (a copy
     // between addresses aligned alike is the fast one); the buffer holds zeros before it.
     const skew = start & 7;
-    if (len >= OWNED_MIN) into = skew === 0 ? new Uint8Array(len) : new Uint8Array(len + skew).subarray(skew);
+    if (len >= OWNED_MIN) into = ownBuffer(len, skew);
     else {
       if (this.inbox.length < len) this.inbox = new Uint8Array(Math.max(len, this.inbox.length * 2));
       into = this.inbox;
@@ -1199,6 +1199,20 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
     return this.lookup(KIND_GROUP, name, create);
   }
+}
+
+/**
+ * A buffer of its own for `len` bytes at offset `skew` (< 8): not zero-filled first (the copy
+ * that follows overwrites all `len` bytes; a zeroed 64 KiB buffer was most of a plain 64 KiB
+ * receive's profile), its `skew` leading bytes zeroed so that nothing stale is ever visible
+ * through `.buffer`. `allocUnsafeSlow` never hands out a slice of Node's shared pool: the
+ * ArrayBuffer is exactly `len + skew` bytes and nobody else's.
+ */
+function ownBuffer(len: number, skew: number): Uint8Array {
+  const buffer = Buffer.allocUnsafeSlow(len + skew).buffer;
+  const all = new Uint8Array(buffer);
+  if (skew !== 0) all.fill(0, 0, skew);
+  return all.subarray(skew);
 }
 
 /**
