@@ -38,7 +38,7 @@ describe('bench smoke run', () => {
     const result = await bench(['bench/run.js'], 'floor');
     expect(result.suites).toEqual([expect.objectContaining({ name: 'floor', skipped: null })]);
     const ids = result.cases.map((c: { id: string }) => c.id);
-    expect(ids).toEqual(['floor/spin-rtt', 'floor/wait-rtt', 'floor/waitasync-rtt', 'floor/ring-16b', 'floor/ring-64b']);
+    expect(ids).toEqual(['floor/spin-rtt', 'floor/wait-rtt', 'floor/waitasync-rtt', 'floor/ring-16b', 'floor/ring-64b', 'floor/ring-64kib-copy']);
     for (const c of result.cases) {
       expect(c.error).toBeNull();
       expect(c.summary.n).toBeGreaterThan(0);
