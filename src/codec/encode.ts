@@ -140,11 +140,11 @@ export function flatten(): Uint8Array {
 
 /**
  * Write the encoding of walk `walk` (the last one) to `target` at `at`: the scratch pieces and
- * the deferred byte strings, each copied once. Throws if another walk ran since (its bytes
- * are gone); `checkOnly`: only that check.
+ * the deferred byte strings, each copied once; once only. Throws if it was written already or
+ * another walk ran since (its bytes are gone); `checkOnly`: only that check.
  */
 export function writeStaged(walk: number, target: Uint8Array, at: number, checkOnly = false): void {
-  if (walk !== walks) throw new Error(`internal: encoding ${walk} was overwritten by encoding ${walks} before it was stored`);
+  if (walk !== walks) throw new Error(`internal: staged encoding ${walk} was already written or overwritten (now ${walks})`);
   if (checkOnly) return;
   let from = 0;
   let to = at;
@@ -158,6 +158,10 @@ export function writeStaged(walk: number, target: Uint8Array, at: number, checkO
     from = end;
   }
   if (pos > from) target.set(buf.subarray(from, pos), to);
+  // Written once: drop the references to the caller's byte strings (they must not be kept
+  // alive by the codec) and retire the walk.
+  forgetDeferred();
+  walks++;
 }
 
 /** A private buffer that re-aligns byte strings on their way to shared memory (see copyBin). */

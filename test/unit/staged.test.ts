@@ -45,10 +45,14 @@ describe('staged encoding of large byte strings', () => {
     }
   });
 
-  it('refuses to write a staged encoding another encode overwrote', () => {
+  it('refuses to write a staged encoding another encode overwrote, or twice', () => {
     const staged = encodeStaged({ b: bytes(DEFER_MIN * 2, 1) });
     encode({ other: 1 });
     expect(() => staged.write(new Uint8Array(staged.length), 0)).toThrow(/overwritten/);
+    const once = encodeStaged({ b: bytes(DEFER_MIN * 2, 1) });
+    once.write(new Uint8Array(once.length), 0);
+    expect(() => once.write(new Uint8Array(once.length), 0)).toThrow(/already written/);
+    expect(() => once.bytes()).toThrow(/already written/);
   });
 
   it('a checked message is stored from the same walk (a getter runs once)', async () => {
