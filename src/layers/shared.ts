@@ -44,7 +44,7 @@ import { SlotLiveness } from './shared/liveness.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 import { Holds } from './shared/holds.js';
 import { DecodeCache } from './shared/fanout.js';
-import { Borrows, PADDED_MAX, PAD_SHIFT, TableEntries, messageLength, messageStart } from './shared/borrow.js';
+import { Borrows, PADDED_MAX, PAD_SHIFT, TableEntries, messageLength, messageStart, ownBuffer } from './shared/borrow.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
@@ -1199,20 +1199,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
     return this.lookup(KIND_GROUP, name, create);
   }
-}
-
-/**
- * A buffer of its own for `len` bytes at offset `skew` (< 8): not zero-filled first (the copy
- * that follows overwrites all `len` bytes; a zeroed 64 KiB buffer was most of a plain 64 KiB
- * receive's profile), its `skew` leading bytes zeroed so that nothing stale is ever visible
- * through `.buffer`. `allocUnsafeSlow` never hands out a slice of Node's shared pool: the
- * ArrayBuffer is exactly `len + skew` bytes and nobody else's.
- */
-function ownBuffer(len: number, skew: number): Uint8Array {
-  const buffer = Buffer.allocUnsafeSlow(len + skew).buffer;
-  const all = new Uint8Array(buffer);
-  if (skew !== 0) all.fill(0, 0, skew);
-  return all.subarray(skew);
 }
 
 /**

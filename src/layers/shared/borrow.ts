@@ -49,6 +49,20 @@ export function messageLength(u32: Uint32Array, h: number): number {
   return (u32[(h + 4) >>> 2] as number) & PADDED_MAX;
 }
 
+/**
+ * A buffer of its own for `len` bytes at offset `skew` (< 8): not zero-filled first (the copy
+ * that follows overwrites all `len` bytes; a zeroed 64 KiB buffer was most of a plain 64 KiB
+ * receive's profile), its `skew` leading bytes zeroed so that nothing stale is ever visible
+ * through `.buffer`. `allocUnsafeSlow` never hands out a slice of Node's shared pool: the
+ * ArrayBuffer is exactly `len + skew` bytes and nobody else's.
+ */
+export function ownBuffer(len: number, skew: number): Uint8Array {
+  const buffer = Buffer.allocUnsafeSlow(len + skew).buffer;
+  const all = new Uint8Array(buffer);
+  if (skew !== 0) all.fill(0, 0, skew);
+  return all.subarray(skew);
+}
+
 /** Where borrows keep their references: the decode cache's table, or the instance's own. */
 export interface EntrySource {
   /** A free table entry, 0 when none. */
