@@ -21,6 +21,10 @@
  * After `close()` (or once the instance lost its slot) `release()` touches nothing: the
  * table and its references are gone with the instance.
  *
+ * Also here: where a message block's encoding starts and how long it is (its length word
+ * carries an alignment padding, see {@link PAD_SHIFT}), and the private buffer a plain receive
+ * copies a large message into ({@link ownBuffer}).
+ *
  * @module
  */
 
