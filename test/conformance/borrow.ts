@@ -140,6 +140,19 @@ export function borrowSections(ctx: BatchContext, sweepMax: number): void {
       for (const b of held) expect(b.release()).toBe(true);
     });
 
+    it.runIf(ctx.backend.tradeoffs.delivery.includes('at-least-once'))('under at-least-once delivery, settles at once like receive', async () => {
+      const [l, p] = await make({ delivery: 'at-least-once', leaseTimeout: 100 });
+      const ch = fresh();
+      await p.send(ch, { b: patterned(5000, 4) });
+      const b = await l.receiveBorrowed(ch);
+      expect(Buffer.compare(b.message.b as Uint8Array, patterned(5000, 4))).toBe(0);
+      await new Promise((r) => setTimeout(r, 300 + (ctx.backend.slackMs ?? 0)));
+      // Not redelivered after leaseTimeout, whether or not it was released.
+      expect(await rejection(l.receive(ch, { timeout: 0 }))).toBeInstanceOf(TimeoutError);
+      expect(Buffer.compare(b.message.b as Uint8Array, patterned(5000, 4))).toBe(0);
+      b.release();
+    });
+
     it('size sweep: every size up to maxMessageSize', async () => {
       const [l, p] = await make({ maxMessageSize: sweepMax });
       const ch = fresh();
