@@ -182,13 +182,14 @@ function twoToTwoCase(quick) {
   };
 }
 
-function fanOutCase(quick, frozenMessages = false) {
+function fanOutCase(quick, frozenMessages = false, style = 'await') {
   const sends = quick ? 2 : 5;
+  const how = style === 'try' ? ', tryReceive' : '';
   return {
-    id: frozenMessages ? 'fanout-1000-frozen' : 'fanout-1000',
+    id: `fanout-1000${frozenMessages ? '-frozen' : ''}${style === 'try' ? '-try' : ''}`,
     name: frozenMessages
-      ? `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat, frozenMessages (decoded once)`
-      : `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat`,
+      ? `groupSend to ${FAN_MEMBERS} members, a worker receiving${how}, chat, frozenMessages (decoded once)`
+      : `groupSend to ${FAN_MEMBERS} members, a worker receiving${how}, chat`,
     options: frozenMessages ? { frozenMessages } : {},
     kind: 'rate',
     unit: 'delivery',
@@ -200,7 +201,7 @@ function fanOutCase(quick, frozenMessages = false) {
       const members = Array.from({ length: FAN_MEMBERS }, (_, i) => `bench.fan.${round}.${i}`);
       for (const member of members) await layer.groupAdd(group, member);
       const counter = makeCounter(sends * FAN_MEMBERS);
-      const worker = await startWorker('layer.js', { mode: 'fan', handle: layer.handle, members, counter: counter.buffer });
+      const worker = await startWorker('layer.js', { mode: style === 'try' ? 'fan-try' : 'fan', handle: layer.handle, members, counter: counter.buffer });
       let n = 0;
       return {
         async: true,
@@ -422,6 +423,8 @@ export default {
     { label: 'fan-out deliveries / postMessage messages', of: 'shared/fanout-1000', over: 'peers/postmessage-oneway-chat', kind: 'rate', headline: true },
     { label: 'fan-out deliveries / 1 -> 1 messages', of: 'shared/fanout-1000', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: 'fan-out, frozenMessages (decoded once) / fan-out', of: 'shared/fanout-1000-frozen', over: 'shared/fanout-1000', kind: 'rate' },
+    { label: 'fan-out, tryReceive / await receive', of: 'shared/fanout-1000-try', over: 'shared/fanout-1000', kind: 'rate' },
+    { label: 'fan-out, frozenMessages + tryReceive / fan-out', of: 'shared/fanout-1000-frozen-try', over: 'shared/fanout-1000', kind: 'rate' },
     { label: 'send+receive, 100 000 live channels / 10 live channels', of: 'shared/sendrecv-live-100000', over: 'shared/sendrecv-live-10', kind: 'time' },
     { label: 'send+receive, 10 live channels / memory layer', of: 'shared/sendrecv-live-10', over: 'peers/memory-sendrecv-chat', kind: 'time' },
     { label: 'idle channel memory / memory layer', of: 'shared/idle-memory-shared', over: 'shared/idle-memory-memory', kind: 'value' },
@@ -441,6 +444,8 @@ export default {
         twoToTwoCase(quick),
         fanOutCase(quick),
         fanOutCase(quick, true),
+        fanOutCase(quick, false, 'try'),
+        fanOutCase(quick, true, 'try'),
         ...LIVE_COUNTS.map((live) => liveCase(live, layers)),
         idleMemoryCase('shared', quick),
         idleMemoryCase('memory', quick),

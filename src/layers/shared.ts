@@ -402,22 +402,20 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** {@inheritDoc ChannelLayer.send} */
   override send<T extends MessageShape<T>>(channel: string, msg: T, options?: SendOptions): Promise<void> {
     const message = msg as unknown as Message;
-    if (!this.closed) {
-      const cached = this.channels.get(channel);
-      if (cached !== undefined) {
-        let h: number;
-        try {
-          this.checkSend(channel, message, options, true);
-          h = this.store(message);
-        } catch (err) {
-          return Promise.reject(err);
-        }
-        if (this.pushCached(cached, h)) {
-          this.counters.sent++;
-          return RESOLVED;
-        }
-        return this.enqueue(channel, h, options);
+    const cached = this.channels.get(channel);
+    if (cached !== undefined) {
+      let h: number;
+      try {
+        this.checkSend(channel, message, options, true); // refuses a closed layer first
+        h = this.store(message);
+      } catch (err) {
+        return Promise.reject(err);
       }
+      if (this.pushCached(cached, h)) {
+        this.counters.sent++;
+        return RESOLVED;
+      }
+      return this.enqueue(channel, h, options);
     }
     return super.send(channel, message, options);
   }
@@ -428,10 +426,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   // refuses.
   /** {@inheritDoc ChannelLayer.receive} */
   override receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
-    const cached = this.closed ? undefined : this.channels.get(channel);
+    const cached = this.channels.get(channel);
     if (cached === undefined) return super.receive<T>(channel, options);
     try {
-      this.checkReceive('receive', channel, options, true);
+      this.checkReceive('receive', channel, options, true); // refuses a closed layer first
       const h = this.popCached(cached);
       if (this.observed) this.noticeExpired(channel);
       if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
@@ -439,6 +437,19 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       return Promise.reject(err);
     }
     return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
+  }
+
+  // Fast path of tryReceive, as receive's: a channel this instance already resolved skips the
+  // name check (it was checked before it was cached) and the batch host's indirection.
+  /** {@inheritDoc ChannelLayer.tryReceive} */
+  override tryReceive<T extends MessageShape<T> = Message>(channel: string): T | undefined {
+    const cached = this.channels.get(channel);
+    if (cached === undefined) return super.tryReceive<T>(channel);
+    this.checkReceive('tryReceive', channel, undefined, true); // refuses a closed layer first
+    const h = this.popCached(cached);
+    if (this.observed) this.noticeExpired(channel);
+    if (h > 1) return this.take(h) as unknown as T;
+    return h === 0 ? undefined : super.tryReceive<T>(channel); // 1: reclaimed, resolve again
   }
 
   /**
@@ -570,15 +581,19 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   }
 
   protected doTryReceive(channel: string): Message | undefined {
-    return batch.tryReceive(this.batch, channel);
+    const message = batch.tryReceive(this.batch, channel);
+    if (this.observed) this.noticeExpired(channel);
+    return message;
   }
 
   protected doSendMany(channel: string, encoded: readonly Uint8Array[], options: SendOptions | undefined): Promise<void> {
     return batch.sendMany(this.batch, channel, encoded, options);
   }
 
-  protected doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]> {
-    return batch.receiveMany(this.batch, channel, max, options);
+  protected async doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]> {
+    const messages = await batch.receiveMany(this.batch, channel, max, options);
+    if (this.observed) this.noticeExpired(channel);
+    return messages;
   }
 
   // ---- at-least-once delivery ---------------------------------------------------------
