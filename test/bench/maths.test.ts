@@ -190,6 +190,11 @@ describe('table and report', () => {
     expect(goalOf({ ...base, value: 1.4, goal: { value: 1.5, source: 'issue 10' } })).toEqual({ text: 'goal ≤ 1.5× (issue 10)', met: true });
     expect(goalOf({ ...base, kind: 'rate', better: 'higher', value: 8, goal: { value: 10 } })).toEqual({ text: 'goal ≥ 10×', met: false });
     expect(goalOf(base)).toBeNull();
+    // an absolute goal on the figure's rate (a time per delivery): 0.2 µs = 5 M/s
+    const rate = { ...base, kind: 'rate', better: 'higher', goal: { rate: 5e6, unit: 'delivery', source: 'issue 10' } };
+    expect(goalOf({ ...rate, figureMs: 0.0002 })).toEqual({ text: 'goal ≥ 5.00 Mdelivery/s (issue 10)', met: true });
+    expect(goalOf({ ...rate, figureMs: 0.00025 })).toEqual({ text: 'goal ≥ 5.00 Mdelivery/s (issue 10)', met: false });
+    expect(goalOf({ ...rate, figureMs: NaN })).toEqual({ text: 'goal ≥ 5.00 Mdelivery/s (issue 10)', met: null });
   });
 
   it('opens with a summary of the headline ratios: figure, baseline, ratio, verdict, goal', () => {
