@@ -439,6 +439,16 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
   }
 
+  // Fast path of trySend, as send's: a channel this instance already resolved skips the name
+  // check (it was checked before it was cached).
+  /** {@inheritDoc ChannelLayer.trySend} */
+  override trySend<T extends MessageShape<T>>(channel: string, msg: T): boolean {
+    const message = msg as unknown as Message;
+    if (!this.channels.has(channel)) return super.trySend(channel, msg);
+    this.checkSend(channel, message, undefined, true, 'trySend'); // refuses a closed layer first
+    return this.doTrySend(channel, message);
+  }
+
   // Fast path of tryReceive, as receive's: a channel this instance already resolved skips the
   // name check (it was checked before it was cached) and the batch host's indirection.
   /** {@inheritDoc ChannelLayer.tryReceive} */
