@@ -19,6 +19,7 @@ export function verdictOf(r) {
   if (spans) return { kind: 'neutral', text: 'no clear difference' };
   const up = r.value > 1;
   const factor = formatRatio(up ? r.value : 1 / r.value);
+  if (r.kind === 'tail') return { kind: 'neutral', text: `p99 ${formatRatio(r.value)} the median` }; // judged by its goal
   const words = r.kind === 'rate' ? (up ? 'more' : 'less') : r.kind === 'value' ? (up ? 'larger' : 'smaller') : up ? 'slower' : 'faster';
   const good = r.better === 'higher' ? up : !up;
   return { kind: good ? 'better' : 'worse', text: `${factor} ${words}` };

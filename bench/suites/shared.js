@@ -388,6 +388,14 @@ export default {
         ...(wait === 'adaptive' ? { headline: true, goal: { value: 1.5, source: 'issue 10' } } : {}),
       },
     ]),
+    {
+      label: "round trip 'adaptive' (chat): p99 / median",
+      of: 'shared/rtt-adaptive-chat',
+      over: 'shared/rtt-adaptive-chat',
+      kind: 'tail',
+      headline: true,
+      goal: { value: 3, source: 'issue 10' },
+    },
     { label: "round trip 'park' (chat) / wait+notify floor", of: 'shared/rtt-park-chat', over: 'floor/waitasync-rtt', kind: 'time' },
     { label: "round trip 'adaptive' (chat) / postMessage round trip", of: 'shared/rtt-adaptive-chat', over: 'peers/postmessage-rtt-chat', kind: 'time' },
     ...['1kib', '64kib'].map((kind) => ({

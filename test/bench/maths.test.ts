@@ -73,6 +73,17 @@ describe('stats', () => {
     expect(r.better).toBe('higher');
   });
 
+  it('a tail ratio is a latency case p99 over its own median, judged by its goal', () => {
+    const lat = new Map([['a/rtt', summarizeRounds([[...Array(98).fill(1), 10, 10], [...Array(98).fill(1), 10, 10]])]]);
+    const r = computeRatio({ label: 'tail', of: 'a/rtt', over: 'a/rtt', kind: 'tail', goal: { value: 3 } }, lat);
+    expect(r.figureMs).toBe(lat.get('a/rtt')!.p99);
+    expect(r.baselineMs).toBe(1);
+    expect(r.value).toBe(r.figureMs / 1);
+    expect(r.value).toBeGreaterThan(3);
+    expect(verdictOf(r).text).toMatch(/^p99 .+× the median$/);
+    expect(goalOf(r)).toEqual({ text: 'goal ≤ 3×', met: false });
+  });
+
   it('a baseline can be a weighted sum of figures (floor + 2 x codec)', () => {
     const r = computeRatio(
       { label: 'x', of: 'a/figure', over: ['a/floor', { id: 'a/codec', times: 2 }], kind: 'time' },
