@@ -34,7 +34,7 @@ import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type Watc
 import {
   LIFO_DROP_OLDEST, SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
-import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
+import { parkUntil, pokeParked, type ParkedCounter, type Strategy } from './shared/park.js';
 import * as batch from './shared/batch.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
 import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
@@ -857,6 +857,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         if (ok) {
           delivered++;
           this.counters.sent++;
+          // A receiver parked in this thread (the hybrid router delivers to its own thread's
+          // instances) re-checks now instead of after V8's wake-up task (see park.ts, pokes).
+          pokeParked(this.core.i32, (rec + this.core.off.wake) >> 2);
         } else {
           x.release(h);
           this.noteDropped(1, channel, group === undefined ? 'arrival-full' : 'group-full', group);
