@@ -18,7 +18,8 @@
  */
 
 import { quote } from '../quote.js';
-import { decode, decodeOwned, encode } from '../codec.js';
+import { assertRecords, decodeRecords, decodeRecordsOwned, encode, encodeRecords } from '../codec.js';
+import { structuresOf, type Structures } from '../codec/records.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
@@ -185,6 +186,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly holds: Holds;
   /** Decode once per thread for fan-out, with `frozenMessages` (shared/fanout.ts). */
   private readonly decodeCache: DecodeCache | undefined;
+  /** This thread's view of the bus's records structure table (decoding: always; src/codec/records.ts). */
+  private readonly structures: Structures;
+  /** The same, for encoding; null: this instance sends plain msgpack (option `records`). */
+  private readonly shapes: Structures | null;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
     super(clientId);
@@ -227,6 +232,17 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const liveness = this.liveness;
     this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
     this.holds = new Holds(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    this.structures = structuresOf({
+      u8: core.u8,
+      i32: core.i32,
+      word: core.x.recordsWord(),
+      alloc: (bytes) => {
+        const h = core.x.allocScratch(bytes);
+        return h === 0 ? 0 : h + BLOCK_HEADER;
+      },
+      free: (payload) => core.x.release(payload - BLOCK_HEADER),
+    });
+    this.shapes = opts.records ? this.structures : null;
     this.decodeCache = opts.frozenMessages
       ? new DecodeCache(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness))
       : undefined;
@@ -933,9 +949,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return Date.now() - this.opts.common.expiryMs;
   }
 
+  protected override checkMessage(message: Message): void {
+    if (this.shapes === null) super.checkMessage(message);
+    else assertRecords(message, this.shapes);
+  }
+
+  protected override encodeChecked(message: Message): Uint8Array {
+    return this.shapes === null ? encode(message) : encodeRecords(message, this.shapes);
+  }
+
   /** Encode and store `message` in a fresh block (refcount 1, owned by the caller). */
   private store(message: Message, now: number = Date.now()): number {
-    const bytes = encode(message);
+    const bytes = this.shapes === null ? encode(message) : encodeRecords(message, this.shapes);
     if (bytes.length > this.opts.maxMessageSize) throw new MessageTooLarge(bytes.length, this.opts.maxMessageSize);
     return this.storeBytes(bytes, now);
   }
@@ -989,8 +1014,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return into === this.inbox ? into.subarray(0, len) : into;
   }
 
+  /** Plain msgpack, or records of this bus's structure table (any instance may have written them). */
   private decodeCopy(bytes: Uint8Array): Message {
-    return bytes.buffer === this.inbox.buffer ? decode(bytes) : decodeOwned(bytes);
+    return bytes.buffer === this.inbox.buffer ? decodeRecords(bytes, this.structures) : decodeRecordsOwned(bytes, this.structures);
   }
 
   private scratch(bytes: number, what: string): number {
