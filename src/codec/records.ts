@@ -299,6 +299,18 @@ export class Structures implements ShapeSource, StructureSource {
     return this.synced > before;
   }
 
+  /** Entries reserved and published (PUBLISHED word) in the table, and its capacity; zeros without a table. */
+  stats(): { reserved: number; published: number; capacity: number } {
+    const base = this.table(false);
+    if (base === 0) return { reserved: 0, published: 0, capacity: 0 };
+    const w = base >> 2;
+    return {
+      reserved: Atomics.load(this.host.i32, w + 3) >>> COUNT_SHIFT,
+      published: this.advance(base),
+      capacity: TABLE_ENTRIES,
+    };
+  }
+
   // ---- decoding (StructureSource) --------------------------------------------------------
 
   reader(id: number): Reader | undefined {

@@ -119,6 +119,12 @@ export interface SharedMemoryStats {
   leases: number;
   /** Layer instances attached to the bus (not closed, not reaped), over all threads. */
   instances: number;
+  /**
+   * The records structure table (option `records`): structures reserved (published, being
+   * written, or dead after a writer died mid-append), published, and the most it holds. All 0
+   * until an instance with `records: true` sends its first message.
+   */
+  structures: { reserved: number; published: number; capacity: number };
 }
 
 /**
@@ -351,6 +357,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       names: x.registryCount(),
       leases: x.leasesHeld(),
       instances: x.instancesLive(),
+      structures: this.structures.stats(),
     };
   }
 
