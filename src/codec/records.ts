@@ -105,8 +105,8 @@ export class Structures implements ShapeSource, StructureSource {
   private readonly readers: Array<Reader | undefined> = [];
   /** Entries below this index were read into the tree. */
   private synced = 0;
-  /** The frontier entry seen pending, and since when (for the kill check). */
-  private stuckAt = -1;
+  /** Entries reserved when this thread last found the frontier pending, and when (the kill check). */
+  private stuckReserved = 0;
   private stuckSince = 0;
   private full = false;
   private pending: string[][] = [];
@@ -268,10 +268,12 @@ export class Structures implements ShapeSource, StructureSource {
       if (p >= reserved) return p;
       const state = Atomics.load(i32, (base + HEAD + p * ENTRY) >> 2);
       if (state === PENDING) {
-        // A writer in flight, or killed: after STUCK_MS of this thread seeing it, mark it dead.
+        // A writer in flight, or killed: once pending for STUCK_MS, mark it dead. Every entry
+        // below `stuckReserved` was reserved before `stuckSince`, so one observation times a
+        // whole run of dead entries (they are passed together, not one STUCK_MS each).
         const now = Date.now();
-        if (this.stuckAt !== p) {
-          this.stuckAt = p;
+        if (p >= this.stuckReserved) {
+          this.stuckReserved = reserved;
           this.stuckSince = now;
           return p;
         }
