@@ -27,10 +27,16 @@
  *   entry's state, PENDING (0) -> PUBLISHED (1), and moves PUBLISHED forward.
  * - PUBLISHED advances by CAS over entries that are complete (published or dead), by any
  *   thread; every thread learns of other threads' structures by reading entries below it.
- * - An entry PENDING at the PUBLISHED frontier for longer than {@link STUCK_MS} (its writer
- *   was killed, or is very late) is marked DEAD (2) by CAS by whichever thread sees it; a late
- *   writer's publish CAS then fails and it does not use that id. So a kill never wedges the
- *   table; ids are never reused (append-only), and a dead entry's bytes are never read.
+ * - An entry PENDING at the PUBLISHED frontier for at least {@link STUCK_MS} (its writer was
+ *   killed, or is very late) is marked DEAD (2) by CAS by whichever thread sees it; a late
+ *   writer's publish CAS then fails and it does not use that id (that message's object goes
+ *   as a plain map). So a kill never wedges the table; ids are never reused (append-only), and
+ *   a dead entry's bytes are never read. The timing is a thread's own: it notes the time and
+ *   the reserved count when it first finds the frontier pending, and any entry below that count
+ *   still pending STUCK_MS later has been pending that long. A clock jump can only mark a live
+ *   writer dead early, which the publish CAS makes harmless.
+ * - The table's block: a thread killed between allocating it and the CAS that publishes its
+ *   address leaks that block (once per bus at most per such kill); nothing else refers to it.
  * Invariants: an id is used in a message only after its entry's PUBLISHED CAS succeeded (the
  * seq-cst CAS orders the key bytes before it, and the message's enqueue after it), so a
  * reader of the message finds the entry published and its bytes complete; a published entry
@@ -44,7 +50,7 @@
  */
 
 import { RECORD_MAX_KEYS, type ShapeSource } from './encode.js';
-import type { StructureSource } from './decode.js';
+import { DecodeError, type StructureSource } from './decode.js';
 
 /** Entries of the structure table: the most distinct shapes a bus ever gets ids for. */
 export const TABLE_ENTRIES = 1024;
@@ -344,8 +350,12 @@ export class Structures implements ShapeSource, StructureSource {
       if (at + 2 > stop) return corrupt(id);
       const n = ((u8[at] as number) << 8) | (u8[at + 1] as number);
       if (at + 2 + n > stop) return corrupt(id);
-      // Decoding a copy: TextDecoder refuses views of shared memory.
-      const key = utf8.decode(u8.slice(at + 2, at + 2 + n));
+      let key: string;
+      try {
+        key = utf8.decode(u8.slice(at + 2, at + 2 + n)); // a copy: TextDecoder refuses views of shared memory
+      } catch {
+        return corrupt(id);
+      }
       if (seen.has(key)) return corrupt(id);
       seen.add(key);
       keys.push(key);
@@ -357,7 +367,7 @@ export class Structures implements ShapeSource, StructureSource {
 }
 
 function corrupt(id: number): never {
-  throw new Error(`ringbus: structure ${id} of the records table is corrupt (its entry does not describe distinct keys)`);
+  throw new DecodeError(`undecodable record: structure ${id} of the records table is corrupt (its entry does not describe distinct UTF-8 keys)`);
 }
 
 /**

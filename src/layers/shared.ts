@@ -119,12 +119,18 @@ export interface SharedMemoryStats {
   leases: number;
   /** Layer instances attached to the bus (not closed, not reaped), over all threads. */
   instances: number;
-  /**
-   * The records structure table (option `records`): structures reserved (published, being
-   * written, or dead after a writer died mid-append), published, and the most it holds. All 0
-   * until an instance with `records: true` sends its first message.
-   */
-  structures: { reserved: number; published: number; capacity: number };
+  /** The records structure table (option `records`); all 0 until an instance with `records: true` sends. */
+  structures: StructureTableStats;
+}
+
+/** Accounting of the records structure table (see "Records" in docs/core.md). */
+export interface StructureTableStats {
+  /** Entries taken: published, being written, or dead (their writer died mid-append). */
+  reserved: number;
+  /** Entries below the publication frontier: published or dead (at most `reserved`). */
+  published: number;
+  /** The most entries the table holds (new shapes beyond it travel as plain maps). */
+  capacity: number;
 }
 
 /**

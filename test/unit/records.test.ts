@@ -216,6 +216,34 @@ describe('records on a shared bus', () => {
     }
   });
 
+  it('reads every property once per send (the check is the records encode)', async () => {
+    const layer = (await createLayer({ records: true, memory: 4 * 1024 * 1024 })) as SharedLayer;
+    try {
+      let reads = 0;
+      const counted = (n: number): Message => {
+        const m = { type: 'counted', n } as Record<string, unknown>;
+        Object.defineProperty(m, 'g', { enumerable: true, get: () => ++reads });
+        return m as Message;
+      };
+      const me = await layer.newChannel();
+      await layer.groupAdd('g', me);
+      for (let round = 0; round < 3; round++) {
+        // The first round registers the shape (plain maps), the next ones write records.
+        reads = 0;
+        await layer.send('c', counted(1));
+        expect(layer.trySend('c', counted(2))).toBe(true);
+        await layer.sendMany('c', [counted(3), counted(4)]);
+        await layer.groupSend('g', counted(5));
+        expect(reads).toBe(5);
+        expect((await layer.receiveMany('c')).map((m) => [m.n, m.g])).toEqual([[1, 1], [2, 2], [3, 3], [4, 4]]);
+        expect(await layer.receive(me)).toEqual({ type: 'counted', n: 5, g: 5 });
+      }
+      expect(layer.memoryStats().structures.reserved).toBe(1);
+    } finally {
+      await layer.close();
+    }
+  });
+
   it('refuses a records option that is not a boolean', async () => {
     await expect(createLayer({ records: 'yes' as unknown as boolean })).rejects.toThrow(/invalid option records: "yes"; it must be true or false/);
   });
