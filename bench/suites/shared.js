@@ -188,20 +188,20 @@ function twoToTwoCase(quick) {
   };
 }
 
-function fanOutCase(quick, frozenMessages = false) {
+function fanOutCase(quick, frozenMessages = false, records = false) {
   const sends = quick ? 2 : 5;
   return {
-    id: frozenMessages ? 'fanout-1000-frozen' : 'fanout-1000',
+    id: frozenMessages ? 'fanout-1000-frozen' : records ? 'fanout-1000-records' : 'fanout-1000',
     name: frozenMessages
       ? `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat, frozenMessages (decoded once)`
-      : `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat`,
-    options: frozenMessages ? { frozenMessages } : {},
+      : `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat${records ? ', records' : ''}`,
+    options: frozenMessages ? { frozenMessages } : records ? { records } : {},
     kind: 'rate',
     unit: 'delivery',
     message: 'chat',
     batch: sends * FAN_MEMBERS,
     async open(round) {
-      const layer = await createLayer({ frozenMessages });
+      const layer = await createLayer({ frozenMessages, records });
       const group = `bench.fan.${round}`;
       const members = Array.from({ length: FAN_MEMBERS }, (_, i) => `bench.fan.${round}.${i}`);
       for (const member of members) await layer.groupAdd(group, member);
@@ -430,6 +430,7 @@ export default {
       over: `shared/oneway-1to1-${style}-chat`,
       kind: 'rate',
     })),
+    { label: 'fan-out, records / fan-out (1000 decodes of one group send)', of: 'shared/fanout-1000-records', over: 'shared/fanout-1000', kind: 'rate' },
     { label: '1 -> 1 (chat) / byte ring floor (64 B)', of: 'shared/oneway-1to1-chat', over: 'floor/ring-64b', kind: 'rate' },
     { label: '2 -> 2 (chat) / 1 -> 1 (chat)', of: 'shared/oneway-2to2-chat', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: '2 -> 2 (chat) / postMessage', of: 'shared/oneway-2to2-chat', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
@@ -457,6 +458,7 @@ export default {
         twoToTwoCase(quick),
         fanOutCase(quick),
         fanOutCase(quick, true),
+        fanOutCase(quick, false, true),
         ...LIVE_COUNTS.map((live) => liveCase(live, layers)),
         idleMemoryCase('shared', quick),
         idleMemoryCase('memory', quick),
