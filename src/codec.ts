@@ -27,8 +27,8 @@
  * @module
  */
 
-import { DecodeError, decodeValue } from './codec/decode.js';
-import { MAX_DEPTH, RESERVED_FIELD, encodeMessage as encodeChecked } from './codec/encode.js';
+import { DecodeError, decodeValue, type StructureSource } from './codec/decode.js';
+import { MAX_DEPTH, RESERVED_FIELD, encodeMessage as encodeChecked, type ShapeSource } from './codec/encode.js';
 import type { Message } from './layer.js';
 
 export { DecodeError };
@@ -52,10 +52,12 @@ export { RESERVED_FIELD };
  */
 let checked: object | null = null;
 let checkedBytes: Uint8Array = new Uint8Array(0);
+/** The structures the cached bytes were encoded with (null: plain msgpack). */
+let checkedShapes: ShapeSource | null = null;
 
-function encodeFresh(message: unknown): Uint8Array {
+function encodeFresh(message: unknown, shapes: ShapeSource | null = null): Uint8Array {
   checked = null;
-  return encodeChecked(message);
+  return encodeChecked(message, shapes);
 }
 
 /**
@@ -66,6 +68,41 @@ function encodeFresh(message: unknown): Uint8Array {
 export function assertMessage(message: unknown): asserts message is Message {
   checkedBytes = encodeFresh(message);
   checked = message as object;
+  checkedShapes = null;
+}
+
+/**
+ * As {@link assertMessage}, for the shared layer's records encoding: the check IS the
+ * records encode, kept for the {@link encodeRecords} of the same message that follows.
+ */
+export function assertRecords(message: unknown, shapes: ShapeSource): asserts message is Message {
+  checkedBytes = encodeFresh(message, shapes);
+  checked = message as object;
+  checkedShapes = shapes;
+}
+
+/**
+ * Check and encode a message for the shared memory of one bus: as {@link encode}, but objects
+ * whose key list is in the bus's structure table (src/codec/records.ts) are written as
+ * records (an ext type plain decoders refuse). Never for Redis or Python: only
+ * {@link decodeRecords} with the same bus's structures reads it. Same scratch buffer as `encode`.
+ */
+export function encodeRecords(message: Message, shapes: ShapeSource): Uint8Array {
+  if (checked !== null && message === checked && checkedShapes === shapes) {
+    checked = null;
+    return checkedBytes;
+  }
+  return encodeFresh(message, shapes);
+}
+
+/** As {@link decode}, also reading records of `structures` (plain msgpack as always). */
+export function decodeRecords(bytes: Uint8Array, structures: StructureSource): Message {
+  return asMessage(decodeValue(bytes, false, structures));
+}
+
+/** As {@link decodeOwned}, also reading records of `structures`. */
+export function decodeRecordsOwned(bytes: Uint8Array, structures: StructureSource): Message {
+  return asMessage(decodeValue(bytes, true, structures));
 }
 
 /**
@@ -75,7 +112,7 @@ export function assertMessage(message: unknown): asserts message is Message {
  * use it before then.
  */
 export function encode(message: Message): Uint8Array {
-  if (checked !== null && message === checked) {
+  if (checked !== null && message === checked && checkedShapes === null) {
     checked = null;
     return checkedBytes;
   }

@@ -60,18 +60,21 @@ function rttCase(wait, kind) {
   };
 }
 
-function oneToOneCase(kind, quick) {
+/** The options of the records variants of the one-way cases (the sender encodes records). */
+const RECORDS = { ...FLOW, records: true };
+
+function oneToOneCase(kind, quick, records = false) {
   const batch = batchFor(kind, quick);
   return {
-    id: `oneway-1to1-${kind}`,
-    name: `one way 1 -> 1 (main -> worker), ${MESSAGE_LABELS[kind]}`,
-    options: FLOW,
+    id: records ? `oneway-1to1-records-${kind}` : `oneway-1to1-${kind}`,
+    name: `one way 1 -> 1 (main -> worker), ${MESSAGE_LABELS[kind]}${records ? ', records' : ''}`,
+    options: records ? RECORDS : FLOW,
     kind: 'rate',
     unit: 'message',
     message: kind,
     batch,
     async open(round) {
-      const layer = await createLayer(FLOW);
+      const layer = await createLayer(records ? RECORDS : FLOW);
       const channel = `bench.oneway.${round}`;
       const counter = makeCounter(batch);
       const worker = await startWorker('layer.js', { mode: 'consume', handle: layer.handle, channel, counter: counter.buffer });
@@ -101,17 +104,20 @@ const MANY = 256;
  * when the channel is full; the worker drains with tryReceive, a receive only when empty) or
  * the batched ones (`'many'`: sendMany of 256, receiveMany up to 256).
  */
-function oneToOneStyleCase(style, kind, quick) {
+function oneToOneStyleCase(style, kind, quick, records = false) {
   const batch = batchFor(kind, quick);
   return {
-    id: `oneway-1to1-${style}-${kind}`,
-    name: `one way 1 -> 1 (main -> worker), ${style === 'try' ? 'trySend / tryReceive' : `sendMany / receiveMany of ${MANY}`}, ${MESSAGE_LABELS[kind]}`,
+    id: records ? `oneway-1to1-${style}-records-${kind}` : `oneway-1to1-${style}-${kind}`,
+    name:
+      `one way 1 -> 1 (main -> worker), ${style === 'try' ? 'trySend / tryReceive' : `sendMany / receiveMany of ${MANY}`}, ` +
+      `${MESSAGE_LABELS[kind]}${records ? ', records' : ''}`,
+    ...(records ? { options: RECORDS } : {}),
     kind: 'rate',
     unit: 'message',
     message: kind,
     batch,
     async open(round) {
-      const layer = await createLayer(FLOW);
+      const layer = await createLayer(records ? RECORDS : FLOW);
       const channel = `bench.oneway.${style}.${round}`;
       const counter = makeCounter(batch);
       const mode = style === 'try' ? 'consume-try' : 'consume-many';
@@ -182,21 +188,21 @@ function twoToTwoCase(quick) {
   };
 }
 
-function fanOutCase(quick, frozenMessages = false, style = 'await') {
+function fanOutCase(quick, { frozenMessages = false, style = 'await', records = false } = {}) {
   const sends = quick ? 2 : 5;
   const how = style === 'try' ? ', tryReceive' : '';
   return {
-    id: `fanout-1000${frozenMessages ? '-frozen' : ''}${style === 'try' ? '-try' : ''}`,
+    id: `fanout-1000${frozenMessages ? '-frozen' : ''}${records ? '-records' : ''}${style === 'try' ? '-try' : ''}`,
     name: frozenMessages
       ? `groupSend to ${FAN_MEMBERS} members, a worker receiving${how}, chat, frozenMessages (decoded once)`
-      : `groupSend to ${FAN_MEMBERS} members, a worker receiving${how}, chat`,
-    options: frozenMessages ? { frozenMessages } : {},
+      : `groupSend to ${FAN_MEMBERS} members, a worker receiving${how}, chat${records ? ', records' : ''}`,
+    options: { ...(frozenMessages ? { frozenMessages } : {}), ...(records ? { records } : {}) },
     kind: 'rate',
     unit: 'delivery',
     message: 'chat',
     batch: sends * FAN_MEMBERS,
     async open(round) {
-      const layer = await createLayer({ frozenMessages });
+      const layer = await createLayer({ frozenMessages, records });
       const group = `bench.fan.${round}`;
       const members = Array.from({ length: FAN_MEMBERS }, (_, i) => `bench.fan.${round}.${i}`);
       for (const member of members) await layer.groupAdd(group, member);
@@ -425,6 +431,15 @@ export default {
         ];
       }),
     ),
+    // Records (option records) against plain msgpack, same case otherwise, same run.
+    { label: '1 -> 1 (chat), records / plain', of: 'shared/oneway-1to1-records-chat', over: 'shared/oneway-1to1-chat', kind: 'rate' },
+    ...['try', 'many'].map((style) => ({
+      label: `1 -> 1 ${style === 'try' ? 'trySend/tryReceive' : 'sendMany/receiveMany'} (chat), records / plain`,
+      of: `shared/oneway-1to1-${style}-records-chat`,
+      over: `shared/oneway-1to1-${style}-chat`,
+      kind: 'rate',
+    })),
+    { label: 'fan-out, records / fan-out (1000 decodes of one group send)', of: 'shared/fanout-1000-records', over: 'shared/fanout-1000', kind: 'rate' },
     { label: '1 -> 1 (chat) / byte ring floor (64 B)', of: 'shared/oneway-1to1-chat', over: 'floor/ring-64b', kind: 'rate' },
     { label: '2 -> 2 (chat) / 1 -> 1 (chat)', of: 'shared/oneway-2to2-chat', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: '2 -> 2 (chat) / postMessage', of: 'shared/oneway-2to2-chat', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
@@ -456,11 +471,14 @@ export default {
         rttCase('adaptive', '64kib'),
         ...MESSAGE_KINDS.map((kind) => oneToOneCase(kind, quick)),
         ...['try', 'many'].flatMap((style) => MESSAGE_KINDS.map((kind) => oneToOneStyleCase(style, kind, quick))),
+        oneToOneCase('chat', quick, true),
+        ...['try', 'many'].map((style) => oneToOneStyleCase(style, 'chat', quick, true)),
         twoToTwoCase(quick),
         fanOutCase(quick),
-        fanOutCase(quick, true),
-        fanOutCase(quick, false, 'try'),
-        fanOutCase(quick, true, 'try'),
+        fanOutCase(quick, { frozenMessages: true }),
+        fanOutCase(quick, { style: 'try' }),
+        fanOutCase(quick, { frozenMessages: true, style: 'try' }),
+        fanOutCase(quick, { records: true }),
         ...LIVE_COUNTS.map((live) => liveCase(live, layers)),
         idleMemoryCase('shared', quick),
         idleMemoryCase('memory', quick),

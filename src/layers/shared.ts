@@ -18,7 +18,8 @@
  */
 
 import { quote } from '../quote.js';
-import { decode, decodeOwned, encode } from '../codec.js';
+import { assertRecords, decodeRecords, decodeRecordsOwned, encode, encodeRecords } from '../codec.js';
+import { structuresOf, type Structures } from '../codec/records.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
@@ -118,6 +119,18 @@ export interface SharedMemoryStats {
   leases: number;
   /** Layer instances attached to the bus (not closed, not reaped), over all threads. */
   instances: number;
+  /** The records structure table (option `records`); all 0 until an instance with `records: true` sends. */
+  structures: StructureTableStats;
+}
+
+/** Accounting of the records structure table (see "Records" in docs/core.md). */
+export interface StructureTableStats {
+  /** Entries taken: published, being written, or dead (their writer died mid-append). */
+  reserved: number;
+  /** Entries below the publication frontier: published or dead (at most `reserved`). */
+  published: number;
+  /** The most entries the table holds (new shapes beyond it travel as plain maps). */
+  capacity: number;
 }
 
 /**
@@ -185,6 +198,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly holds: Holds;
   /** Decode once per thread for fan-out, with `frozenMessages` (shared/fanout.ts). */
   private readonly decodeCache: DecodeCache | undefined;
+  /** This thread's view of the bus's records structure table (decoding: always; src/codec/records.ts). */
+  private readonly structures: Structures;
+  /** The same, for encoding; null: this instance sends plain msgpack (option `records`). */
+  private readonly shapes: Structures | null;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
     super(clientId);
@@ -227,6 +244,17 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const liveness = this.liveness;
     this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
     this.holds = new Holds(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    this.structures = structuresOf({
+      u8: core.u8,
+      i32: core.i32,
+      word: core.x.recordsWord(),
+      alloc: (bytes) => {
+        const h = core.x.allocScratch(bytes);
+        return h === 0 ? 0 : h + BLOCK_HEADER;
+      },
+      free: (payload) => core.x.release(payload - BLOCK_HEADER),
+    });
+    this.shapes = opts.records ? this.structures : null;
     this.decodeCache = opts.frozenMessages
       ? new DecodeCache(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness))
       : undefined;
@@ -335,6 +363,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       names: x.registryCount(),
       leases: x.leasesHeld(),
       instances: x.instancesLive(),
+      structures: this.structures.stats(),
     };
   }
 
@@ -961,9 +990,18 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return Date.now() - this.opts.common.expiryMs;
   }
 
+  protected override checkMessage(message: Message): void {
+    if (this.shapes === null) super.checkMessage(message);
+    else assertRecords(message, this.shapes);
+  }
+
+  protected override encodeChecked(message: Message): Uint8Array {
+    return this.shapes === null ? encode(message) : encodeRecords(message, this.shapes);
+  }
+
   /** Encode and store `message` in a fresh block (refcount 1, owned by the caller). */
   private store(message: Message, now: number = Date.now()): number {
-    const bytes = encode(message);
+    const bytes = this.shapes === null ? encode(message) : encodeRecords(message, this.shapes);
     if (bytes.length > this.opts.maxMessageSize) throw new MessageTooLarge(bytes.length, this.opts.maxMessageSize);
     return this.storeBytes(bytes, now);
   }
@@ -1017,8 +1055,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return into === this.inbox ? into.subarray(0, len) : into;
   }
 
+  /** Plain msgpack, or records of this bus's structure table (any instance may have written them). */
   private decodeCopy(bytes: Uint8Array): Message {
-    return bytes.buffer === this.inbox.buffer ? decode(bytes) : decodeOwned(bytes);
+    return bytes.buffer === this.inbox.buffer ? decodeRecords(bytes, this.structures) : decodeRecordsOwned(bytes, this.structures);
   }
 
   private scratch(bytes: number, what: string): number {
