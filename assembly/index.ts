@@ -41,7 +41,7 @@ import { MAG_SLOTS, depotBlocks, magFreeBytes, magHeld, magRelieve } from './mag
 import { clearMembers, groupDropped, groupSend as deliver, memberCount, rewriteMembers } from './groups';
 
 export { OFF_WAKE, OFF_PARKED, OFF_SPACE, OFF_SPARKED } from './registry';
-export { busClosed, busOptionsAddr, busOptionsLen, closedWord, setBusOptions, shutdown } from './lifetime';
+export { busClosed, busOptionsAddr, busOptionsLen, closedWord, recordsWord, setBusOptions, shutdown } from './lifetime';
 
 /** Layout version this build reads and writes. */
 export function layoutVersion(): u32 {

@@ -48,7 +48,7 @@
 //   lines 6-7 (384..511): dequeue position (u64)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
-export const LAYOUT_VERSION: u32 = 8;
+export const LAYOUT_VERSION: u32 = 9;
 /** 'RBUS' */
 export const MAGIC: u32 = 0x53554252;
 
@@ -98,6 +98,9 @@ export const H_INSTCAP: usize = 2060; // instance slots
 export const H_CLOSED: usize = 2304; // 1 once the creating layer shut the bus down (atomic)
 export const H_OPTS: usize = 2308; // address of the bus options text (UTF-8 JSON), 0: none
 export const H_OPTSLEN: usize = 2312; // its length in bytes
+// Records codec (src/codec/records.ts): address of the shared structure table, 0 until an
+// instance with `records: true` allocates it (JS publishes it by CAS 0 -> address).
+export const H_RECORDS: usize = 2316;
 
 export const BLOCK_HDR: usize = 16;
 export const B_REFS: usize = 0;

@@ -21,7 +21,7 @@
 // their waiters still see the flag at their next wake-up or timeout (the flag is what counts,
 // the bump only shortens the wait). A record pinned by the walk and not unpinned leaks a pin.
 
-import { H_CLOSED, H_OPTS, H_OPTSLEN, KIND_CHANNEL, R_KIND, R_SPACE, R_WAKE, hdr } from './layout';
+import { H_CLOSED, H_RECORDS, H_OPTS, H_OPTSLEN, KIND_CHANNEL, R_KIND, R_SPACE, R_WAKE, hdr } from './layout';
 import { unpin } from './queue';
 import { pinSlot, slotCount } from './registry';
 
@@ -39,6 +39,14 @@ export function busOptionsAddr(): u32 {
 /** Byte length of the bus options text. */
 export function busOptionsLen(): u32 {
   return load<u32>(hdr(H_OPTSLEN));
+}
+
+/**
+ * Address of the header word holding the records structure table's address (0: none yet).
+ * The table and its algorithm are JS (src/codec/records.ts); the core only reserves the word.
+ */
+export function recordsWord(): u32 {
+  return <u32>hdr(H_RECORDS);
 }
 
 /** Address of the closed word (JS reads it with Atomics.load on every operation). */

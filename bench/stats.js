@@ -102,7 +102,8 @@ function baselineTime(terms, summaries, pick) {
  *
  * - kind 'time': figure time / baseline time ("x the floor": 1 means as fast as the floor,
  *   higher is slower); kind 'value' (bytes, ...): figure / baseline the same way;
- * - kind 'rate': figure rate / baseline rate = baseline time / figure time (higher is better).
+ * - kind 'rate': figure rate / baseline rate = baseline time / figure time (higher is better);
+ * - kind 'tail': a latency case's p99 over its own median (`over` names the same case).
  *
  * `perRound` pairs the two sides round by round (both sides
  * ran in the same round, next to each other); `value` is the median of those, `low`/`high`
@@ -116,6 +117,12 @@ export function computeRatio(def, summaries) {
     return { ...describe(def, terms), value: NaN, ofMedians: NaN, low: NaN, high: NaN, perRound: [], missing, figureMs: NaN, baselineMs: NaN };
   }
   const figure = summaries.get(def.of);
+  if (def.kind === 'tail') {
+    // The tail of one latency case: its p99 over its median (pooled over the rounds, as the
+    // p99 is; one number, no round-by-round pairs).
+    const value = figure.p99 / figure.median;
+    return { ...describe(def, terms), value, ofMedians: value, low: NaN, high: NaN, perRound: [], missing: [], figureMs: figure.p99, baselineMs: figure.median };
+  }
   const ratioOf = (figureTime, base) => (def.kind === 'rate' ? base / figureTime : figureTime / base);
   const baselineMs = baselineTime(terms, summaries, (s) => s.median);
   const ofMedians = ratioOf(figure.median, baselineMs);

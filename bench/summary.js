@@ -19,14 +19,24 @@ export function verdictOf(r) {
   if (spans) return { kind: 'neutral', text: 'no clear difference' };
   const up = r.value > 1;
   const factor = formatRatio(up ? r.value : 1 / r.value);
+  if (r.kind === 'tail') return { kind: 'neutral', text: `p99 ${formatRatio(r.value)} the median` }; // judged by its goal
   const words = r.kind === 'rate' ? (up ? 'more' : 'less') : r.kind === 'value' ? (up ? 'larger' : 'smaller') : up ? 'slower' : 'faster';
   const good = r.better === 'higher' ? up : !up;
   return { kind: good ? 'better' : 'worse', text: `${factor} ${words}` };
 }
 
-/** The goal of a ratio as text and whether the run meets it (null when none is set). */
+/**
+ * The goal of a ratio as text and whether the run meets it (null when none is set). A goal is
+ * on the ratio (`{ value }`), or on the figure's own rate where an issue set an absolute one
+ * (`{ rate, unit }`, e.g. 5 M deliveries/s: checked against the figure's median).
+ */
 export function goalOf(r) {
   if (r.goal === null || r.goal === undefined) return null;
+  if (r.goal.rate !== undefined) {
+    const text = `goal ≥ ${formatRate(r.goal.rate, r.goal.unit)}${r.goal.source ? ` (${r.goal.source})` : ''}`;
+    if (!Number.isFinite(r.figureMs)) return { text, met: null };
+    return { text, met: ratePerSecond(r.figureMs) >= r.goal.rate };
+  }
   const sign = r.better === 'higher' ? '≥' : '≤';
   const text = `goal ${sign} ${Number(r.goal.value.toPrecision(3))}×${r.goal.source ? ` (${r.goal.source})` : ''}`;
   if (!Number.isFinite(r.value)) return { text, met: null };

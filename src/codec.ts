@@ -27,8 +27,10 @@
  * @module
  */
 
-import { DecodeError, decodeValue } from './codec/decode.js';
-import { MAX_DEPTH, RESERVED_FIELD, flatten, stagedAlign, stagedLength, walkMessage, writeStaged } from './codec/encode.js';
+import { DecodeError, decodeValue, type StructureSource } from './codec/decode.js';
+import {
+  MAX_DEPTH, RESERVED_FIELD, flatten, stagedAlign, stagedLength, walkMessage, writeStaged, type ShapeSource,
+} from './codec/encode.js';
 import type { Message } from './layer.js';
 
 export { DecodeError };
@@ -53,15 +55,17 @@ export { RESERVED_FIELD };
 let checked: object | null = null;
 /** The walk of `checked` (see `walkMessage`): its large byte strings may not be in place yet. */
 let checkedWalk = 0;
+/** The structures `checked` was walked with (null: plain msgpack). */
+let checkedShapes: ShapeSource | null = null;
 
-/** The walk of `message`: the checked one if it is that message, else a fresh walk. */
-function walkOf(message: unknown): number {
-  if (checked !== null && message === checked) {
+/** The walk of `message`: the checked one if it is that message (same structures), else a fresh walk. */
+function walkOf(message: unknown, shapes: ShapeSource | null = null): number {
+  if (checked !== null && message === checked && checkedShapes === shapes) {
     checked = null;
     return checkedWalk;
   }
   checked = null;
-  return walkMessage(message);
+  return walkMessage(message, shapes);
 }
 
 /**
@@ -73,6 +77,39 @@ export function assertMessage(message: unknown): asserts message is Message {
   checked = null;
   checkedWalk = walkMessage(message);
   checked = message as object;
+  checkedShapes = null;
+}
+
+/**
+ * As {@link assertMessage}, for the shared layer's records encoding: the check IS the
+ * records encode, kept for the {@link encodeRecords} of the same message that follows.
+ */
+export function assertRecords(message: unknown, shapes: ShapeSource): asserts message is Message {
+  checked = null;
+  checkedWalk = walkMessage(message, shapes);
+  checked = message as object;
+  checkedShapes = shapes;
+}
+
+/**
+ * Check and encode a message for the shared memory of one bus: as {@link encode}, but objects
+ * whose key list is in the bus's structure table (src/codec/records.ts) are written as
+ * records (an ext type plain decoders refuse). Never for Redis or Python: only
+ * {@link decodeRecords} with the same bus's structures reads it. Same scratch buffer as `encode`.
+ */
+export function encodeRecords(message: Message, shapes: ShapeSource): Uint8Array {
+  walkOf(message, shapes);
+  return flatten();
+}
+
+/** As {@link decode}, also reading records of `structures` (plain msgpack as always). */
+export function decodeRecords(bytes: Uint8Array, structures: StructureSource): Message {
+  return asMessage(decodeValue(bytes, false, structures));
+}
+
+/** As {@link decodeOwned}, also reading records of `structures`. */
+export function decodeRecordsOwned(bytes: Uint8Array, structures: StructureSource): Message {
+  return asMessage(decodeValue(bytes, true, structures));
 }
 
 /**
@@ -91,10 +128,10 @@ export function encode(message: Message): Uint8Array {
  * length and a `write(target, at)` that copies the encoding to `target` at `at`, each large
  * byte string straight from the message (one copy instead of two, for the shared layer's
  * arena). `write` must be called before any other `encode`, `encodeStaged` or
- * `assertMessage` (it throws otherwise).
+ * `assertMessage` (it throws otherwise). `shapes`: as {@link encodeRecords} (shared memory only).
  */
-export function encodeStaged(message: Message): StagedEncoding {
-  staged.walk = walkOf(message);
+export function encodeStaged(message: Message, shapes: ShapeSource | null = null): StagedEncoding {
+  staged.walk = walkOf(message, shapes);
   staged.length = stagedLength();
   staged.align = stagedAlign();
   return staged;

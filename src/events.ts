@@ -19,7 +19,12 @@ export type DropReason =
   /** Redis: a message on a process-specific queue names no channel of this layer. */
   | 'unroutable'
   /** Hybrid: a message from another machine (or Django) found its channel on this machine full. */
-  | 'arrival-full';
+  | 'arrival-full'
+  /**
+   * Redis: the layer closed with messages for its own process-specific channels in the
+   * process (read ahead or buffered, not yet received); nobody else may receive them.
+   */
+  | 'closed';
 
 /** Messages were dropped (counted in `stats().dropped`). */
 export interface DroppedEvent {

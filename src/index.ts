@@ -56,7 +56,7 @@ export { SharedLayer } from './layers/shared.js';
 export { attachLayer } from './attach.js';
 export { HybridLayer } from './layers/hybrid.js';
 export type { HybridLayerHandle, HybridLayerOptions } from './layers/hybrid.js';
-export type { SharedLayerHandle, SharedLayerOptions, SharedMemoryStats } from './layers/shared.js';
+export type { SharedLayerHandle, SharedLayerOptions, SharedMemoryStats, StructureTableStats } from './layers/shared.js';
 export type { LeaseSettler, WatchableWorker } from './layers/shared.js';
 export { workerData, HANDLE_KEY, type BusWorkerData } from './layers/shared/worker-data.js';
 export type { WasmMemory, WasmModule } from './wasm/api.js';

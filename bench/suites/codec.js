@@ -4,6 +4,8 @@
 // compared with, and part of the floor its round trip is compared with.
 
 import { decode, encode } from '../../dist/index.js';
+import { decodeRecords, encodeRecords } from '../../dist/codec.js';
+import { Structures, TABLE_BYTES } from '../../dist/codec/records.js';
 import { Packr, Unpackr } from 'msgpackr';
 import { MESSAGE_KINDS, MESSAGE_LABELS, makeMessage } from '../messages.js';
 
@@ -14,6 +16,23 @@ const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });
 
 const BATCH = { chat: 1000, '1kib': 500, '64kib': 20 };
+
+/**
+ * The records codec of the shared layer (option `records`), over a structure table in a
+ * plain SharedArrayBuffer: the same walk, objects of known shapes written as a structure id
+ * and their values. Warmed before timing, so every timed message is a record.
+ */
+function recordsTable() {
+  const sab = new SharedArrayBuffer(64 + TABLE_BYTES);
+  let given = false;
+  return new Structures({
+    u8: new Uint8Array(sab),
+    i32: new Int32Array(sab),
+    word: 0,
+    alloc: () => (given ? 0 : ((given = true), 64)),
+    free: () => {},
+  });
+}
 
 function cases(kind) {
   const batch = BATCH[kind];
@@ -50,6 +69,22 @@ function cases(kind) {
         for (let i = 0; i < batch; i++) sink += decode(encode(messages[i])).n;
       }),
     },
+    ...(kind === 'chat'
+      ? [
+          {
+            ...base,
+            id: `packunpack-records-${kind}`,
+            name: `pack + unpack as records (shared layer option records), ${label}`,
+            open: async () => {
+              const table = recordsTable();
+              decodeRecords(encodeRecords(messages[0], table), table); // registers the shape
+              return { run: () => {
+                for (let i = 0; i < batch; i++) sink += decodeRecords(encodeRecords(messages[i], table), table).n;
+              } };
+            },
+          },
+        ]
+      : []),
     {
       ...base,
       id: `msgpackr-${kind}`,
@@ -64,12 +99,15 @@ function cases(kind) {
 export default {
   name: 'codec',
   title: 'Codec ceiling: the ringbus msgpack codec on one thread',
-  ratios: MESSAGE_KINDS.map((kind) => ({
-    label: `ringbus codec (checks + pack + unpack) / msgpackr pack + unpack, ${MESSAGE_LABELS[kind]}`,
-    of: `codec/packunpack-${kind}`,
-    over: `codec/msgpackr-${kind}`,
-    kind: 'rate',
-  })),
+  ratios: [
+    ...MESSAGE_KINDS.map((kind) => ({
+      label: `ringbus codec (checks + pack + unpack) / msgpackr pack + unpack, ${MESSAGE_LABELS[kind]}`,
+      of: `codec/packunpack-${kind}`,
+      over: `codec/msgpackr-${kind}`,
+      kind: 'rate',
+    })),
+    { label: 'records codec / plain codec (pack + unpack), chat', of: 'codec/packunpack-records-chat', over: 'codec/packunpack-chat', kind: 'rate' },
+  ],
   async open() {
     return { cases: MESSAGE_KINDS.flatMap(cases) };
   },

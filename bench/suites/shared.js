@@ -60,18 +60,21 @@ function rttCase(wait, kind) {
   };
 }
 
-function oneToOneCase(kind, quick) {
+/** The options of the records variants of the one-way cases (the sender encodes records). */
+const RECORDS = { ...FLOW, records: true };
+
+function oneToOneCase(kind, quick, records = false) {
   const batch = batchFor(kind, quick);
   return {
-    id: `oneway-1to1-${kind}`,
-    name: `one way 1 -> 1 (main -> worker), ${MESSAGE_LABELS[kind]}`,
-    options: FLOW,
+    id: records ? `oneway-1to1-records-${kind}` : `oneway-1to1-${kind}`,
+    name: `one way 1 -> 1 (main -> worker), ${MESSAGE_LABELS[kind]}${records ? ', records' : ''}`,
+    options: records ? RECORDS : FLOW,
     kind: 'rate',
     unit: 'message',
     message: kind,
     batch,
     async open(round) {
-      const layer = await createLayer(FLOW);
+      const layer = await createLayer(records ? RECORDS : FLOW);
       const channel = `bench.oneway.${round}`;
       const counter = makeCounter(batch);
       const worker = await startWorker('layer.js', { mode: 'consume', handle: layer.handle, channel, counter: counter.buffer });
@@ -140,17 +143,20 @@ const MANY = 256;
  * when the channel is full; the worker drains with tryReceive, a receive only when empty) or
  * the batched ones (`'many'`: sendMany of 256, receiveMany up to 256).
  */
-function oneToOneStyleCase(style, kind, quick) {
+function oneToOneStyleCase(style, kind, quick, records = false) {
   const batch = batchFor(kind, quick);
   return {
-    id: `oneway-1to1-${style}-${kind}`,
-    name: `one way 1 -> 1 (main -> worker), ${style === 'try' ? 'trySend / tryReceive' : `sendMany / receiveMany of ${MANY}`}, ${MESSAGE_LABELS[kind]}`,
+    id: records ? `oneway-1to1-${style}-records-${kind}` : `oneway-1to1-${style}-${kind}`,
+    name:
+      `one way 1 -> 1 (main -> worker), ${style === 'try' ? 'trySend / tryReceive' : `sendMany / receiveMany of ${MANY}`}, ` +
+      `${MESSAGE_LABELS[kind]}${records ? ', records' : ''}`,
+    ...(records ? { options: RECORDS } : {}),
     kind: 'rate',
     unit: 'message',
     message: kind,
     batch,
     async open(round) {
-      const layer = await createLayer(FLOW);
+      const layer = await createLayer(records ? RECORDS : FLOW);
       const channel = `bench.oneway.${style}.${round}`;
       const counter = makeCounter(batch);
       const mode = style === 'try' ? 'consume-try' : 'consume-many';
@@ -221,25 +227,26 @@ function twoToTwoCase(quick) {
   };
 }
 
-function fanOutCase(quick, frozenMessages = false) {
+function fanOutCase(quick, { frozenMessages = false, style = 'await', records = false } = {}) {
   const sends = quick ? 2 : 5;
+  const how = style === 'try' ? ', tryReceive' : '';
   return {
-    id: frozenMessages ? 'fanout-1000-frozen' : 'fanout-1000',
+    id: `fanout-1000${frozenMessages ? '-frozen' : ''}${records ? '-records' : ''}${style === 'try' ? '-try' : ''}`,
     name: frozenMessages
-      ? `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat, frozenMessages (decoded once)`
-      : `groupSend to ${FAN_MEMBERS} members, a worker receiving, chat`,
-    options: frozenMessages ? { frozenMessages } : {},
+      ? `groupSend to ${FAN_MEMBERS} members, a worker receiving${how}, chat, frozenMessages (decoded once)`
+      : `groupSend to ${FAN_MEMBERS} members, a worker receiving${how}, chat${records ? ', records' : ''}`,
+    options: { ...(frozenMessages ? { frozenMessages } : {}), ...(records ? { records } : {}) },
     kind: 'rate',
     unit: 'delivery',
     message: 'chat',
     batch: sends * FAN_MEMBERS,
     async open(round) {
-      const layer = await createLayer({ frozenMessages });
+      const layer = await createLayer({ frozenMessages, records });
       const group = `bench.fan.${round}`;
       const members = Array.from({ length: FAN_MEMBERS }, (_, i) => `bench.fan.${round}.${i}`);
       for (const member of members) await layer.groupAdd(group, member);
       const counter = makeCounter(sends * FAN_MEMBERS);
-      const worker = await startWorker('layer.js', { mode: 'fan', handle: layer.handle, members, counter: counter.buffer });
+      const worker = await startWorker('layer.js', { mode: style === 'try' ? 'fan-try' : 'fan', handle: layer.handle, members, counter: counter.buffer });
       let n = 0;
       return {
         async: true,
@@ -426,6 +433,14 @@ export default {
         ...(wait === 'adaptive' ? { headline: true, goal: { value: 1.5, source: 'issue 10' } } : {}),
       },
     ]),
+    {
+      label: "round trip 'adaptive' (chat): p99 / median",
+      of: 'shared/rtt-adaptive-chat',
+      over: 'shared/rtt-adaptive-chat',
+      kind: 'tail',
+      headline: true,
+      goal: { value: 3, source: 'issue 10' },
+    },
     { label: "round trip 'park' (chat) / wait+notify floor", of: 'shared/rtt-park-chat', over: 'floor/waitasync-rtt', kind: 'time' },
     { label: "round trip 'adaptive' (chat) / postMessage round trip", of: 'shared/rtt-adaptive-chat', over: 'peers/postmessage-rtt-chat', kind: 'time' },
     ...['1kib', '64kib'].map((kind) => ({
@@ -467,12 +482,30 @@ export default {
     { label: '1 -> 1 borrowed bytes (64 KiB) / byte ring floor copying out (64 KiB)', of: 'shared/oneway-1to1-borrowed-64kib', over: 'floor/ring-64kib-copy', kind: 'rate' },
     { label: '1 -> 1 (64 KiB) / byte ring floor copying out (64 KiB)', of: 'shared/oneway-1to1-64kib', over: 'floor/ring-64kib-copy', kind: 'rate' },
     { label: '1 -> 1 borrowed bytes (64 KiB) / await send+receive', of: 'shared/oneway-1to1-borrowed-64kib', over: 'shared/oneway-1to1-64kib', kind: 'rate' },
+    // Records (option records) against plain msgpack, same case otherwise, same run.
+    { label: '1 -> 1 (chat), records / plain', of: 'shared/oneway-1to1-records-chat', over: 'shared/oneway-1to1-chat', kind: 'rate' },
+    ...['try', 'many'].map((style) => ({
+      label: `1 -> 1 ${style === 'try' ? 'trySend/tryReceive' : 'sendMany/receiveMany'} (chat), records / plain`,
+      of: `shared/oneway-1to1-${style}-records-chat`,
+      over: `shared/oneway-1to1-${style}-chat`,
+      kind: 'rate',
+    })),
+    { label: 'fan-out, records / fan-out (1000 decodes of one group send)', of: 'shared/fanout-1000-records', over: 'shared/fanout-1000', kind: 'rate' },
     { label: '1 -> 1 (chat) / byte ring floor (64 B)', of: 'shared/oneway-1to1-chat', over: 'floor/ring-64b', kind: 'rate' },
     { label: '2 -> 2 (chat) / 1 -> 1 (chat)', of: 'shared/oneway-2to2-chat', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: '2 -> 2 (chat) / postMessage', of: 'shared/oneway-2to2-chat', over: 'peers/postmessage-oneway-chat', kind: 'rate' },
     { label: 'fan-out deliveries / postMessage messages', of: 'shared/fanout-1000', over: 'peers/postmessage-oneway-chat', kind: 'rate', headline: true },
     { label: 'fan-out deliveries / 1 -> 1 messages', of: 'shared/fanout-1000', over: 'shared/oneway-1to1-chat', kind: 'rate' },
     { label: 'fan-out, frozenMessages (decoded once) / fan-out', of: 'shared/fanout-1000-frozen', over: 'shared/fanout-1000', kind: 'rate' },
+    { label: 'fan-out, tryReceive / await receive', of: 'shared/fanout-1000-try', over: 'shared/fanout-1000', kind: 'rate' },
+    {
+      label: 'fan-out, frozenMessages + tryReceive / fan-out',
+      of: 'shared/fanout-1000-frozen-try',
+      over: 'shared/fanout-1000',
+      kind: 'rate',
+      headline: true,
+      goal: { rate: 5e6, unit: 'delivery', source: 'issue 10' },
+    },
     { label: 'send+receive, 100 000 live channels / 10 live channels', of: 'shared/sendrecv-live-100000', over: 'shared/sendrecv-live-10', kind: 'time' },
     { label: 'send+receive, 10 live channels / memory layer', of: 'shared/sendrecv-live-10', over: 'peers/memory-sendrecv-chat', kind: 'time' },
     { label: 'idle channel memory / memory layer', of: 'shared/idle-memory-shared', over: 'shared/idle-memory-memory', kind: 'value' },
@@ -490,9 +523,14 @@ export default {
         ...MESSAGE_KINDS.map((kind) => oneToOneCase(kind, quick)),
         ...['try', 'many'].flatMap((style) => MESSAGE_KINDS.map((kind) => oneToOneStyleCase(style, kind, quick))),
         borrowedCase(quick),
+        oneToOneCase('chat', quick, true),
+        ...['try', 'many'].map((style) => oneToOneStyleCase(style, 'chat', quick, true)),
         twoToTwoCase(quick),
         fanOutCase(quick),
-        fanOutCase(quick, true),
+        fanOutCase(quick, { frozenMessages: true }),
+        fanOutCase(quick, { style: 'try' }),
+        fanOutCase(quick, { frozenMessages: true, style: 'try' }),
+        fanOutCase(quick, { records: true }),
         ...LIVE_COUNTS.map((live) => liveCase(live, layers)),
         idleMemoryCase('shared', quick),
         idleMemoryCase('memory', quick),

@@ -20,7 +20,16 @@
  * @module
  */
 
-import { MAX_DEPTH } from './encode.js';
+import { MAX_DEPTH, RECORD_EXT } from './encode.js';
+
+/**
+ * Where a records decode (src/codec/records.ts) finds structures: `reader(id)` builds the
+ * object of structure `id` by calling `value()` once per key, in order, or is undefined when
+ * the bus has no published structure `id` (the bytes are then undecodable).
+ */
+export interface StructureSource {
+  reader(id: number): ((value: () => unknown) => Record<string, unknown>) | undefined;
+}
 
 /** Bytes that are not a message this decoder can deliver unchanged. */
 export class DecodeError extends Error {
@@ -48,11 +57,12 @@ let binViews = false;
  * from now on (a buffer of this value alone, never modified or reused by the caller), so
  * `bin` values are views of it instead of copies.
  */
-export function decodeValue(bytes: Uint8Array, views = false): unknown {
+export function decodeValue(bytes: Uint8Array, views = false, records: StructureSource | null = null): unknown {
   src = bytes;
   pos = 0;
   end = bytes.length;
   binViews = views;
+  structures = records;
   try {
     const value = read(0);
     if (pos !== end) fail(`${end - pos} bytes after the end of the value`);
@@ -61,7 +71,41 @@ export function decodeValue(bytes: Uint8Array, views = false): unknown {
     src = EMPTY; // do not keep the caller's buffer alive
     binArena = EMPTY; // the next value's byte strings never share this one's buffer
     binArenaUsed = 0;
+    structures = null;
   }
+}
+
+/** The structures of the current records decode; null: plain msgpack only (ext refused). */
+let structures: StructureSource | null = null;
+/** Depth of the record being read (for the values its reader asks for). */
+let recordDepth = 0;
+const readRecordValue = (): unknown => read(recordDepth + 1);
+
+/** A record (ext of type RECORD_EXT, `length` payload bytes at `pos`, its type byte next). */
+function readExt(length: number, depth: number): unknown {
+  need(1);
+  const type = src[pos] as number;
+  if (type !== RECORD_EXT) return fail(`extension of type ${type} is not a record (type ${RECORD_EXT})`);
+  enter(depth);
+  pos++;
+  const stop = pos + length;
+  if (length < 2 || stop > end) fail(`truncated record (${length} bytes announced, ${end - pos} left)`);
+  const id = u16();
+  const reader = (structures as StructureSource).reader(id);
+  if (reader === undefined) {
+    pos -= 2;
+    return fail(`record of structure ${id}, which this bus never published`);
+  }
+  const outer = recordDepth;
+  recordDepth = depth;
+  let object: Record<string, unknown>;
+  try {
+    object = reader(readRecordValue);
+  } finally {
+    recordDepth = outer;
+  }
+  if (pos !== stop) fail(`record of structure ${id} holds ${length} bytes but its values end at byte ${pos}`);
+  return object;
 }
 
 function fail(reason: string): never {
@@ -149,10 +193,14 @@ function read(depth: number): unknown {
     case 0xc1:
       pos--;
       return fail('byte 0xc1 is never used in msgpack');
-    default:
-      pos--;
-      return fail(`extension type 0x${b.toString(16)} is not part of a message (only plain msgpack is)`);
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
+      if (structures === null) break; // plain msgpack: refused below, as every extension
+      return readExt(b === 0xc7 ? u8() : b === 0xc8 ? u16() : u32(), depth);
   }
+  pos--;
+  return fail(`extension type 0x${b.toString(16)} is not part of a message (only plain msgpack is)`);
 }
 
 function enter(depth: number): void {

@@ -79,30 +79,63 @@ function ensure(bytes: number): void {
 }
 
 /**
+ * Where the records encoding (src/codec/records.ts) finds structure ids: the walk asks it
+ * for the id of each plain object's key list, and writes the object as a record when it has
+ * one. The walk itself (validation, numbers, strings) is the same code either way, so the
+ * records encoding refuses exactly what the plain one refuses, with the same errors.
+ */
+export interface ShapeSource {
+  /**
+   * The structure id of `keys` (in order), or -1: write a plain map. `top`: the message
+   * itself, whose shape may never be one holding the routing field (a nested object may).
+   */
+  idOf(keys: string[], top: boolean): number;
+  /** `keys` was written as a plain map (all of them checked): a candidate for a structure. */
+  missed(keys: string[]): void;
+  /** The message was encoded: register the candidates. */
+  commit(): void;
+  /** The message was refused: forget the candidates. */
+  abandon(): void;
+}
+
+/** Extension type of a record: `ext(RECORD_EXT)` = u16 structure id, then the values in order. */
+export const RECORD_EXT = 0x52;
+/** Objects with more keys than this are always plain maps (a structure is a bounded thing). */
+export const RECORD_MAX_KEYS = 64;
+
+/** The shape source of the current call (null: plain msgpack, no ext is ever written). */
+let shapes: ShapeSource | null = null;
+
+/**
  * Check and encode `message`; returns a view of the scratch buffer holding its bytes.
  * Throws a `TypeError` naming the path (`message.a[2].b`) and the rule for the first value
- * refused.
+ * refused. `records`: write objects of known shapes as records (shared memory only; see
+ * src/codec/records.ts); without it the output is plain msgpack.
  */
-export function encodeMessage(message: unknown): Uint8Array {
-  walkMessage(message);
+export function encodeMessage(message: unknown, records: ShapeSource | null = null): Uint8Array {
+  walkMessage(message, records);
   return flatten();
 }
 
 /**
  * Check and encode `message` without putting its large byte strings in place yet: what
  * {@link stagedLength}, {@link flatten} and {@link writeStaged} then use. Returns the walk's
- * number (for `writeStaged`). Throws as `encodeMessage`.
+ * number (for `writeStaged`). Throws as `encodeMessage`; `records` as there.
  */
-export function walkMessage(message: unknown): number {
+export function walkMessage(message: unknown, records: ShapeSource | null = null): number {
   pos = 0;
   forgetDeferred();
   walks++;
+  shapes = records;
   try {
     writeMessage(message);
+    if (records !== null) records.commit();
   } catch (error) {
+    if (records !== null) records.abandon();
     if (error instanceof Refusal) throw new TypeError(error.describe(pathOf('message', error.depth)));
     throw error;
   } finally {
+    shapes = null;
     // Drop references to the caller's objects (the arrays stay allocated for reuse).
     for (let d = 0; d <= deepest; d++) containers[d] = undefined;
     deepest = 0;
@@ -300,6 +333,10 @@ function writePlainObject(value: object, depth: number, top: boolean): void {
   if (depth > deepest) deepest = depth;
   const keys = Object.keys(value);
   const count = keys.length;
+  if (shapes !== null && count > 0 && count <= RECORD_MAX_KEYS) {
+    const id = shapes.idOf(keys, top);
+    if (id >= 0) return writeRecord(value, keys, id, depth);
+  }
   writeMapHeader(count);
   for (let i = 0; i < count; i++) {
     const key = keys[i] as string;
@@ -309,6 +346,53 @@ function writePlainObject(value: object, depth: number, top: boolean): void {
     pathKeys[depth + 1] = key;
     writeKey(key, depth + 1);
     write((value as Record<string, unknown>)[key], depth + 1);
+  }
+  if (shapes !== null && count > 0 && count <= RECORD_MAX_KEYS) shapes.missed(keys);
+}
+
+/**
+ * `value` as a record of structure `id`: ext8/16/32 of type RECORD_EXT holding the u16 id
+ * and the values in key order. The keys need no check: a structure only ever holds key
+ * lists that were written (and so checked) as a plain map, and the routing field at the top
+ * is excluded by `idOf`. The ext length is patched in once the values are written.
+ */
+function writeRecord(value: object, keys: string[], id: number, depth: number): void {
+  ensure(5);
+  const start = pos;
+  buf[start] = 0xc7;
+  buf[start + 2] = RECORD_EXT;
+  buf[start + 3] = id >>> 8;
+  buf[start + 4] = id & 0xff;
+  pos += 5;
+  // Deferred byte strings inside the record count in its length, and move with its payload.
+  const deferredFrom = deferredCount;
+  const deferredBefore = deferredBytes;
+  const count = keys.length;
+  for (let i = 0; i < count; i++) {
+    const key = keys[i] as string;
+    pathKeys[depth + 1] = key;
+    write((value as Record<string, unknown>)[key], depth + 1);
+  }
+  const length = pos - (start + 3) + (deferredBytes - deferredBefore);
+  if (length < 0x100) {
+    buf[start + 1] = length;
+    return;
+  }
+  // A longer payload needs a wider header: move the payload up by 1 (ext16) or 3 (ext32) bytes.
+  const shift = length < 0x10000 ? 1 : 3;
+  ensure(shift);
+  buf.copyWithin(start + 3 + shift, start + 3, pos);
+  pos += shift;
+  for (let i = deferredFrom; i < deferredCount; i++) deferredAt[i] = (deferredAt[i] as number) + shift;
+  if (shift === 1) {
+    buf[start] = 0xc8;
+    buf[start + 1] = length >>> 8;
+    buf[start + 2] = length & 0xff;
+    buf[start + 3] = RECORD_EXT;
+  } else {
+    buf[start] = 0xc9;
+    view.setUint32(start + 1, length);
+    buf[start + 5] = RECORD_EXT;
   }
 }
 

@@ -253,8 +253,9 @@ export abstract class LayerBase implements ChannelLayer {
   async groupSend<T extends MessageShape<T>>(group: string, message: T): Promise<void> {
     this.assertOpen('groupSend');
     assertGroupName(group);
-    assertMessage(message);
-    return this.doGroupSend(group, message);
+    const m = message as unknown as Message;
+    this.checkMessage(m);
+    return this.doGroupSend(group, m);
   }
 
   async flush(): Promise<void> {
@@ -305,7 +306,7 @@ export abstract class LayerBase implements ChannelLayer {
   ): void {
     this.assertOpen(what);
     if (!nameChecked) assertChannelName(channel);
-    assertMessage(message);
+    this.checkMessage(message);
     if (options === undefined) return;
     assertWaitOptions('send', options);
     if (options.signal?.aborted) throw new Aborted(`send('${channel}')`, options.signal.reason);
@@ -330,14 +331,28 @@ export abstract class LayerBase implements ChannelLayer {
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as Message;
       try {
-        assertMessage(message);
+        this.checkMessage(message);
       } catch (err) {
         if (!(err instanceof TypeError)) throw err;
         throw new TypeError(`sendMany('${channel}'): messages[${i}]: ${err.message}; nothing of the batch was sent`);
       }
-      encoded.push(encode(message).slice()); // the encode of the check, from the codec's cache
+      encoded.push(this.encodeChecked(message).slice()); // the encode of the check, from the codec's cache
     }
     return encoded;
+  }
+
+  /**
+   * The message check of `send`, `groupSend` and `sendMany`: `assertMessage`, which encodes
+   * the message as plain msgpack and keeps the bytes for the {@link LayerBase.encodeChecked}
+   * that follows. The shared layer's records encoding replaces both (src/codec/records.ts).
+   */
+  protected checkMessage(message: Message): void {
+    assertMessage(message);
+  }
+
+  /** The bytes of the message {@link LayerBase.checkMessage} just checked (from the codec's cache). */
+  protected encodeChecked(message: Message): Uint8Array {
+    return encode(message);
   }
 
   /** Every check of `receiveMany`; returns its `max`. */

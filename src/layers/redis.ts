@@ -22,7 +22,11 @@
  * process-specific channels of this instance are read from their owner key on its shard,
  * and each message is routed by its `__asgi_channel__` field to the local channel(s)
  * named there; messages for a local channel nobody waits on yet are buffered in this
- * process (up to that channel's capacity), since nobody else may receive them.
+ * process (up to that channel's capacity), since nobody else may receive them. From the
+ * first receive on an owner's channels until close, that owner key is read ahead: one
+ * stored message at a time whenever nothing is buffered (see resumeReadAhead), so the
+ * round trip of the pop overlaps the sender's; close() wakes that pop before the sockets
+ * close and reports what is left unreceived (DropReason 'closed').
  *
  * @module
  */
@@ -61,6 +65,19 @@ interface Inbox {
   buffer: Buffered[];
 }
 
+/**
+ * Per owner part of this instance's `!` channels (`<prefix>.<client>!`): how many messages
+ * its channels' local buffers hold, and whether its key is read ahead (from the first
+ * receive on one of its channels until close).
+ */
+interface OwnerState {
+  buffered: number;
+  readAhead: boolean;
+}
+
+/** How long close() waits for a parked pop of an own key to be woken and to come back. */
+const STOP_READER_MS = 1000;
+
 /** Channels whose last seen depth `stats()` remembers (a bound for services that send to many). */
 const MAX_DEPTHS_SEEN = 10_000;
 
@@ -87,6 +104,9 @@ export class RedisLayer extends LayerBase {
   private readonly readers = new Map<string, Reader>();
   /** Waiters per owner part (`<prefix>.<client>!`), the demand of owner-key readers. */
   private readonly specificDemand = new Map<string, number>();
+  private readonly owners = new Map<string, OwnerState>();
+  /** The readers of this instance's own `!` keys (stopped before close, see doClose). */
+  private readonly ownerReaders = new WeakSet<Reader>();
   /** Last depth of each channel's key this instance saw (send replies, minus its own pops). */
   private readonly depthSeen = new Map<string, number>();
   private sendCursor = 0;
@@ -263,7 +283,7 @@ export class RedisLayer extends LayerBase {
       return true;
     }
     while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
-      inbox.buffer.shift();
+      this.unbuffer(channel, inbox);
       this.noteExpired(1, channel);
     }
     const capacity = this.options.common.capacityOf(channel);
@@ -272,10 +292,10 @@ export class RedisLayer extends LayerBase {
         this.forgetIfIdle(channel, inbox);
         return false;
       }
-      inbox.buffer.shift();
+      this.unbuffer(channel, inbox);
       this.noteDropped(1, channel, 'drop-oldest');
     }
-    inbox.buffer.push({ message, score });
+    this.buffer(channel, inbox, { message, score });
     return true;
   }
 
@@ -414,17 +434,50 @@ export class RedisLayer extends LayerBase {
     if (inbox.waiters.length === 0 && inbox.buffer.length === 0) this.inboxes.delete(channel);
   }
 
+  private ownerState(owner: string): OwnerState {
+    let state = this.owners.get(owner);
+    if (state === undefined) this.owners.set(owner, (state = { buffered: 0, readAhead: false }));
+    return state;
+  }
+
+  /** Append to the local buffer of `!` channel `channel` (counted per owner part). */
+  private buffer(channel: string, inbox: Inbox, item: Buffered): void {
+    inbox.buffer.push(item);
+    this.ownerState(ownerPart(channel)).buffered++;
+  }
+
+  /** Take the oldest item of the local buffer of `!` channel `channel`. */
+  private unbuffer(channel: string, inbox: Inbox): Buffered | undefined {
+    const item = inbox.buffer.shift();
+    if (item !== undefined) this.ownerState(ownerPart(channel)).buffered--;
+    return item;
+  }
+
+  /**
+   * Read-ahead: the key of an owner part is popped while a receiver waits on one of its
+   * channels (as every key), and also while none of its channels has anything buffered,
+   * one stored message at a time, so that the next message is in the process before it is
+   * asked for. Restart that reader when the last buffered message of `channel`'s owner
+   * part was taken.
+   */
+  private resumeReadAhead(channel: string): void {
+    const state = this.owners.get(ownerPart(channel));
+    if (state === undefined || !state.readAhead || state.buffered > 0 || this.closed) return;
+    for (const reader of this.readersOf(channel, true)) reader.kick();
+  }
+
   /** The oldest buffered message of `channel` that is still fresh. */
   private takeBuffered(channel: string): Message | undefined {
     const inbox = this.inboxes.get(channel);
     if (inbox === undefined) return undefined;
     let found: Message | undefined;
     while (found === undefined && inbox.buffer.length > 0) {
-      const item = inbox.buffer.shift() as Buffered;
+      const item = this.unbuffer(channel, inbox) as Buffered;
       if (this.isExpired(item.score)) this.noteExpired(1, channel);
       else found = item.message;
     }
     this.forgetIfIdle(channel, inbox);
+    this.resumeReadAhead(channel);
     return found;
   }
 
@@ -474,6 +527,7 @@ export class RedisLayer extends LayerBase {
     if (!specific) return;
     const owner = ownerPart(channel);
     this.specificDemand.set(owner, (this.specificDemand.get(owner) ?? 0) + 1);
+    this.ownerState(owner).readAhead = true;
   }
 
   private removeDemand(channel: string, specific: boolean): void {
@@ -504,6 +558,7 @@ export class RedisLayer extends LayerBase {
             if (this.readers.get(id) === made) this.readers.delete(id);
           },
         });
+        if (specific) this.ownerReaders.add(made);
         this.readers.set(id, (reader = made));
       }
       if (reader !== undefined) readers.push(reader);
@@ -528,10 +583,15 @@ export class RedisLayer extends LayerBase {
   }
 
   private ownerKeyReader(index: number, owner: string): Omit<ReaderOwner, 'idle'> {
+    const waiting = () => (this.specificDemand.get(owner) ?? 0) > 0;
+    const state = this.ownerState(owner);
     return {
-      demand: () => (this.specificDemand.get(owner) ?? 0) > 0,
+      // Read ahead while nothing is buffered (see resumeReadAhead).
+      demand: () => waiting() || (state.readAhead && state.buffered === 0),
       // The key is this instance's alone: take a batch, buffer what nobody waits for yet.
-      batch: () => OWNER_BATCH,
+      // Read ahead takes one stored message: at most one per channel beyond the key's
+      // capacity, so the channel's capacity still decides when senders are refused.
+      batch: () => (waiting() ? OWNER_BATCH : 1),
       closed: () => this.closed,
       deliver: (member, score) => this.deliverSpecific(owner, member, score),
       report: (err) => this.warn('receive', err),
@@ -625,13 +685,13 @@ export class RedisLayer extends LayerBase {
       return;
     }
     while (inbox.buffer.length > 0 && this.isExpired((inbox.buffer[0] as Buffered).score)) {
-      inbox.buffer.shift();
+      this.unbuffer(channel, inbox);
       this.noteExpired(1, channel);
     }
-    inbox.buffer.push({ message, score });
+    this.buffer(channel, inbox, { message, score });
     const capacity = this.options.common.capacityOf(channel);
     while (inbox.buffer.length > capacity) {
-      inbox.buffer.shift();
+      this.unbuffer(channel, inbox);
       this.noteDropped(1, channel, 'drop-oldest');
     }
   }
@@ -973,6 +1033,8 @@ export class RedisLayer extends LayerBase {
       inbox.buffer.length = 0;
       this.forgetIfIdle(channel, inbox);
     }
+    for (const state of this.owners.values()) state.buffered = 0;
+    for (const owner of this.owners.keys()) this.resumeReadAhead(owner); // an owner part names its own key
     this.depthSeen.clear();
   }
 
@@ -991,7 +1053,15 @@ export class RedisLayer extends LayerBase {
   }
 
   protected async doClose(): Promise<void> {
-    // Waiters were released by the close signal; readers end once their connections close.
+    // Waiters were released by the close signal. A read-ahead pop is parked on each own key
+    // at all times: wake it first, so that a message it took as the layer closed lands in a
+    // buffer (and is counted below) instead of being lost unseen with the socket.
+    await Promise.all(
+      [...this.readers.values()].filter((r) => this.ownerReaders.has(r)).map((r) => r.stop(STOP_READER_MS)),
+    );
+    // Only this instance could receive what is buffered for its `!` channels: report it.
+    for (const [channel, inbox] of this.inboxes) this.noteDropped(inbox.buffer.length, channel, 'closed');
+    // The other readers end once their connections close.
     for (const server of this.servers) server.close();
     this.inboxes.clear();
     this.readers.clear();

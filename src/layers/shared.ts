@@ -18,7 +18,8 @@
  */
 
 import { quote } from '../quote.js';
-import { decode, decodeOwned, encode, encodeStaged } from '../codec.js';
+import { assertRecords, decodeRecords, decodeRecordsOwned, encode, encodeRecords, encodeStaged } from '../codec.js';
+import { structuresOf, type Structures } from '../codec/records.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
 import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
 import {
@@ -34,7 +35,7 @@ import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type Watc
 import {
   LIFO_DROP_OLDEST, SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
-import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
+import { parkUntil, pokeParked, type ParkedCounter, type Strategy } from './shared/park.js';
 import * as batch from './shared/batch.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
 import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
@@ -119,6 +120,18 @@ export interface SharedMemoryStats {
   leases: number;
   /** Layer instances attached to the bus (not closed, not reaped), over all threads. */
   instances: number;
+  /** The records structure table (option `records`); all 0 until an instance with `records: true` sends. */
+  structures: StructureTableStats;
+}
+
+/** Accounting of the records structure table (see "Records" in docs/core.md). */
+export interface StructureTableStats {
+  /** Entries taken: published, being written, or dead (their writer died mid-append). */
+  reserved: number;
+  /** Entries below the publication frontier: published or dead (at most `reserved`). */
+  published: number;
+  /** The most entries the table holds (new shapes beyond it travel as plain maps). */
+  capacity: number;
 }
 
 /**
@@ -188,6 +201,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly decodeCache: DecodeCache | undefined;
   /** Borrowed receives (shared/borrow.ts). */
   private readonly borrows: Borrows;
+  /** This thread's view of the bus's records structure table (decoding: always; src/codec/records.ts). */
+  private readonly structures: Structures;
+  /** The same, for encoding; null: this instance sends plain msgpack (option `records`). */
+  private readonly shapes: Structures | null;
 
   private constructor(handle: SharedLayerHandle, opts: ResolvedSharedOptions, core: Core, creator: boolean, clientId?: string) {
     super(clientId);
@@ -230,6 +247,17 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const liveness = this.liveness;
     this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
     this.holds = new Holds(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    this.structures = structuresOf({
+      u8: core.u8,
+      i32: core.i32,
+      word: core.x.recordsWord(),
+      alloc: (bytes) => {
+        const h = core.x.allocScratch(bytes);
+        return h === 0 ? 0 : h + BLOCK_HEADER;
+      },
+      free: (payload) => core.x.release(payload - BLOCK_HEADER),
+    });
+    this.shapes = opts.records ? this.structures : null;
     this.decodeCache = opts.frozenMessages
       ? new DecodeCache(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness))
       : undefined;
@@ -238,6 +266,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       core, held,
       entries: this.decodeCache ?? new TableEntries(core, this.instance, held),
       copyOut: (h) => this.copyOut(h),
+      // Views of the shared block, records read with the bus's structures (decodeBorrowed's rule).
+      decodeViews: (bytes) => decodeRecordsOwned(bytes, this.structures),
     });
     const x = core.x;
     this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
@@ -344,6 +374,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       names: x.registryCount(),
       leases: x.leasesHeld(),
       instances: x.instancesLive(),
+      structures: this.structures.stats(),
     };
   }
 
@@ -411,22 +442,20 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** {@inheritDoc ChannelLayer.send} */
   override send<T extends MessageShape<T>>(channel: string, msg: T, options?: SendOptions): Promise<void> {
     const message = msg as unknown as Message;
-    if (!this.closed) {
-      const cached = this.channels.get(channel);
-      if (cached !== undefined) {
-        let h: number;
-        try {
-          this.checkSend(channel, message, options, true);
-          h = this.store(message);
-        } catch (err) {
-          return Promise.reject(err);
-        }
-        if (this.pushCached(cached, h)) {
-          this.counters.sent++;
-          return RESOLVED;
-        }
-        return this.enqueue(channel, h, options);
+    const cached = this.channels.get(channel);
+    if (cached !== undefined) {
+      let h: number;
+      try {
+        this.checkSend(channel, message, options, true); // refuses a closed layer first
+        h = this.store(message);
+      } catch (err) {
+        return Promise.reject(err);
       }
+      if (this.pushCached(cached, h)) {
+        this.counters.sent++;
+        return RESOLVED;
+      }
+      return this.enqueue(channel, h, options);
     }
     return super.send(channel, message, options);
   }
@@ -437,10 +466,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   // refuses.
   /** {@inheritDoc ChannelLayer.receive} */
   override receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
-    const cached = this.closed ? undefined : this.channels.get(channel);
+    const cached = this.channels.get(channel);
     if (cached === undefined) return super.receive<T>(channel, options);
     try {
-      this.checkReceive('receive', channel, options, true);
+      this.checkReceive('receive', channel, options, true); // refuses a closed layer first
       const h = this.popCached(cached);
       if (this.observed) this.noticeExpired(channel);
       if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
@@ -475,6 +504,29 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const b = this.borrows.take(h);
     this.counters.received++;
     return b;
+  }
+
+  // Fast path of trySend, as send's: a channel this instance already resolved skips the name
+  // check (it was checked before it was cached).
+  /** {@inheritDoc ChannelLayer.trySend} */
+  override trySend<T extends MessageShape<T>>(channel: string, msg: T): boolean {
+    const message = msg as unknown as Message;
+    if (!this.channels.has(channel)) return super.trySend(channel, msg);
+    this.checkSend(channel, message, undefined, true, 'trySend'); // refuses a closed layer first
+    return this.doTrySend(channel, message);
+  }
+
+  // Fast path of tryReceive, as receive's: a channel this instance already resolved skips the
+  // name check (it was checked before it was cached) and the batch host's indirection.
+  /** {@inheritDoc ChannelLayer.tryReceive} */
+  override tryReceive<T extends MessageShape<T> = Message>(channel: string): T | undefined {
+    const cached = this.channels.get(channel);
+    if (cached === undefined) return super.tryReceive<T>(channel);
+    this.checkReceive('tryReceive', channel, undefined, true); // refuses a closed layer first
+    const h = this.popCached(cached);
+    if (this.observed) this.noticeExpired(channel);
+    if (h > 1) return this.take(h) as unknown as T;
+    return h === 0 ? undefined : super.tryReceive<T>(channel); // 1: reclaimed, resolve again
   }
 
   /**
@@ -611,15 +663,19 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   }
 
   protected doTryReceive(channel: string): Message | undefined {
-    return batch.tryReceive(this.batch, channel);
+    const message = batch.tryReceive(this.batch, channel);
+    if (this.observed) this.noticeExpired(channel);
+    return message;
   }
 
   protected doSendMany(channel: string, encoded: readonly Uint8Array[], options: SendOptions | undefined): Promise<void> {
     return batch.sendMany(this.batch, channel, encoded, options);
   }
 
-  protected doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]> {
-    return batch.receiveMany(this.batch, channel, max, options);
+  protected async doReceiveMany(channel: string, max: number, options: ReceiveManyOptions | undefined): Promise<Message[]> {
+    const messages = await batch.receiveMany(this.batch, channel, max, options);
+    if (this.observed) this.noticeExpired(channel);
+    return messages;
   }
 
   // ---- at-least-once delivery ---------------------------------------------------------
@@ -873,6 +929,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         if (ok) {
           delivered++;
           this.counters.sent++;
+          // A receiver parked in this thread (the hybrid router delivers to its own thread's
+          // instances) re-checks now instead of after V8's wake-up task (see park.ts, pokes).
+          pokeParked(this.core.i32, (rec + this.core.off.wake) >> 2);
         } else {
           x.release(h);
           this.noteDropped(1, channel, group === undefined ? 'arrival-full' : 'group-full', group);
@@ -975,6 +1034,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return Date.now() - this.opts.common.expiryMs;
   }
 
+  protected override checkMessage(message: Message): void {
+    if (this.shapes === null) super.checkMessage(message);
+    else assertRecords(message, this.shapes);
+  }
+
+  protected override encodeChecked(message: Message): Uint8Array {
+    return this.shapes === null ? encode(message) : encodeRecords(message, this.shapes);
+  }
+
   /**
    * Encode and store `message` in a fresh block (refcount 1, owned by the caller). The
    * encoding is written straight into the block (`encodeStaged`: a large byte string is
@@ -982,7 +1050,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * flattened into a copy of its own before (relief may run event listeners, which may encode).
    */
   private store(message: Message, now: number = Date.now()): number {
-    const enc = encodeStaged(message);
+    const enc = encodeStaged(message, this.shapes);
     const size = enc.length;
     const max = this.opts.maxMessageSize;
     if (size > max) throw new MessageTooLarge(size, max);
@@ -1048,8 +1116,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return into === this.inbox ? into.subarray(0, len) : into;
   }
 
+  /** Plain msgpack, or records of this bus's structure table (any instance may have written them). */
   private decodeCopy(bytes: Uint8Array): Message {
-    return bytes.buffer === this.inbox.buffer ? decode(bytes) : decodeOwned(bytes);
+    return bytes.buffer === this.inbox.buffer ? decodeRecords(bytes, this.structures) : decodeRecordsOwned(bytes, this.structures);
   }
 
   private scratch(bytes: number, what: string): number {

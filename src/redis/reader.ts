@@ -8,8 +8,8 @@
  * whatever the number of local receivers: they queue in the layer, not on Redis
  * connections.
  *
- * Demand-driven life: `kick()` starts the loop when a receiver arrives; the loop ends when
- * `demand()` is false. `release()` is called when a receiver leaves: if nobody is left and
+ * Demand-driven life: `kick()` starts the loop when a receiver arrives (or, for a key read
+ * ahead, when the owner has room again); the loop ends when `demand()` is false. `release()` is called when a receiver leaves: if nobody is left and
  * the reader is parked in its pop, it is woken with CLIENT UNBLOCK (the pop then returns
  * nothing, so nothing is taken that nobody wants). A member that was popped anyway in that
  * race is given to the callback, which puts it back or buffers it.
@@ -78,6 +78,9 @@ export class Reader {
   private running = false;
   private blockedOn: BlockingConnection | null = null;
   private unblocking = false;
+  /** Resolves when the running loop has ended (null while none runs). */
+  private ended: Promise<void> | null = null;
+  private markEnded: () => void = () => undefined;
 
   /**
    * @param server the server holding the key
@@ -117,8 +120,39 @@ export class Reader {
       );
   }
 
+  /**
+   * Before the layer closes its connections: wake a parked pop (CLIENT UNBLOCK) and wait for
+   * the loop to end, so that what the pop took, if anything, reaches the owner's `deliver`
+   * instead of being lost with the socket. Call once the owner reports `closed()`. Gives up
+   * after `ms`, or at once when the command connection is not ready (an outage: nothing in
+   * flight can be saved then) or the server does not tell connection ids.
+   */
+  async stop(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (this.running && this.ended !== null && Date.now() < until) {
+      const conn = this.blockedOn;
+      if (this.server.client.status !== 'ready' || (conn !== null && conn.id !== null && conn.id < 0)) return;
+      if (conn !== null && conn.id !== null) {
+        const id = conn.id;
+        await this.server.run('unblock', (c) => c.client('UNBLOCK', id) as Promise<number>).catch(() => 0);
+      }
+      const ended = this.ended;
+      if (ended === null) return; // the loop ended meanwhile
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 5);
+        void ended.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
   private async loop(): Promise<void> {
     this.running = true;
+    this.ended = new Promise<void>((resolve) => {
+      this.markEnded = resolve;
+    });
     const conn = this.server.takeBlocking();
     try {
       while (!this.owner.closed() && this.owner.demand()) {
@@ -161,6 +195,8 @@ export class Reader {
       this.running = false;
       this.blockedOn = null;
       this.server.releaseBlocking(conn);
+      this.ended = null;
+      this.markEnded();
     }
     // Demand may have returned between the last check and the release.
     if (this.owner.closed()) return;

@@ -115,6 +115,8 @@ export interface CoreExports {
   setBusOptions(addr: number, len: number): void;
   busOptionsAddr(): number;
   busOptionsLen(): number;
+  /** Address of the header word holding the records structure table's address (src/codec/records.ts). */
+  recordsWord(): number;
   closedWord(): number;
   busClosed(): number;
   shutdown(): number;

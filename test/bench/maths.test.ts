@@ -73,6 +73,17 @@ describe('stats', () => {
     expect(r.better).toBe('higher');
   });
 
+  it('a tail ratio is a latency case p99 over its own median, judged by its goal', () => {
+    const lat = new Map([['a/rtt', summarizeRounds([[...Array(98).fill(1), 10, 10], [...Array(98).fill(1), 10, 10]])]]);
+    const r = computeRatio({ label: 'tail', of: 'a/rtt', over: 'a/rtt', kind: 'tail', goal: { value: 3 } }, lat);
+    expect(r.figureMs).toBe(lat.get('a/rtt')!.p99);
+    expect(r.baselineMs).toBe(1);
+    expect(r.value).toBe(r.figureMs / 1);
+    expect(r.value).toBeGreaterThan(3);
+    expect(verdictOf(r).text).toMatch(/^p99 .+× the median$/);
+    expect(goalOf(r)).toEqual({ text: 'goal ≤ 3×', met: false });
+  });
+
   it('a baseline can be a weighted sum of figures (floor + 2 x codec)', () => {
     const r = computeRatio(
       { label: 'x', of: 'a/figure', over: ['a/floor', { id: 'a/codec', times: 2 }], kind: 'time' },
@@ -190,6 +201,11 @@ describe('table and report', () => {
     expect(goalOf({ ...base, value: 1.4, goal: { value: 1.5, source: 'issue 10' } })).toEqual({ text: 'goal ≤ 1.5× (issue 10)', met: true });
     expect(goalOf({ ...base, kind: 'rate', better: 'higher', value: 8, goal: { value: 10 } })).toEqual({ text: 'goal ≥ 10×', met: false });
     expect(goalOf(base)).toBeNull();
+    // an absolute goal on the figure's rate (a time per delivery): 0.2 µs = 5 M/s
+    const rate = { ...base, kind: 'rate', better: 'higher', goal: { rate: 5e6, unit: 'delivery', source: 'issue 10' } };
+    expect(goalOf({ ...rate, figureMs: 0.0002 })).toEqual({ text: 'goal ≥ 5.00 Mdelivery/s (issue 10)', met: true });
+    expect(goalOf({ ...rate, figureMs: 0.00025 })).toEqual({ text: 'goal ≥ 5.00 Mdelivery/s (issue 10)', met: false });
+    expect(goalOf({ ...rate, figureMs: NaN })).toEqual({ text: 'goal ≥ 5.00 Mdelivery/s (issue 10)', met: null });
   });
 
   it('opens with a summary of the headline ratios: figure, baseline, ratio, verdict, goal', () => {

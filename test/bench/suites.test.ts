@@ -55,7 +55,10 @@ describe('ringbus suites, one short round', () => {
   it('shared layer: round trip, 1 -> 1, 2 -> 2 and fan-out with real workers', async () => {
     const result = await bench('shared/rtt-park-chat,shared/oneway-1to1-chat,shared/oneway-2to2,shared/fanout');
     expect(result.suites).toEqual([expect.objectContaining({ name: 'shared', skipped: null })]);
-    expectMeasured(result.cases, ['shared/rtt-park-chat', 'shared/oneway-1to1-chat', 'shared/oneway-2to2-chat', 'shared/fanout-1000', 'shared/fanout-1000-frozen']);
+    expectMeasured(result.cases, [
+      'shared/rtt-park-chat', 'shared/oneway-1to1-chat', 'shared/oneway-2to2-chat', 'shared/fanout-1000', 'shared/fanout-1000-frozen',
+      'shared/fanout-1000-try', 'shared/fanout-1000-frozen-try', 'shared/fanout-1000-records',
+    ]);
   }, SUITE_TIMEOUT_MS);
 
   it('core: the core alone across two threads (held, pinned per operation) and the plain JS ring', async () => {

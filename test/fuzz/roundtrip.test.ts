@@ -1,7 +1,7 @@
 /**
  * Property-based fuzzing (fast-check) of names and messages on every backend: memory,
- * shared (two instances on one bus), shared under at-least-once delivery (leases), Redis
- * (a real redis-server) and hybrid (two buses on that Redis). For every generated message: it round-trips exactly
+ * shared (two instances on one bus; plain and records encoding), shared under at-least-once
+ * delivery (leases), Redis (a real redis-server) and hybrid (two buses on that Redis). For every generated message: it round-trips exactly
  * (-0, NaN, bytes, `__proto__` as an own key, plain prototypes) or is refused at send with
  * a TypeError, as the oracle of ./model.ts says; a refused send enqueues nothing; nothing
  * hangs; another channel's message is untouched; `Object.prototype` never changes.
@@ -166,6 +166,14 @@ const SHARED = { backend: 'shared', ...SHARED_SIZE } as const;
 properties('shared', async () => {
   const receiver = await createLayer(SHARED);
   return { sender: await attachLayer((receiver as SharedLayer).handle), receiver, leases: false };
+}, 150);
+
+// The records codec (option records) on the sender: each generated message is a new shape
+// (a plain map) or one seen before (a record); both must arrive exactly.
+properties('shared, records', async () => {
+  const receiver = await createLayer(SHARED);
+  const { handle } = receiver as SharedLayer;
+  return { sender: await attachLayer({ ...handle, options: { ...handle.options, records: true } }), receiver, leases: false };
 }, 150);
 
 properties('shared, at-least-once (leases)', async () => {

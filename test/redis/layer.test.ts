@@ -199,6 +199,29 @@ describe.runIf(enabled)('redis layer', () => {
       }
     });
 
+    it('writes the commands issued in one turn of the event loop in one socket write, and each later turn in its own', async () => {
+      const layer = await make({ prefix: fresh('batch') });
+      const ch = fresh('batched');
+      await layer.send(ch, { warm: true }); // the scripts are loaded, the connection is ready
+      // The command connection's socket (private: the test looks under the hood on purpose).
+      const socket = (layer as unknown as { servers: Array<{ client: { stream: Record<string, unknown> } }> }).servers[0]!.client.stream;
+      let writes = 0;
+      for (const name of ['_write', '_writev']) {
+        const original = socket[name] as (...a: unknown[]) => unknown;
+        socket[name] = function (this: unknown, ...args: unknown[]) {
+          writes++;
+          return original.apply(this, args);
+        };
+      }
+      await Promise.all(Array.from({ length: 20 }, (_, n) => layer.send(ch, { n })));
+      expect(writes).toBe(1);
+      writes = 0;
+      for (let n = 20; n < 23; n++) await layer.send(ch, { n });
+      expect(writes).toBe(3);
+      const got = await layer.receiveMany(ch, { max: 30, timeout: 0 });
+      expect(got.map((m) => m.n)).toEqual([undefined, ...Array.from({ length: 23 }, (_, n) => n)]);
+    });
+
     it('stores the same bytes from the one-call group send as from the general path', async () => {
       const prefix = fresh('bytes');
       const fast = await make({ prefix });

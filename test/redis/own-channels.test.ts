@@ -61,4 +61,26 @@ describe.runIf(enabled)("redis layer: its own channels", () => {
       expect(await b.receive(b1, { timeout: 5000 })).toEqual({ n: 5 });
     });
   }
+
+  it('groups a group send by owner part: own members of several prefixes stay local, one stored message per other key', async () => {
+    const prefix = `own${process.pid}x${serial++}:`;
+    const a = await make({ prefix });
+    const b = await make({ prefix });
+    const mine = [await a.newChannel(), await a.newChannel('conn'), await a.newChannel(), await a.newChannel('conn')];
+    const theirs = [await b.newChannel('conn'), await b.newChannel('conn'), await b.newChannel()];
+    const plain = `plain.${serial++}`;
+    for (const ch of [...mine, ...theirs]) await (mine.includes(ch) ? a : b).groupAdd('mixed', ch);
+    await a.groupAdd('mixed', plain);
+    await a.groupSend('mixed', { n: 1 });
+    const keyOf = (ch: string) => `${prefix}${ch.slice(0, ch.indexOf('!') + 1)}`;
+    for (const ch of mine) expect(await raw.exists(keyOf(ch))).toBe(0);
+    expect(await raw.zcard(keyOf(theirs[0]!))).toBe(1); // both 'conn' members of b share one stored message
+    expect(await raw.zcard(keyOf(theirs[2]!))).toBe(1);
+    expect(await raw.zcard(`${prefix}${plain}`)).toBe(1);
+    for (const ch of mine) expect(await a.receive(ch, { timeout: 1000 })).toEqual({ n: 1 });
+    for (const ch of theirs) expect(await b.receive(ch, { timeout: 5000 })).toEqual({ n: 1 });
+    expect(await a.receive(plain, { timeout: 1000 })).toEqual({ n: 1 });
+    for (const ch of mine) await expect(a.receive(ch, { timeout: 50 })).rejects.toThrow();
+    for (const ch of theirs) await expect(b.receive(ch, { timeout: 50 })).rejects.toThrow();
+  });
 });

@@ -41,7 +41,7 @@ async function collect(layer: ChannelLayer, fn: () => Promise<void>): Promise<La
 
 const total = (events: LayerEvent[], type: string) => events.filter((e) => e.type === type).reduce((n, e) => n + ('count' in e ? e.count : 1), 0);
 
-describe.each(backends)('onEvent on %s', (_name, make) => {
+describe.each(backends)('onEvent on %s', (name, make) => {
   it('reports a groupSend member that was full, naming the group', async () => {
     const layer = await make({ capacity: 1 });
     const events = await collect(layer, async () => {
@@ -78,6 +78,25 @@ describe.each(backends)('onEvent on %s', (_name, make) => {
     expect(total(events, 'expired')).toBe(2);
     for (const e of events.filter((e) => e.type === 'expired')) expect([null, 'ev.old']).toContain((e as { channel: string | null }).channel);
     expect(layer.stats().expired).toBe(2);
+    await layer.close();
+  });
+
+  it('reports expired messages found by tryReceive and receiveMany too', async () => {
+    const layer = await make({ expiry: 0.2 });
+    const sync = name !== 'redis'; // redis answers nothing synchronously (tryReceive is Unsupported)
+    if (sync) {
+      await layer.send('ev.try', { n: 1 });
+      await layer.send('ev.try', { n: 2 });
+    }
+    await layer.send('ev.many', { n: 1 });
+    await sleep(500);
+    const events = await collect(layer, async () => {
+      if (sync) expect(layer.tryReceive('ev.try')).toBeUndefined();
+      await layer.send('ev.many', { n: 2 }); // a backend may find the old one here already
+      expect(await layer.receiveMany('ev.many', { timeout: 5000 })).toEqual([{ n: 2 }]);
+    });
+    expect(total(events, 'expired')).toBe(sync ? 3 : 1);
+    expect(layer.stats().expired).toBe(sync ? 3 : 1);
     await layer.close();
   });
 

@@ -53,7 +53,7 @@ export interface SplitHybridOptions {
 const COMMON = ['capacity', 'channelCapacity', 'expiry', 'groupExpiry', 'allowLongExpiry', 'maxMessageSize',
   'delivery', 'order', 'channelOrder', 'full', 'channelFull', 'wait', 'spinBudget', 'leaseTimeout',
   'maxDeliveries', 'deadLetterChannel'] as const;
-const SHARED_ONLY = ['memory', 'maxNames', 'maxLeases', 'livenessTimeout', 'frozenMessages'] as const;
+const SHARED_ONLY = ['memory', 'maxNames', 'maxLeases', 'livenessTimeout', 'frozenMessages', 'records'] as const;
 const REDIS_ONLY = ['hosts', 'prefix', 'symmetricEncryptionKeys', 'operationTimeout', 'redisOptions', 'password',
   'username', 'tls'] as const;
 

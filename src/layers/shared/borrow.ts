@@ -28,7 +28,6 @@
  * @module
  */
 
-import { decodeBorrowed } from '../../codec.js';
 import { MAX_BORROWS, type Borrowed, type Message } from '../../layer.js';
 import { BLOCK_HEADER, type Core } from '../../wasm/core.js';
 import { copiedBorrow } from '../borrow.js';
@@ -112,6 +111,8 @@ export interface BorrowHost {
   readonly held: (() => boolean) | undefined;
   /** Copy message `h` out and decode the copy (private bytes); the caller releases `h`. */
   copyOut(h: number): Message;
+  /** Decode `bytes` (in shared memory) with byte strings as views of them (the layer's codec). */
+  decodeViews(bytes: Uint8Array): Message;
 }
 
 /** One instance's borrows. */
@@ -145,7 +146,7 @@ export class Borrows {
     try {
       const len = messageLength(host.core.u32, h);
       const start = messageStart(host.core.u32, h);
-      message = decodeBorrowed(host.core.u8.subarray(start, start + len));
+      message = host.decodeViews(host.core.u8.subarray(start, start + len));
     } catch (err) {
       host.entries.giveBack(entry);
       x.release(h);

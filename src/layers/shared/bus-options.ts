@@ -24,7 +24,7 @@ import { quote, type PatternMap } from '../../layer.js';
 import { resolveSharedOptions, type SharedLayerOptions } from './options.js';
 
 /** Options that may differ between the instances of one bus (how this instance waits). */
-export const PER_INSTANCE_OPTIONS = ['wait', 'spinBudget', 'frozenMessages'] as const;
+export const PER_INSTANCE_OPTIONS = ['wait', 'spinBudget', 'frozenMessages', 'records'] as const;
 
 /** Options fixed when the bus is created, kept in its shared memory. */
 export const BUS_OPTIONS = [

@@ -82,7 +82,8 @@ export class DecodeCache {
     const hit = this.byHandle.get(h);
     if (hit !== undefined) {
       x.release(h);
-      if (x.blockRefs(h) === 1) this.drop(h, hit); // only the cache's reference is left
+      // The block's refcount word (at h, as x.blockRefs reads it), without a call into wasm.
+      if (Atomics.load(this.core.i32, h >>> 2) === 1) this.drop(h, hit); // only the cache's reference is left
       else hit.recent = true;
       this.hits++;
       return hit.message;

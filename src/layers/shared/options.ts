@@ -59,11 +59,19 @@ export interface SharedLayerOptions extends CommonLayerOptions, TradeoffOptions 
    * instance (like `wait`): set it in the options of the handle a thread attaches with.
    */
   frozenMessages?: boolean;
+  /**
+   * Encode the messages this instance sends as records: an object whose key list was seen
+   * before travels as a structure id and its values, the key lists being kept in a table in
+   * the bus's shared memory (see "Records" in docs/core.md). Every instance of the bus reads
+   * records, whatever its own setting; records never leave the shared memory (Redis and
+   * Python always get plain msgpack). Default false. May differ per instance.
+   */
+  records?: boolean;
 }
 
 /** Every option of the shared backend (unknown ones are refused). */
 export const SHARED_OPTION_KEYS = [
-  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'memory', 'maxMessageSize', 'maxNames', 'maxLeases', 'livenessTimeout', 'frozenMessages',
+  ...COMMON_OPTION_KEYS, ...TRADEOFF_OPTION_KEYS, 'memory', 'maxMessageSize', 'maxNames', 'maxLeases', 'livenessTimeout', 'frozenMessages', 'records',
 ] as const;
 /** Fails to compile when an option of SharedLayerOptions is missing from SHARED_OPTION_KEYS. */
 const sharedKeysComplete: CoversKeys<SharedLayerOptions, typeof SHARED_OPTION_KEYS> = true;
@@ -102,6 +110,8 @@ export interface ResolvedSharedOptions {
   livenessTimeoutMs: number;
   /** Received messages are frozen and group sends decoded once per thread. */
   frozenMessages: boolean;
+  /** This instance encodes what it sends as records (src/codec/records.ts). */
+  records: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -162,5 +172,9 @@ export function resolveSharedOptions(options: SharedLayerOptions): ResolvedShare
   if (typeof frozenMessages !== 'boolean') {
     throw new TypeError(`invalid option frozenMessages: ${String(frozenMessages)}; it must be true or false`);
   }
-  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases, livenessTimeoutMs, frozenMessages };
+  const records = options.records ?? false;
+  if (typeof records !== 'boolean') {
+    throw new TypeError(`invalid option records: ${quote(records)}; it must be true or false`);
+  }
+  return { common, tradeoffs, memoryBytes, maxMessageSize, maxNames, buckets, maxLeases, livenessTimeoutMs, frozenMessages, records };
 }
