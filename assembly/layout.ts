@@ -48,7 +48,7 @@
 //   lines 6-7 (384..511): dequeue position (u64)
 
 /** Bump when anything in this file changes meaning: attaching checks it. */
-export const LAYOUT_VERSION: u32 = 9;
+export const LAYOUT_VERSION: u32 = 10;
 /** 'RBUS' */
 export const MAGIC: u32 = 0x53554252;
 
@@ -104,6 +104,8 @@ export const H_RECORDS: usize = 2316;
 
 export const BLOCK_HDR: usize = 16;
 export const B_REFS: usize = 0;
+// The core writes the payload length here at allocation; the JS side of a message block keeps
+// in its top 3 bits the padding before the encoding (src/layers/shared/borrow.ts, PAD_SHIFT).
 export const B_LEN: usize = 4;
 export const B_TIME: usize = 8;
 
