@@ -44,6 +44,23 @@ function expectOwned(got: Message, sent: Message): void {
 }
 
 describe('large payloads: one copy out of the shared memory', () => {
+  it('sendMany / receiveMany: every message arrives in a buffer of its own', async () => {
+    for (const backend of ['shared', 'memory'] as const) {
+      const layer = await createLayer({ backend, maxMessageSize: 1 << 20 } as never);
+      const ch = `bytes.many.${backend}`;
+      const sent = [0, 1, 2, 3].map(large);
+      await layer.sendMany(ch, sent);
+      const got = await layer.receiveMany(ch, { max: 10 });
+      expect(got).toEqual(sent);
+      for (let i = 0; i < got.length; i++) {
+        if (backend === 'shared') expectOwned(got[i]!, sent[i]!);
+        // No byte string's buffer reaches into another message of the batch.
+        for (const b of [got[i]!.big, got[i]!.small] as Uint8Array[]) expect(b.buffer.byteLength).toBeLessThan(encode(sent[i]!).length + 8);
+      }
+      await layer.close();
+    }
+  });
+
   it('receive, receiveMany and tryReceive hand out byte strings that view a buffer of the message alone', async () => {
     const layer = await createLayer({ maxMessageSize: 1 << 20 });
     const ch = 'bytes.large';
