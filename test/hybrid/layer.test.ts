@@ -35,7 +35,7 @@ describe.runIf(enabled)('hybrid layer', () => {
   });
 
   it("gives each attached instance its own process-specific channels on the machine's bus", async () => {
-    const layer = await make();
+    const layer = (await make()) as HybridLayer;
     const other = attachLayer(layer.handle);
     try {
       const mine = await layer.newChannel();
