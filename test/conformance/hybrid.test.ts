@@ -6,27 +6,19 @@
  *   its sends to the layer's channels and groups cross Redis and the layer's bus router.
  * Each layer gets its own random key prefix, so tests never see each other's keys.
  */
-import { afterAll, beforeAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import { attachLayer, createLayer, type ChannelLayer, type HybridLayer } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+import { redisTestsEnabled, uniquePrefix, useRedisServer } from '../redis/server.js';
 import { conformance } from './suite.js';
 
 const enabled = redisTestsEnabled();
 
 describe.runIf(enabled)('hybrid backend', () => {
-  let server: RedisProcess;
+  const redis = useRedisServer();
   const optionsOf = new WeakMap<ChannelLayer, Record<string, unknown>>();
-  let serial = 0;
-
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
 
   const create = async (options?: Record<string, unknown>) => {
-    const all = { hosts: [server.url], prefix: `hyb${process.pid}x${serial++}:`, memory: 8 * 1024 * 1024, maxNames: 4096, ...options };
+    const all = { hosts: [redis.url], prefix: uniquePrefix('hyb'), memory: 8 * 1024 * 1024, maxNames: 4096, ...options };
     const layer = await createLayer({ backend: 'hybrid', ...all });
     optionsOf.set(layer, all);
     return layer;

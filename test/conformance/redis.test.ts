@@ -3,29 +3,21 @@
  * free loopback port. Each layer gets its own random key prefix, so tests never see each
  * other's keys; its peer is a second layer (its own connections) with the same prefix.
  */
-import { afterAll, beforeAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import { createLayer, type ChannelLayer } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+import { redisTestsEnabled, uniquePrefix, useRedisServer } from '../redis/server.js';
 import { conformance } from './suite.js';
 
 const enabled = redisTestsEnabled();
 
 describe.runIf(enabled)('redis backend', () => {
-  let server: RedisProcess;
+  const redis = useRedisServer();
   const optionsOf = new WeakMap<ChannelLayer, Record<string, unknown>>();
-  let serial = 0;
-
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
 
   conformance({
     name: 'redis',
     create: async (options) => {
-      const all = { hosts: [server.url], prefix: `conf${process.pid}x${serial++}:`, ...options };
+      const all = { hosts: [redis.url], prefix: uniquePrefix('conf'), ...options };
       const layer = await createLayer({ backend: 'redis', ...all });
       optionsOf.set(layer, all);
       return layer;

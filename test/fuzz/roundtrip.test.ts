@@ -18,7 +18,7 @@ import {
   type Message,
   type SharedLayer,
 } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+import { redisTestsEnabled, useRedisServer } from '../redis/server.js';
 import {
   anyName,
   channelName,
@@ -182,21 +182,15 @@ properties('shared, at-least-once (leases)', async () => {
 }, 100);
 
 describe.runIf(redisTestsEnabled())('redis', () => {
-  let server: RedisProcess;
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const redis = useRedisServer();
   properties('redis', async () => {
-    const options = { backend: 'redis' as const, hosts: [server.url], prefix: `fuzz${process.pid}:` };
+    const options = { backend: 'redis' as const, hosts: [redis.url], prefix: `fuzz${process.pid}:` };
     return { sender: await createLayer(options), receiver: await createLayer(options), leases: false };
   }, 50);
   // Two hybrid buses on one Redis: messages cross Redis and the receiving bus's router,
   // which decodes them and encodes them again into its shared memory.
   properties('hybrid, two buses', async () => {
-    const options = { backend: 'hybrid' as const, hosts: [server.url], prefix: `fuzzh${process.pid}:`, ...SHARED_SIZE };
+    const options = { backend: 'hybrid' as const, hosts: [redis.url], prefix: `fuzzh${process.pid}:`, ...SHARED_SIZE };
     return { sender: await createLayer(options), receiver: await createLayer(options), leases: false };
   }, 40);
 });

@@ -2,28 +2,16 @@
  * The hybrid backend's own rules: the options it refuses, ownership of its process-specific
  * channels, where its channels live, and createPool on a hybrid bus.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { attachLayer, ChannelFull, createLayer, NotOwner, Unsupported, type HybridLayer } from '../../dist/index.js';
 import { createPool } from '../../dist/pool.js';
-import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+import { redisTestsEnabled, uniquePrefix, useRedisServer } from '../redis/server.js';
 
 const enabled = redisTestsEnabled();
-let serial = 0;
 
 describe.runIf(enabled)('hybrid layer', () => {
-  let server: RedisProcess;
-  let redis: Redis;
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-    redis = new Redis(server.url);
-  });
-  afterAll(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
-  const make = (options: Record<string, unknown> = {}) =>
-    createLayer({ backend: 'hybrid', hosts: [server.url], prefix: `hybl${process.pid}x${serial++}:`, memory: 8 * 1024 * 1024, ...options });
+  const redis = useRedisServer();
+  const make = redis.layers(() => ({ backend: 'hybrid', prefix: uniquePrefix('hybl'), memory: 8 * 1024 * 1024 }));
 
   it('refuses knobs that cannot hold across machines, and unknown options, at createLayer', async () => {
     await expect(make({ full: 'drop-oldest' })).rejects.toBeInstanceOf(Unsupported);
@@ -47,7 +35,7 @@ describe.runIf(enabled)('hybrid layer', () => {
   });
 
   it("gives each attached instance its own process-specific channels on the machine's bus", async () => {
-    const layer = await make();
+    const layer = (await make()) as HybridLayer;
     const other = attachLayer(layer.handle);
     try {
       const mine = await layer.newChannel();
@@ -64,14 +52,14 @@ describe.runIf(enabled)('hybrid layer', () => {
   });
 
   it('keeps localChannels on the machine and puts other plain channels in Redis', async () => {
-    const prefix = `hybl${process.pid}x${serial++}:`;
+    const prefix = uniquePrefix('hybl');
     const layer = await make({ prefix, localChannels: ['local.*', /^mine\./] });
     try {
       await layer.send('local.a', { n: 1 });
       await layer.send('mine.b', { n: 2 });
       await layer.send('shared.c', { n: 3 });
-      expect(await redis.exists(`${prefix}local.a`, `${prefix}mine.b`)).toBe(0);
-      expect(await redis.zcard(`${prefix}shared.c`)).toBe(1);
+      expect(await redis.raw.exists(`${prefix}local.a`, `${prefix}mine.b`)).toBe(0);
+      expect(await redis.raw.zcard(`${prefix}shared.c`)).toBe(1);
       expect(await layer.receive('local.a')).toEqual({ n: 1 });
       expect(await layer.receive('mine.b')).toEqual({ n: 2 });
       expect(await layer.receive('shared.c')).toEqual({ n: 3 });
@@ -81,7 +69,7 @@ describe.runIf(enabled)('hybrid layer', () => {
   });
 
   it("counts what arrives from another machine for a full local channel as dropped, and keeps the rest", async () => {
-    const prefix = `hybl${process.pid}x${serial++}:`;
+    const prefix = uniquePrefix('hybl');
     const [a, b] = [await make({ prefix, capacity: 3 }), await make({ prefix, capacity: 3 })];
     try {
       const mine = await a.newChannel();
@@ -111,7 +99,7 @@ describe.runIf(enabled)('hybrid layer', () => {
   });
 
   it('joins two machines with encrypted messages (symmetricEncryptionKeys), direct and through a group', async () => {
-    const prefix = `hybl${process.pid}x${serial++}:`;
+    const prefix = uniquePrefix('hybl');
     const options = { prefix, symmetricEncryptionKeys: ['a secret'] };
     const [a, b] = [await make(options), await make(options)];
     try {
@@ -124,7 +112,7 @@ describe.runIf(enabled)('hybrid layer', () => {
       await a.groupSend('vault', { secret: 2 });
       expect(await a.receive(ca, { timeout: 5000 })).toEqual({ secret: 2 });
       expect(await b.receive(cb, { timeout: 5000 })).toEqual({ secret: 2 });
-      expect(await redis.exists(`${prefix}${owner}`)).toBe(0); // a's own member got it without Redis
+      expect(await redis.raw.exists(`${prefix}${owner}`)).toBe(0); // a's own member got it without Redis
     } finally {
       await a.close();
       await b.close();

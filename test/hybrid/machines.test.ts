@@ -5,10 +5,9 @@
  * consumed by workers of both machines, and a machine that goes away.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import type { Message } from '../../dist/index.js';
 import { PythonPeer } from '../redis/python.js';
-import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+import { redisTestsEnabled, useRedisServer } from '../redis/server.js';
 import { Machine } from './machines.js';
 
 const enabled = redisTestsEnabled(true);
@@ -60,18 +59,15 @@ function pythonParty(peer: PythonPeer): Party {
 }
 
 describe.runIf(enabled)('hybrid: two machines, two workers each, and Python channels_redis', () => {
-  let server: RedisProcess;
-  let redis: Redis;
+  const redis = useRedisServer();
   let python: PythonPeer;
   const machines: Machine[] = [];
   const parties: Party[] = [];
 
   beforeAll(async () => {
-    server = await RedisProcess.start();
-    redis = new Redis(server.url);
-    const options = { hosts: [server.url], prefix: PREFIX, groupExpiry: GROUP_EXPIRY, capacity: 1000, memory: 8 * 1024 * 1024 };
+    const options = { hosts: [redis.url], prefix: PREFIX, groupExpiry: GROUP_EXPIRY, capacity: 1000, memory: 8 * 1024 * 1024 };
     machines.push(...(await Promise.all([Machine.start(2, options), Machine.start(2, options)])));
-    python = await PythonPeer.start({ hosts: [server.url], prefix: PREFIX, group_expiry: GROUP_EXPIRY, capacity: 1000 });
+    python = await PythonPeer.start({ hosts: [redis.url], prefix: PREFIX, group_expiry: GROUP_EXPIRY, capacity: 1000 });
     machines.forEach((m, i) => {
       parties.push(nodeParty(`machine ${i} worker 0`, m, 0), nodeParty(`machine ${i} worker 1`, m, 1));
     });
@@ -84,8 +80,6 @@ describe.runIf(enabled)('hybrid: two machines, two workers each, and Python chan
   afterAll(async () => {
     await Promise.all(machines.map((m) => m.close()));
     await python?.close();
-    redis?.disconnect();
-    await server?.stop();
   });
 
   it("names each machine's channels after its bus", () => {
@@ -182,7 +176,7 @@ describe.runIf(enabled)('hybrid: two machines, two workers each, and Python chan
     for (const i of [0, 1, 4]) await parties[i]!.groupAdd(group, parties[i]!.channel);
     await parties[4]!.groupSend(group, { type: 'group', n: 2 });
     for (const i of [0, 1, 4]) expect(await parties[i]!.receive(parties[i]!.channel, 10_000)).toMatchObject({ n: 2 });
-    const members = await redis.zrange(`${PREFIX}:group:${group}`, 0, -1);
+    const members = await redis.raw.zrange(`${PREFIX}:group:${group}`, 0, -1);
     expect(members.sort()).toEqual([0, 1, 4].map((i) => parties[i]!.channel).sort());
   }, 120_000);
 });

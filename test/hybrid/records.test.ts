@@ -4,28 +4,18 @@
  * sends alike; the plain decoder, which refuses every msgpack extension, reads each body. And
  * a group send from Redis lands in the bus as plain msgpack and decodes there next to records.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { createLayer, decode, encode, type HybridLayer } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+import { redisTestsEnabled, useRedisServer } from '../redis/server.js';
 
 const enabled = redisTestsEnabled();
 
 describe.runIf(enabled)('hybrid layer with records', () => {
-  let server: RedisProcess;
-  let redis: Redis;
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-    redis = new Redis(server.url);
-  });
-  afterAll(async () => {
-    redis?.disconnect();
-    await server?.stop();
-  });
+  const redis = useRedisServer();
 
   it('writes plain msgpack to Redis however often a shape repeats, and reads records locally', async () => {
     const prefix = `hybrec${process.pid}:`;
-    const options = { backend: 'hybrid' as const, hosts: [server.url], prefix, memory: 8 * 1024 * 1024, localChannels: ['local.*'] };
+    const options = { backend: 'hybrid' as const, hosts: [redis.url], prefix, memory: 8 * 1024 * 1024, localChannels: ['local.*'] };
     const a = (await createLayer({ ...options, records: true })) as HybridLayer;
     const b = (await createLayer(options)) as HybridLayer; // another machine
     try {
@@ -36,7 +26,7 @@ describe.runIf(enabled)('hybrid layer with records', () => {
         await a.send('remote.x', m(n)); // through Redis
       }
       expect(a.memoryStats().structures.reserved).toBeGreaterThan(0); // the local sends used records
-      const bodies = await redis.zrangeBuffer(`${prefix}remote.x`, 0, -1);
+      const bodies = await redis.raw.zrangeBuffer(`${prefix}remote.x`, 0, -1);
       expect(bodies).toHaveLength(5);
       // channels_redis bodies: 12 random bytes, then the msgpack of the message.
       const sent = bodies.map((b) => decode(b.subarray(12)));

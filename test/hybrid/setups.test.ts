@@ -3,15 +3,12 @@
  * Redis (counted with INFO commandstats), Redis Sentinel, and a ring of two servers with a
  * Python channels_redis peer.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createLayer, type HybridLayer } from '../../dist/index.js';
 import { PythonPeer } from '../redis/python.js';
-import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+import { redisTestsEnabled, useRedisSentinel, useRedisServer } from '../redis/server.js';
 
 const enabled = redisTestsEnabled(true);
 let serial = 0;
@@ -36,21 +33,12 @@ function runWorker(workerData: Record<string, unknown>): Promise<void> {
 
 describe.runIf(enabled)('hybrid backend on real Redis set-ups', () => {
   describe('local traffic', () => {
-    let server: RedisProcess;
-    let redis: Redis;
-    beforeAll(async () => {
-      server = await RedisProcess.start();
-      redis = new Redis(server.url);
-    });
-    afterAll(async () => {
-      redis?.disconnect();
-      await server?.stop();
-    });
+    const redis = useRedisServer();
 
     it('sends 10 000 messages between threads of one machine without a Redis command', async () => {
       const layer = (await createLayer({
         backend: 'hybrid',
-        hosts: [server.url],
+        hosts: [redis.url],
         prefix: fresh(),
         capacity: 20_000,
         memory: 16 * 1024 * 1024,
@@ -60,7 +48,7 @@ describe.runIf(enabled)('hybrid backend on real Redis set-ups', () => {
         const me = await layer.newChannel();
         await layer.groupAdd('pipeline.fans', 'pipeline.fan');
         await expect(layer.groupAdd('pipeline.fans', 'elsewhere')).rejects.toThrow(/localChannels/);
-        const before = await commandCalls(redis);
+        const before = await commandCalls(redis.raw);
         const count = 10_000;
         const sending = runWorker({ ringbus: layer.handle, channel: me, count, group: '' });
         const piping = runWorker({ ringbus: layer.handle, channel: 'pipeline.stage', count, group: 'pipeline.fans' });
@@ -68,7 +56,7 @@ describe.runIf(enabled)('hybrid backend on real Redis set-ups', () => {
         for (let n = 0; n < count; n++) expect(await layer.receive('pipeline.stage', { timeout: 30_000 })).toMatchObject({ n });
         await Promise.all([sending, piping]);
         expect(await layer.receive('pipeline.fan', { timeout: 30_000 })).toEqual({ type: 'group' });
-        const after = await commandCalls(redis);
+        const after = await commandCalls(redis.raw);
         // The bus router's blocking pop on this machine's key re-arms every few seconds (its
         // connection asks its id once, when the router starts): that is all this machine may
         // have asked Redis meanwhile, besides the INFO calls themselves.
@@ -82,26 +70,12 @@ describe.runIf(enabled)('hybrid backend on real Redis set-ups', () => {
   });
 
   describe('Sentinel', () => {
-    let dir: string;
-    let master: RedisProcess;
-    let sentinel: RedisProcess;
-    beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'ringbus-hybrid-sentinel-'));
-      master = await RedisProcess.start();
-      sentinel = await RedisProcess.start([], {
-        sentinelConfig: { file: join(dir, 'sentinel.conf'), text: `sentinel monitor ringbus-master 127.0.0.1 ${master.port} 1` },
-      });
-    });
-    afterAll(async () => {
-      await sentinel?.stop();
-      await master?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const redis = useRedisSentinel();
 
     it('joins two machines through the master a sentinel names', async () => {
       const options = {
         backend: 'hybrid' as const,
-        hosts: [{ sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: 'ringbus-master' }],
+        hosts: [redis.host],
         prefix: fresh(),
       };
       const [a, b] = await Promise.all([createLayer(options), createLayer(options)]);
@@ -124,13 +98,7 @@ describe.runIf(enabled)('hybrid backend on real Redis set-ups', () => {
   });
 
   describe('a ring of two servers', () => {
-    const servers: RedisProcess[] = [];
-    beforeAll(async () => {
-      servers.push(...(await Promise.all([RedisProcess.start(), RedisProcess.start()])));
-    });
-    afterAll(async () => {
-      await Promise.all(servers.map((s) => s.stop()));
-    });
+    const servers = [useRedisServer(), useRedisServer()];
 
     it('joins two machines and Python on the ring: direct sends both ways and one group', async () => {
       const hosts = servers.map((s) => s.url);

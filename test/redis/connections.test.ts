@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, createLayer } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from './server.js';
+import { RedisProcess, redisTestsEnabled, useRedisSentinel } from './server.js';
 
 const enabled = redisTestsEnabled();
 const haveOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
@@ -57,23 +57,12 @@ describe.runIf(enabled)('connections', () => {
   });
 
   describe('Sentinel', () => {
-    let master: RedisProcess;
-    let sentinel: RedisProcess;
-    beforeAll(async () => {
-      master = await RedisProcess.start();
-      sentinel = await RedisProcess.start([], {
-        sentinelConfig: { file: join(dir, 'sentinel.conf'), text: `sentinel monitor ringbus-master 127.0.0.1 ${master.port} 1` },
-      });
-    });
-    afterAll(async () => {
-      await sentinel?.stop();
-      await master?.stop();
-    });
+    const redis = useRedisSentinel();
 
     it('finds the master through a sentinel', async () => {
       const layer = await createLayer({
         backend: 'redis',
-        hosts: [{ sentinels: [{ host: '127.0.0.1', port: sentinel.port }], name: 'ringbus-master' }],
+        hosts: [redis.host],
         prefix: 'sentinel:',
       });
       const group = 'sentinel.group';

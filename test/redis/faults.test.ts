@@ -4,10 +4,9 @@
  * its duplicate-free retry), and `stats().depths` after messages this instance popped and
  * discarded as expired.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { AuthenticationError, ConnectionError, UnconfirmedSend, createLayer, type ChannelLayer } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from './server.js';
+import { describe, expect, it } from 'vitest';
+import { AuthenticationError, ConnectionError, UnconfirmedSend, createLayer } from '../../dist/index.js';
+import { redisTestsEnabled, useRedisServer } from './server.js';
 
 const enabled = redisTestsEnabled();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -18,13 +17,7 @@ const FOREVER = 3_600_000;
 
 describe.runIf(enabled)('redis faults', () => {
   describe('refused credentials (a real redis-server with requirepass)', () => {
-    let secured: RedisProcess;
-    beforeAll(async () => {
-      secured = await RedisProcess.start(['--requirepass', 'hunter2', '--user', 'alice', 'on', '>wonderland', '~*', '&*', '+@all']);
-    });
-    afterAll(async () => {
-      await secured?.stop();
-    });
+    const secured = useRedisServer(['--requirepass', 'hunter2', '--user', 'alice', 'on', '>wonderland', '~*', '&*', '+@all']);
 
     const cases: Array<[string, Record<string, unknown>, string]> = [
       ['no password (NOAUTH)', {}, 'NOAUTH'],
@@ -37,7 +30,7 @@ describe.runIf(enabled)('redis faults', () => {
         const { url, ...rest } = options as { url?: (p: number) => string };
         const err = await createLayer({
           backend: 'redis',
-          hosts: [url ? url(secured.port) : secured.url],
+          hosts: [url ? url(secured.server.port) : secured.url],
           operationTimeout: FOREVER,
           ...rest,
         }).catch((e: unknown) => e);
@@ -59,23 +52,8 @@ describe.runIf(enabled)('redis faults', () => {
   });
 
   describe('on a plain server', () => {
-    let server: RedisProcess;
-    let raw: Redis;
-    const open: ChannelLayer[] = [];
-    const make = async (options: Record<string, unknown> = {}) => {
-      const layer = await createLayer({ backend: 'redis', hosts: [server.url], prefix: fresh('p'), ...options });
-      open.push(layer);
-      return layer;
-    };
-    beforeAll(async () => {
-      server = await RedisProcess.start();
-      raw = new Redis(server.url);
-    });
-    afterAll(async () => {
-      for (const l of open) await l.close();
-      raw?.disconnect();
-      await server?.stop();
-    });
+    const redis = useRedisServer();
+    const make = redis.layers(() => ({ prefix: fresh('p') }));
 
     it('rejects a send whose reply does not come as an UnconfirmedSend; its retry adds no duplicate', async () => {
       const layer = await make({ operationTimeout: 300 });
@@ -84,12 +62,12 @@ describe.runIf(enabled)('redis faults', () => {
       expect(await layer.receive(channel, { timeout: 5000 })).toEqual({ warm: true });
       // Writes wait while the server is paused, and are applied when it resumes: the send
       // times out although the server will apply it.
-      await raw.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+      await redis.raw.call('CLIENT', 'PAUSE', '1500', 'WRITE');
       const err = await layer.send(channel, { n: 1 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UnconfirmedSend);
       expect(err).toMatchObject({ code: 'ERR_RINGBUS_CONNECTION', channel });
       expect((err as Error).message).toMatch(/may or may not have been applied/);
-      while ((await raw.zcard(`${(layer as unknown as { options: { prefix: string } }).options.prefix}${channel}`)) === 0) await sleep(50);
+      while ((await redis.raw.zcard(`${(layer as unknown as { options: { prefix: string } }).options.prefix}${channel}`)) === 0) await sleep(50);
       await (err as UnconfirmedSend).retry(); // the first attempt was applied: nothing is added
       expect(await layer.receive(channel, { timeout: 5000 })).toEqual({ n: 1 });
       await expect(layer.receive(channel, { timeout: 200 })).rejects.toMatchObject({ code: 'ERR_RINGBUS_TIMEOUT' });
@@ -100,13 +78,13 @@ describe.runIf(enabled)('redis faults', () => {
       const channel = fresh('unapplied');
       await layer.send(channel, { warm: true });
       await layer.receive(channel, { timeout: 5000 });
-      await raw.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+      await redis.raw.call('CLIENT', 'PAUSE', '1500', 'WRITE');
       const err = (await layer.send(channel, { n: 2 }).catch((e: unknown) => e)) as UnconfirmedSend;
       expect(err).toBeInstanceOf(UnconfirmedSend);
       // The paused command is applied later; remove it as soon as it lands (as if lost).
       const key = `${(layer as unknown as { options: { prefix: string } }).options.prefix}${channel}`;
-      while ((await raw.zcard(key)) === 0) await sleep(50);
-      await raw.del(key);
+      while ((await redis.raw.zcard(key)) === 0) await sleep(50);
+      await redis.raw.del(key);
       await err.retry();
       expect(await layer.receive(channel, { timeout: 5000 })).toEqual({ n: 2 });
     });

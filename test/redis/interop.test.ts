@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { ChannelFull, createLayer, type ChannelLayer, type Message } from '../../dist/index.js';
 import { shardIndex } from '../../dist/redis/crc32.js';
 import { PythonPeer, PythonError } from './python.js';
-import { RedisProcess, redisTestsEnabled } from './server.js';
+import { redisTestsEnabled, useRedisServer } from './server.js';
 
 const enabled = redisTestsEnabled(true);
 
@@ -42,15 +42,12 @@ let serial = 0;
 const fresh = (base = 'interop') => `${base}.${process.pid}.${serial++}`;
 
 describe.runIf(enabled)('interop with Python channels_redis', () => {
-  const servers: RedisProcess[] = [];
+  // One server for the single-server tests, two more for the ring of two.
+  const servers = [useRedisServer(), useRedisServer(), useRedisServer()];
   const closers: Array<() => Promise<void>> = [];
-
-  beforeAll(async () => {
-    servers.push(...(await Promise.all([RedisProcess.start(), RedisProcess.start(), RedisProcess.start()])));
-  });
+  // Registered after the servers', so it runs before they stop (afterAll hooks run in reverse).
   afterAll(async () => {
     for (const close of closers.reverse()) await close();
-    await Promise.all(servers.map((s) => s.stop()));
   });
 
   /** A Node layer and a Python layer with the same settings. */

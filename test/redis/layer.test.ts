@@ -3,12 +3,12 @@
  * the keys it writes, the cost of a group send, and exactly-once hand-over under
  * concurrency and cancellation.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { AuthenticationError, ConnectionError, createLayer, TimeoutError, type ChannelLayer } from '../../dist/index.js';
+import { AuthenticationError, ConnectionError, createLayer, TimeoutError } from '../../dist/index.js';
 import { makeMember } from '../../dist/redis/wire.js';
 import { encode } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from './server.js';
+import { redisTestsEnabled, useRedisServer } from './server.js';
 
 const enabled = redisTestsEnabled();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -16,24 +16,8 @@ let serial = 0;
 const fresh = (base = 'layer') => `${base}.${process.pid}.${serial++}`;
 
 describe.runIf(enabled)('redis layer', () => {
-  let server: RedisProcess;
-  let raw: Redis;
-  const open: ChannelLayer[] = [];
-  const make = async (options: Record<string, unknown> = {}) => {
-    const layer = await createLayer({ backend: 'redis', hosts: [server.url], ...options });
-    open.push(layer);
-    return layer;
-  };
-
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-    raw = new Redis(server.url);
-  });
-  afterAll(async () => {
-    for (const l of open) await l.close();
-    raw?.disconnect();
-    await server?.stop();
-  });
+  const redis = useRedisServer();
+  const make = redis.layers();
 
   describe('options', () => {
     it('rejects bad values with a TypeError naming the option', async () => {
@@ -70,26 +54,21 @@ describe.runIf(enabled)('redis layer', () => {
   });
 
   describe('credentials', () => {
-    let secured: RedisProcess;
-    beforeAll(async () => {
-      secured = await RedisProcess.start([
-        '--requirepass', 'hunter2',
-        '--user', 'alice', 'on', '>wonderland', '~*', '&*', '+@all',
-        '--user', 'carol', 'on', '>lewis', '~*', '&*', '+@all', '-client',
-      ]);
-    });
-    afterAll(async () => {
-      await secured?.stop();
-    });
+    const secured = useRedisServer([
+      '--requirepass', 'hunter2',
+      '--user', 'alice', 'on', '>wonderland', '~*', '&*', '+@all',
+      '--user', 'carol', 'on', '>lewis', '~*', '&*', '+@all', '-client',
+    ]);
+    const makeSecured = secured.layers();
 
     it('authenticates with a password option, a URL password, and an ACL user', async () => {
       for (const options of [
         { hosts: [secured.url], password: 'hunter2' },
-        { hosts: [`redis://:hunter2@127.0.0.1:${secured.port}`] },
-        { hosts: [`redis://alice:wonderland@127.0.0.1:${secured.port}`] },
-        { hosts: [{ host: '127.0.0.1', port: secured.port, username: 'alice', password: 'wonderland' }] },
+        { hosts: [`redis://:hunter2@127.0.0.1:${secured.server.port}`] },
+        { hosts: [`redis://alice:wonderland@127.0.0.1:${secured.server.port}`] },
+        { hosts: [{ host: '127.0.0.1', port: secured.server.port, username: 'alice', password: 'wonderland' }] },
       ]) {
-        const layer = await make({ ...options, prefix: fresh('auth') });
+        const layer = await makeSecured({ ...options, prefix: fresh('auth') });
         const ch = fresh();
         await layer.send(ch, { ok: true });
         expect(await layer.receive(ch)).toEqual({ ok: true });
@@ -97,7 +76,7 @@ describe.runIf(enabled)('redis layer', () => {
     });
 
     it('works for an ACL user without the CLIENT command (pops end by their timeout instead of CLIENT UNBLOCK)', async () => {
-      const layer = await make({ hosts: [`redis://carol:lewis@127.0.0.1:${secured.port}`], prefix: fresh('carol') });
+      const layer = await makeSecured({ hosts: [`redis://carol:lewis@127.0.0.1:${secured.server.port}`], prefix: fresh('carol') });
       const ch = fresh();
       await expect(layer.receive(ch, { timeout: 50 })).rejects.toBeInstanceOf(TimeoutError);
       await layer.send(ch, { kept: true }); // may be popped by the abandoned pop, then put back
@@ -117,17 +96,10 @@ describe.runIf(enabled)('redis layer', () => {
   });
 
   describe('a server without BZMPOP (Redis < 7)', () => {
-    let old: RedisProcess;
-    beforeAll(async () => {
-      old = await RedisProcess.start(['--rename-command', 'BZMPOP', '']);
-    });
-    afterAll(async () => {
-      await old?.stop();
-    });
+    const old = useRedisServer(['--rename-command', 'BZMPOP', '']);
 
     it('falls back to BZPOPMIN / BZPOPMAX, one message per pop', async () => {
-      const layer = await createLayer({ backend: 'redis', hosts: [old.url], channelOrder: { 'stack.*': 'lifo' } });
-      open.push(layer);
+      const layer = await old.layers()({ channelOrder: { 'stack.*': 'lifo' } });
       const [plain, stack, mine] = [fresh(), fresh('stack'), await layer.newChannel()];
       const pending = layer.receive(plain);
       await sleep(20);
@@ -154,12 +126,12 @@ describe.runIf(enabled)('redis layer', () => {
       await other.send(mine, { a: 2 });
       await layer.groupAdd(group, mine);
       const owner = mine.slice(0, mine.indexOf('!') + 1);
-      expect((await raw.keys(`${prefix}*`)).sort()).toEqual([`${prefix}${owner}`, `${prefix}${plain}`, `${prefix}:group:${group}`].sort());
-      for (const key of await raw.keys(`${prefix}*`)) expect(await raw.pttl(key)).toBeGreaterThan(0);
-      expect(await raw.zscore(`${prefix}:group:${group}`, mine)).not.toBeNull();
+      expect((await redis.raw.keys(`${prefix}*`)).sort()).toEqual([`${prefix}${owner}`, `${prefix}${plain}`, `${prefix}:group:${group}`].sort());
+      for (const key of await redis.raw.keys(`${prefix}*`)) expect(await redis.raw.pttl(key)).toBeGreaterThan(0);
+      expect(await redis.raw.zscore(`${prefix}:group:${group}`, mine)).not.toBeNull();
       await layer.receive(plain);
       await layer.receive(mine);
-      expect(await raw.keys('*$inflight')).toEqual([]);
+      expect(await redis.raw.keys('*$inflight')).toEqual([]);
     });
 
     it('never delivers a stale message, even one whose key never expired (written by a peer with a skewed clock)', async () => {
@@ -167,11 +139,11 @@ describe.runIf(enabled)('redis layer', () => {
       const layer = await make({ prefix, expiry: 60 });
       const ch = fresh();
       const member = makeMember(encode({ stale: true }), null);
-      await raw.zadd(`${prefix}${ch}`, Date.now() / 1000 - 3600, member);
+      await redis.raw.zadd(`${prefix}${ch}`, Date.now() / 1000 - 3600, member);
       const before = layer.stats().expired;
       await expect(layer.receive(ch, { timeout: 300 })).rejects.toBeInstanceOf(TimeoutError);
       expect(layer.stats().expired).toBe(before + 1);
-      expect(await raw.zcard(`${prefix}${ch}`)).toBe(0);
+      expect(await redis.raw.zcard(`${prefix}${ch}`)).toBe(0);
     });
 
     it('sends to a group of 100 in one script call on one server, two on a layer that needs the general path', async () => {
@@ -183,12 +155,12 @@ describe.runIf(enabled)('redis layer', () => {
       for (const m of members) await fast.groupAdd(group, m);
       await fast.groupSend(group, { warm: true }); // loads the scripts
       await general.groupSend(group, { warm: true });
-      const evalshaCalls = async () => Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(await raw.info('commandstats'))?.[1] ?? 0);
+      const evalshaCalls = async () => Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(await redis.raw.info('commandstats'))?.[1] ?? 0);
       // commandstats also counts the commands run inside scripts; count what the client sent.
-      await raw.config('RESETSTAT');
+      await redis.raw.config('RESETSTAT');
       await fast.groupSend(group, { n: 1 });
       expect(await evalshaCalls()).toBe(1);
-      await raw.config('RESETSTAT');
+      await redis.raw.config('RESETSTAT');
       await general.groupSend(group, { n: 2 });
       expect(await evalshaCalls()).toBe(2);
       for (const m of members.slice(0, 5)) {
@@ -234,10 +206,10 @@ describe.runIf(enabled)('redis layer', () => {
       const message = { type: 'chat.message', text: 'ü'.repeat(40), n: 2n ** 60n, list: Array.from({ length: 20 }, (_, i) => i) };
       await fast.groupSend(group, message);
       await general.groupSend(group, message);
-      const keys = (await raw.keys(`${prefix}*`)).filter((k) => !k.includes(':group:'));
+      const keys = (await redis.raw.keys(`${prefix}*`)).filter((k) => !k.includes(':group:'));
       expect(keys.length).toBe(2);
       for (const key of keys) {
-        const stored = await raw.zrangeBuffer(key, 0, -1);
+        const stored = await redis.raw.zrangeBuffer(key, 0, -1);
         expect(stored.length).toBe(2);
         expect(stored[0]!.subarray(12).equals(stored[1]!.subarray(12))).toBe(true);
       }
@@ -251,7 +223,7 @@ describe.runIf(enabled)('redis layer', () => {
   describe('leases (at-least-once)', () => {
     it("gives a dead holder's message to another process after leaseTimeout", async () => {
       const prefix = fresh('dead');
-      const holder = await createLayer({ backend: 'redis', hosts: [server.url], prefix, delivery: 'at-least-once', leaseTimeout: 200 });
+      const holder = await createLayer({ backend: 'redis', hosts: [redis.url], prefix, delivery: 'at-least-once', leaseTimeout: 200 });
       const other = await make({ prefix, delivery: 'at-least-once', leaseTimeout: 200 });
       const ch = fresh();
       await other.send(ch, { job: 1 });
@@ -262,7 +234,7 @@ describe.runIf(enabled)('redis layer', () => {
       expect(again.message).toEqual({ job: 1 });
       expect(again.deliveries).toBe(2);
       expect(await again.ack()).toBe(true);
-      expect(await raw.exists(`${prefix}${ch}$ringbus-leases`, `${prefix}${ch}$ringbus-lease-meta`)).toBe(0);
+      expect(await redis.raw.exists(`${prefix}${ch}$ringbus-leases`, `${prefix}${ch}$ringbus-lease-meta`)).toBe(0);
     });
 
     it('leases each message to one holder at a time, across layers', async () => {
@@ -295,22 +267,16 @@ describe.runIf(enabled)('redis layer', () => {
   });
 
   describe('a ring of two servers', () => {
-    let second: RedisProcess;
-    beforeAll(async () => {
-      second = await RedisProcess.start();
-    });
-    afterAll(async () => {
-      await second?.stop();
-    });
+    const second = useRedisServer();
 
     it('spreads plain channels over both servers, reads both, and leases from both', async () => {
       const prefix = fresh('ring');
-      const hosts = [server.url, second.url];
+      const hosts = [redis.url, second.url];
       const layer = await make({ hosts, prefix, delivery: 'at-least-once' });
       const peer = await make({ hosts, prefix });
       const ch = fresh();
       for (let i = 0; i < 6; i++) await peer.send(ch, { i });
-      const direct = [raw, new Redis(second.url)];
+      const direct = [redis.raw, new Redis(second.url)];
       try {
         expect(await direct[0]!.zcard(`${prefix}${ch}`)).toBe(3);
         expect(await direct[1]!.zcard(`${prefix}${ch}`)).toBe(3);
@@ -329,7 +295,7 @@ describe.runIf(enabled)('redis layer', () => {
 
     it('sends to a group whose members live on both servers (one call per shard)', async () => {
       const prefix = fresh('ringgroup');
-      const hosts = [server.url, second.url];
+      const hosts = [redis.url, second.url];
       const layer = await make({ hosts, prefix, capacity: 1 });
       const group = fresh('g');
       const mine = await Promise.all([1, 2, 3].map(() => layer.newChannel()));
@@ -346,7 +312,7 @@ describe.runIf(enabled)('redis layer', () => {
       for (const ch of [...mine, ...plain]) expect(await layer.receive(ch, { timeout: 5000 })).toEqual({ n: 1 });
       await expect(layer.receive(plain[0]!, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
       await layer.flush();
-      expect(await raw.keys(`${prefix}*`)).toEqual([]);
+      expect(await redis.raw.keys(`${prefix}*`)).toEqual([]);
     });
   });
 
@@ -436,8 +402,8 @@ describe.runIf(enabled)('redis layer', () => {
       const member = makeMember(encode({ i: 0 }), null);
       const score = Date.now() / 1000 - 1; // older than i: 1, so first in line again
       (layer as unknown as { deliverPlain(i: number, c: string, m: Buffer, s: number): void }).deliverPlain(0, ch, member, score);
-      for (let k = 0; k < 50 && (await raw.zcard(`${prefix}${ch}`)) < 2; k++) await sleep(10);
-      expect(Number(await raw.zscore(`${prefix}${ch}`, member))).toBeCloseTo(score, 3);
+      for (let k = 0; k < 50 && (await redis.raw.zcard(`${prefix}${ch}`)) < 2; k++) await sleep(10);
+      expect(Number(await redis.raw.zscore(`${prefix}${ch}`, member))).toBeCloseTo(score, 3);
       expect(await layer.receive(ch)).toEqual({ i: 0 });
       expect(await layer.receive(ch)).toEqual({ i: 1 });
     });

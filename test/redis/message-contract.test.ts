@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLayer, TimeoutError, type ChannelLayer } from '../../dist/index.js';
 import { PythonPeer } from './python.js';
-import { RedisProcess, redisTestsEnabled } from './server.js';
+import { redisTestsEnabled, useRedisServer } from './server.js';
 
 const enabled = redisTestsEnabled(true);
 
@@ -16,20 +16,18 @@ let serial = 0;
 const fresh = (base = 'contract') => `${base}.${process.pid}.${serial++}`;
 
 describe.runIf(enabled)('message contract with Python channels_redis', () => {
-  let server: RedisProcess;
+  const redis = useRedisServer();
   let node: ChannelLayer;
   let python: PythonPeer;
   const prefix = `contract${process.pid}:`;
 
   beforeAll(async () => {
-    server = await RedisProcess.start();
-    node = await createLayer({ backend: 'redis', hosts: [server.url], prefix });
-    python = await PythonPeer.start({ hosts: [server.url], prefix });
+    node = await createLayer({ backend: 'redis', hosts: [redis.url], prefix });
+    python = await PythonPeer.start({ hosts: [redis.url], prefix });
   });
   afterAll(async () => {
     await node?.close();
     await python?.close();
-    await server?.stop();
   });
 
   it('delivers bytes keys as the strings of their UTF-8, and integer keys as decimal strings', async () => {
@@ -48,7 +46,7 @@ describe.runIf(enabled)('message contract with Python channels_redis', () => {
         ['bytes_key_not_utf8', /bytes key of 1 bytes that is not valid UTF-8/],
       ] as const) {
         // A layer of its own: a layer reports the first failure of a kind and counts the rest.
-        const receiver = await createLayer({ backend: 'redis', hosts: [server.url], prefix });
+        const receiver = await createLayer({ backend: 'redis', hosts: [redis.url], prefix });
         try {
           const ch = fresh();
           warn.mockClear();

@@ -5,21 +5,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConnectionError, createLayer, type ChannelLayer } from '../../dist/index.js';
-import { freePort, RedisProcess, redisTestsEnabled } from './server.js';
+import { freePort, redisTestsEnabled, useRedisServer } from './server.js';
 
 const enabled = redisTestsEnabled();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe.runIf(enabled)('redis outages', () => {
-  let server: RedisProcess;
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const redis = useRedisServer();
 
   it('createLayer rejects with ConnectionError naming the host when nothing listens', async () => {
     const port = await freePort();
@@ -35,7 +29,7 @@ describe.runIf(enabled)('redis outages', () => {
   });
 
   it('rejects sends while the server is down, and recovers with pending receives resuming', async () => {
-    const options = { backend: 'redis' as const, hosts: [server.url], prefix: `outage${process.pid}:`, operationTimeout: 300 };
+    const options = { backend: 'redis' as const, hosts: [redis.url], prefix: `outage${process.pid}:`, operationTimeout: 300 };
     const consumer: ChannelLayer = await createLayer(options);
     const producer: ChannelLayer = await createLayer(options);
     const ch = 'outage.stream';
@@ -55,7 +49,7 @@ describe.runIf(enabled)('redis outages', () => {
     await sendSome(20);
     while (received.length < 20) await sleep(10);
 
-    await server.stop();
+    await redis.server.stop();
     // Down: a send fails, within operationTimeout plus a margin, with a clear error.
     const started = Date.now();
     const err = await producer.send(ch, { i: -1 }).catch((e: unknown) => e);
@@ -64,7 +58,7 @@ describe.runIf(enabled)('redis outages', () => {
     expect(Date.now() - started).toBeLessThan(300 + 2000);
     await expect(producer.groupSend('g', {})).rejects.toBeInstanceOf(ConnectionError);
 
-    await server.restart();
+    await redis.server.restart();
     // Back: sends succeed again once ioredis has reconnected (within operationTimeout of waiting).
     let sent = false;
     for (let attempt = 0; attempt < 50 && !sent; attempt++) {
@@ -91,15 +85,15 @@ describe.runIf(enabled)('redis outages', () => {
   });
 
   it('keeps a waiting lease taker through a restart', async () => {
-    const options = { backend: 'redis' as const, hosts: [server.url], prefix: `lease${process.pid}:`, operationTimeout: 300, delivery: 'at-least-once' as const };
+    const options = { backend: 'redis' as const, hosts: [redis.url], prefix: `lease${process.pid}:`, operationTimeout: 300, delivery: 'at-least-once' as const };
     const taker = await createLayer(options);
     const producer = await createLayer(options);
     const ch = 'outage.leases';
     const waiting = taker.receiveLease(ch, { timeout: 20_000 });
     await sleep(50);
-    await server.stop();
+    await redis.server.stop();
     await sleep(400);
-    await server.restart();
+    await redis.server.restart();
     for (let sent = false; !sent; ) {
       sent = await producer.send(ch, { after: 'restart' }).then(() => true, () => sleep(100).then(() => false));
     }
@@ -112,7 +106,7 @@ describe.runIf(enabled)('redis outages', () => {
 
   it('lets the process exit by itself after close()', () => {
     const child = fileURLToPath(new URL('./exit-child.js', import.meta.url));
-    const result = spawnSync(process.execPath, [child, server.url], { timeout: 20_000, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [child, redis.url], { timeout: 20_000, encoding: 'utf8' });
     expect(result.error).toBeUndefined();
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);

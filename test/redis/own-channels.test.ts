@@ -3,36 +3,20 @@
  * as a group member) goes straight to the local receiver, never through Redis, in order,
  * within the channel's capacity; members elsewhere still get group messages through Redis.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { ChannelFull, createLayer, type ChannelLayer } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from './server.js';
+import { describe, expect, it } from 'vitest';
+import { ChannelFull } from '../../dist/index.js';
+import { redisTestsEnabled, uniquePrefix, useRedisServer } from './server.js';
 
 const enabled = redisTestsEnabled();
 
 describe.runIf(enabled)("redis layer: its own channels", () => {
-  let server: RedisProcess;
-  let raw: Redis;
-  const open: ChannelLayer[] = [];
+  const redis = useRedisServer();
+  const make = redis.layers();
   let serial = 0;
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-    raw = new Redis(server.url);
-  });
-  afterAll(async () => {
-    for (const l of open) await l.close();
-    raw?.disconnect();
-    await server?.stop();
-  });
-  const make = async (options: Record<string, unknown>) => {
-    const layer = await createLayer({ backend: 'redis', hosts: [server.url], ...options });
-    open.push(layer);
-    return layer;
-  };
 
   for (const ring of [false, true]) {
     it(`keeps self-sends and own group members out of Redis, in order${ring ? ' (two-step group path)' : ''}`, async () => {
-      const prefix = `own${process.pid}x${serial++}:`;
+      const prefix = uniquePrefix('own');
       // channelCapacity forces the group send's two-step path (members read, then stored per shard).
       const extra = ring ? { channelCapacity: { 'nothing.*': 5 } } : {};
       const a = await make({ prefix, capacity: 3, ...extra });
@@ -43,8 +27,8 @@ describe.runIf(enabled)("redis layer: its own channels", () => {
       await a.send(a1, { n: 2 });
       for (const ch of [a1, a2, b1]) await (ch === b1 ? b : a).groupAdd('room', ch);
       await a.groupSend('room', { n: 3 });
-      expect(await raw.exists(`${prefix}${a1.slice(0, a1.indexOf('!') + 1)}`)).toBe(0);
-      expect(await raw.zcard(`${prefix}${b1.slice(0, b1.indexOf('!') + 1)}`)).toBe(1);
+      expect(await redis.raw.exists(`${prefix}${a1.slice(0, a1.indexOf('!') + 1)}`)).toBe(0);
+      expect(await redis.raw.zcard(`${prefix}${b1.slice(0, b1.indexOf('!') + 1)}`)).toBe(1);
       // a1 holds 3 now (its capacity): one more is refused.
       await expect(a.send(a1, { n: 4 })).rejects.toBeInstanceOf(ChannelFull);
       expect([await a.receive(a1), await a.receive(a1), await a.receive(a1)]).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
@@ -63,7 +47,7 @@ describe.runIf(enabled)("redis layer: its own channels", () => {
   }
 
   it('groups a group send by owner part: own members of several prefixes stay local, one stored message per other key', async () => {
-    const prefix = `own${process.pid}x${serial++}:`;
+    const prefix = uniquePrefix('own');
     const a = await make({ prefix });
     const b = await make({ prefix });
     const mine = [await a.newChannel(), await a.newChannel('conn'), await a.newChannel(), await a.newChannel('conn')];
@@ -73,10 +57,10 @@ describe.runIf(enabled)("redis layer: its own channels", () => {
     await a.groupAdd('mixed', plain);
     await a.groupSend('mixed', { n: 1 });
     const keyOf = (ch: string) => `${prefix}${ch.slice(0, ch.indexOf('!') + 1)}`;
-    for (const ch of mine) expect(await raw.exists(keyOf(ch))).toBe(0);
-    expect(await raw.zcard(keyOf(theirs[0]!))).toBe(1); // both 'conn' members of b share one stored message
-    expect(await raw.zcard(keyOf(theirs[2]!))).toBe(1);
-    expect(await raw.zcard(`${prefix}${plain}`)).toBe(1);
+    for (const ch of mine) expect(await redis.raw.exists(keyOf(ch))).toBe(0);
+    expect(await redis.raw.zcard(keyOf(theirs[0]!))).toBe(1); // both 'conn' members of b share one stored message
+    expect(await redis.raw.zcard(keyOf(theirs[2]!))).toBe(1);
+    expect(await redis.raw.zcard(`${prefix}${plain}`)).toBe(1);
     for (const ch of mine) expect(await a.receive(ch, { timeout: 1000 })).toEqual({ n: 1 });
     for (const ch of theirs) expect(await b.receive(ch, { timeout: 5000 })).toEqual({ n: 1 });
     expect(await a.receive(plain, { timeout: 1000 })).toEqual({ n: 1 });

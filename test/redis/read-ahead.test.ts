@@ -5,49 +5,32 @@
  * twice or lose one, must take at most one stored message ahead (the channel's capacity still
  * decides when senders are refused), and must report, not drop unseen, what it holds at close.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { ChannelFull, createLayer, TimeoutError, type ChannelLayer, type LayerEvent } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from './server.js';
+import { describe, expect, it } from 'vitest';
+import { ChannelFull, TimeoutError, type LayerEvent } from '../../dist/index.js';
+import { redisTestsEnabled, uniquePrefix, useRedisServer } from './server.js';
 
 const enabled = redisTestsEnabled();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe.runIf(enabled)('redis layer: read-ahead of its own key', () => {
-  let server: RedisProcess;
-  let raw: Redis;
-  const open: ChannelLayer[] = [];
-  let serial = 0;
-  beforeAll(async () => {
-    server = await RedisProcess.start();
-    raw = new Redis(server.url);
-  });
-  afterAll(async () => {
-    for (const l of open) await l.close();
-    raw?.disconnect();
-    await server?.stop();
-  });
-  const make = async (options: Record<string, unknown>) => {
-    const layer = await createLayer({ backend: 'redis', hosts: [server.url], ...options });
-    open.push(layer);
-    return layer;
-  };
+  const redis = useRedisServer();
+  const make = redis.layers();
   const keyOf = (prefix: string, ch: string) => `${prefix}${ch.slice(0, ch.indexOf('!') + 1)}`;
   /** Wait until `key` holds `n` members (the read-ahead pop runs on its own). */
   const untilDepth = async (key: string, n: number) => {
-    for (let i = 0; i < 400 && (await raw.zcard(key)) !== n; i++) await sleep(5);
-    return raw.zcard(key);
+    for (let i = 0; i < 400 && (await redis.raw.zcard(key)) !== n; i++) await sleep(5);
+    return redis.raw.zcard(key);
   };
 
   it('takes the next message out of Redis before receive asks for it, once the layer has received there', async () => {
-    const prefix = `ra${process.pid}x${serial++}:`;
+    const prefix = uniquePrefix('ra');
     const a = await make({ prefix });
     const b = await make({ prefix });
     const mine = await a.newChannel();
     await b.send(mine, { n: 0 });
     // Before any receive, nothing is read ahead: the message stays in Redis.
     await sleep(50);
-    expect(await raw.zcard(keyOf(prefix, mine))).toBe(1);
+    expect(await redis.raw.zcard(keyOf(prefix, mine))).toBe(1);
     expect(await a.receive(mine)).toEqual({ n: 0 });
     await b.send(mine, { n: 1 });
     expect(await untilDepth(keyOf(prefix, mine), 0)).toBe(0);
@@ -56,7 +39,7 @@ describe.runIf(enabled)('redis layer: read-ahead of its own key', () => {
   });
 
   it('reads ahead again after flush emptied what it had buffered', async () => {
-    const prefix = `ra${process.pid}x${serial++}:`;
+    const prefix = uniquePrefix('ra');
     const a = await make({ prefix });
     const b = await make({ prefix });
     const mine = await a.newChannel();
@@ -71,7 +54,7 @@ describe.runIf(enabled)('redis layer: read-ahead of its own key', () => {
   });
 
   it('reads ahead one stored message only: the capacity of the key still refuses senders', async () => {
-    const prefix = `ra${process.pid}x${serial++}:`;
+    const prefix = uniquePrefix('ra');
     const a = await make({ prefix, capacity: 3 });
     const b = await make({ prefix, capacity: 3 });
     const mine = await a.newChannel();
@@ -81,21 +64,21 @@ describe.runIf(enabled)('redis layer: read-ahead of its own key', () => {
     // One message in the process; the key takes 3 more, then senders are refused.
     for (let n = 2; n <= 4; n++) await b.send(mine, { n });
     await sleep(50);
-    expect(await raw.zcard(keyOf(prefix, mine))).toBe(3);
+    expect(await redis.raw.zcard(keyOf(prefix, mine))).toBe(3);
     await expect(b.send(mine, { n: 5 })).rejects.toBeInstanceOf(ChannelFull);
     const dropped = a.stats().dropped;
     const got = [((await a.receive(mine, { timeout: 0 })) as { n: number }).n];
     // The buffer is empty again: the read-ahead resumes and takes one of the three, not all.
     expect(await untilDepth(keyOf(prefix, mine), 2)).toBe(2);
     await sleep(50);
-    expect(await raw.zcard(keyOf(prefix, mine))).toBe(2);
+    expect(await redis.raw.zcard(keyOf(prefix, mine))).toBe(2);
     for (let i = 0; i < 3; i++) got.push(((await a.receive(mine, { timeout: 2000 })) as { n: number }).n);
     expect(got).toEqual([1, 2, 3, 4]);
     expect(a.stats().dropped).toBe(dropped);
   });
 
   it('delivers every message exactly once, in order per channel, to impatient and patient receivers', async () => {
-    const prefix = `ra${process.pid}x${serial++}:`;
+    const prefix = uniquePrefix('ra');
     const a = await make({ prefix, capacity: 10_000 });
     const b = await make({ prefix, capacity: 10_000 });
     const channels = [await a.newChannel(), await a.newChannel(), await a.newChannel()];
@@ -115,7 +98,7 @@ describe.runIf(enabled)('redis layer: read-ahead of its own key', () => {
     });
     for (let n = 0; n < count; n++) {
       await Promise.all(channels.map((ch) => b.send(ch, { n })));
-      if (n % 40 === 0) await b.groupSend(`none.${serial}`, { n: -1 }); // no member: nothing arrives
+      if (n % 40 === 0) await b.groupSend('none.group', { n: -1 }); // no member: nothing arrives
     }
     await Promise.all(receivers);
     for (const list of received) expect(list).toEqual(Array.from({ length: count }, (_, n) => n));
@@ -124,7 +107,7 @@ describe.runIf(enabled)('redis layer: read-ahead of its own key', () => {
   });
 
   it('reports what it read ahead and never received at close (reason closed), and loses nothing unseen while closing', async () => {
-    const prefix = `ra${process.pid}x${serial++}:`;
+    const prefix = uniquePrefix('ra');
     const a = await make({ prefix, capacity: 10_000 });
     const b = await make({ prefix, capacity: 10_000 });
     const mine = await a.newChannel();
@@ -152,6 +135,6 @@ describe.runIf(enabled)('redis layer: read-ahead of its own key', () => {
       0,
     );
     expect(reported).toBeGreaterThanOrEqual(1);
-    expect(reported + (await raw.zcard(keyOf(prefix, mine)))).toBe(sent);
+    expect(reported + (await redis.raw.zcard(keyOf(prefix, mine)))).toBe(sent);
   });
 });

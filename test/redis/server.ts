@@ -1,13 +1,17 @@
 /**
  * Real redis-server processes for the Redis tests: each on a free loopback port, without
- * persistence, started and stopped by the test that needs it.
+ * persistence, started and stopped by the test that needs it. Most files take one per
+ * describe block with {@link useRedisServer}, which also makes and closes their layers.
  *
  * When `redis-server` is not installed the tests skip with one loud line saying how to
  * enable them, unless `RINGBUS_REQUIRE_REDIS=1` (CI), where its absence is a failure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
+import { Redis } from 'ioredis';
+import { createLayer, type ChannelLayer } from '../../dist/index.js';
 import { findPython } from '../../bench/python.js';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, createConnection } from 'node:net';
@@ -96,7 +100,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     socket.once('connect', () => {
@@ -183,4 +188,159 @@ export class RedisProcess {
       child.kill('SIGTERM');
     });
   }
+}
+
+let prefixSerial = 0;
+
+/**
+ * A key prefix no other layer of this test process uses: `<base><pid>x<n>:`. The pid keeps
+ * two test processes on one server apart, `n` two layers (or two tests) of one file.
+ */
+export function uniquePrefix(base: string): string {
+  return `${base}${process.pid}x${prefixSerial++}:`;
+}
+
+/** Options for createLayer, as the tests pass them (checked by createLayer itself). */
+type LayerOptions = Record<string, unknown>;
+
+/** What {@link useRedisServer} gives the describe block that called it. */
+export interface RedisServerFixture {
+  /**
+   * The running server: its `port` and `url`, and `stop()` / `restart()` for outage tests
+   * (the afterAll stop is harmless on a stopped server). Throws outside the block's tests.
+   */
+  readonly server: RedisProcess;
+  /** `server.url`. */
+  readonly url: string;
+  /**
+   * One raw ioredis client on the server, to look at the keys a layer wrote or to pause the
+   * server. Made on first use (a block that never looks needs no connection), disconnected
+   * by the afterAll.
+   */
+  readonly raw: Redis;
+  /**
+   * A `make(options)` that creates a layer on this server: `{ backend: 'redis', hosts:
+   * [url] }`, then `defaults` (called once per layer, so that a default prefix can be fresh
+   * each time), then `options`, later ones winning. Every layer made is closed by the
+   * afterAll, before the server stops; closing one in the test as well is harmless (close is
+   * idempotent).
+   */
+  layers(defaults?: LayerOptions | (() => LayerOptions)): (options?: LayerOptions) => Promise<ChannelLayer>;
+}
+
+/**
+ * Run one redis-server for the tests of the calling describe block (or file, at top level):
+ * registers a beforeAll that starts it (`extraArgs` and `mode` as {@link RedisProcess.start})
+ * and an afterAll that closes the layers made through {@link RedisServerFixture.layers},
+ * disconnects {@link RedisServerFixture.raw} and stops the server, in that order, even when
+ * one of them fails (the first failure is then rethrown, so a close that throws still fails
+ * the file).
+ *
+ * Hooks the caller registers after this call run inside these: vitest runs beforeAll hooks
+ * in order and afterAll hooks in reverse (`sequence.hooks: 'stack'`), so a peer started in
+ * the caller's own beforeAll may use the server, and is stopped by its own afterAll before
+ * the server goes.
+ *
+ * A master with a Sentinel is {@link useRedisSentinel}. Setups whose server needs something
+ * made in a hook first (a TLS server and its fresh certificate) use RedisProcess directly.
+ */
+export function useRedisServer(extraArgs: string[] = [], mode: ServerMode = {}): RedisServerFixture {
+  let server: RedisProcess | null = null;
+  let raw: Redis | null = null;
+  const open: ChannelLayer[] = [];
+  const current = (): RedisProcess => {
+    if (server === null) {
+      throw new Error('useRedisServer: the server runs only from the beforeAll to the afterAll of the describe block that called it; use it inside its tests or hooks');
+    }
+    return server;
+  };
+  beforeAll(async () => {
+    server = await RedisProcess.start(extraArgs, mode);
+  });
+  afterAll(async () => {
+    const failures: unknown[] = [];
+    for (const layer of open.splice(0)) await layer.close().catch((err: unknown) => failures.push(err));
+    raw?.disconnect();
+    raw = null;
+    await server?.stop().catch((err: unknown) => failures.push(err));
+    server = null;
+    if (failures.length > 0) throw failures[0];
+  });
+  return {
+    get server() {
+      return current();
+    },
+    get url() {
+      return current().url;
+    },
+    get raw() {
+      raw ??= new Redis(current().url);
+      return raw;
+    },
+    layers(defaults = {}) {
+      return async (options = {}) => {
+        const layer = await createLayer({
+          backend: 'redis',
+          hosts: [current().url],
+          ...(typeof defaults === 'function' ? defaults() : defaults),
+          ...options,
+        });
+        open.push(layer);
+        return layer;
+      };
+    },
+  };
+}
+
+/** What {@link useRedisSentinel} gives the describe block that called it. */
+export interface RedisSentinelFixture {
+  /** The master, a plain {@link useRedisServer} server. */
+  readonly master: RedisServerFixture;
+  /** The Sentinel that monitors it. Throws outside the block's tests. */
+  readonly sentinel: RedisProcess;
+  /** The `hosts` entry that reaches the master through the Sentinel. */
+  readonly host: { sentinels: Array<{ host: string; port: number }>; name: string };
+}
+
+/**
+ * Run a master and one Sentinel monitoring it under `name` (quorum 1) for the tests of the
+ * calling describe block: the master as {@link useRedisServer}, then a beforeAll that writes
+ * the Sentinel's config (in a temporary folder of its own, as Sentinel rewrites its config
+ * file) and starts it. Its afterAll runs before the master's: the Sentinel stops first, then
+ * its folder is removed.
+ */
+export function useRedisSentinel(name = 'ringbus-master'): RedisSentinelFixture {
+  const master = useRedisServer();
+  let sentinel: RedisProcess | null = null;
+  let dir: string | null = null;
+  const current = (): RedisProcess => {
+    if (sentinel === null) {
+      throw new Error('useRedisSentinel: the Sentinel runs only from the beforeAll to the afterAll of the describe block that called it');
+    }
+    return sentinel;
+  };
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ringbus-sentinel-'));
+    sentinel = await RedisProcess.start([], {
+      sentinelConfig: { file: join(dir, 'sentinel.conf'), text: `sentinel monitor ${name} 127.0.0.1 ${master.server.port} 1` },
+    });
+  });
+  afterAll(async () => {
+    try {
+      await sentinel?.stop();
+    } finally {
+      sentinel = null;
+      if (dir !== null) rmSync(dir, { recursive: true, force: true });
+      dir = null;
+    }
+  });
+  return {
+    master,
+    get sentinel() {
+      return current();
+    },
+    get host() {
+      return { sentinels: [{ host: '127.0.0.1', port: current().port }], name };
+    },
+  };
 }

@@ -3,28 +3,21 @@
  * redeliveries are reported with their channel on every backend where they happen (Redis
  * against a real redis-server), the counts agree with stats(), and unsubscribing stops them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLayer, type ChannelLayer, type LayerEvent } from '../../dist/index.js';
-import { RedisProcess, redisTestsEnabled } from '../redis/server.js';
+import { redisTestsEnabled, uniquePrefix, useRedisServer } from '../redis/server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const redisEnabled = redisTestsEnabled();
-let redis: RedisProcess | undefined;
-let serial = 0;
-
-beforeAll(async () => {
-  if (redisEnabled) redis = await RedisProcess.start();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+// One server for the file's Redis cases (none when Redis tests are skipped).
+const redis = redisEnabled ? useRedisServer() : undefined;
 
 const backends: Array<[string, (o: Record<string, unknown>) => Promise<ChannelLayer>]> = [
   ['memory', (o) => createLayer({ backend: 'memory', ...o } as never)],
   ['shared', (o) => createLayer({ memory: 4 * 1024 * 1024, ...o } as never)],
 ];
 if (redisEnabled) {
-  backends.push(['redis', (o) => createLayer({ backend: 'redis', hosts: [redis!.url], prefix: `ev${process.pid}x${serial++}:`, ...o } as never)]);
+  backends.push(['redis', (o) => createLayer({ backend: 'redis', hosts: [redis!.url], prefix: uniquePrefix('ev'), ...o } as never)]);
 }
 
 /** The events of `layer` while `fn` runs, summed by type/reason/channel. */
