@@ -17,6 +17,8 @@ if (isMainThread) {
   const workers = Array.from({ length: WORKERS }, (_, id) =>
     new Worker(new URL(import.meta.url), { workerData: busWorkerData(layer, { id, results }) }),
   );
+  // Listen for the exits now: a worker that is done may exit before we get to wait for it.
+  const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
   // Wait until every worker has joined the 'workers' group, so that none misses the stop.
   for (let i = 0; i < WORKERS; i++) await layer.receive(results, { timeout: 10_000 });
   for (let n = 1; n <= JOBS; n++) await layer.send('jobs.square', { type: 'job', n });
@@ -30,7 +32,7 @@ if (isMainThread) {
   console.log('sum of squares:', total); // 385
 
   await layer.groupSend('workers', { type: 'stop' }); // every worker joined this group
-  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
+  await Promise.all(exited);
   await layer.close();
 } else {
   const bus = attachLayer(); // the bus in this thread's workerData

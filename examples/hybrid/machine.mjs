@@ -18,6 +18,8 @@ if (isMainThread) {
   const workers = Array.from({ length: WORKERS }, (_, id) =>
     new Worker(new URL(import.meta.url), { workerData: busWorkerData(layer, { machine: name, id, room: WORKERS * machines.length }) }),
   );
+  // Listen for the exits now: a worker that is done may exit before we get to wait for it.
+  const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
   // Every worker has joined the room (through shared memory: a local channel) ...
   for (let i = 0; i < WORKERS; i++) await layer.receive('local.joined', { timeout: 30_000 });
   // ... then the machines tell each other so (through Redis: plain channels), so nobody speaks too early.
@@ -29,7 +31,7 @@ if (isMainThread) {
     const { id, heard } = await layer.receive('local.done', { timeout: 30_000 });
     console.log(`machine ${name}, worker ${id} heard: ${heard.sort().join(', ')}`);
   }
-  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
+  await Promise.all(exited);
   await layer.close();
 } else {
   const layer = attachLayer(); // the bus of this machine, from workerData
