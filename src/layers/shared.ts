@@ -21,19 +21,18 @@ import { quote } from '../quote.js';
 import { assertRecords, decodeRecords, decodeRecordsOwned, encode, encodeRecords, encodeStaged } from '../codec.js';
 import { structuresOf, type Structures } from '../codec/records.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
-import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
+import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
 import {
   type Borrowed, type LayerStats, type Lease, type Message, type MessageShape, type ReceiveManyOptions, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
 import {
-  BLOCK_HEADER, Core, FULL_CODES, INSTANCE_SLOTS, KIND_CHANNEL, KIND_GROUP, LIFO_FLAG, MEMBER_ENTRY, RECORD_BYTES, STATUS,
-  coreModule,
+  BLOCK_HEADER, Core, INSTANCE_SLOTS, MEMBER_ENTRY, RECORD_BYTES, coreModule,
 } from '../wasm/core.js';
 import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
 import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
 import {
-  LIFO_DROP_OLDEST, SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
+  SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
 import { parkUntil, pokeParked, type ParkedCounter, type Strategy } from './shared/park.js';
 import * as batch from './shared/batch.js';
@@ -45,34 +44,13 @@ import { SlotLiveness } from './shared/liveness.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 import { Holds } from './shared/holds.js';
 import { DecodeCache } from './shared/fanout.js';
+import { Registry, type Ref } from './shared/registry.js';
 import { Borrows, PADDED_MAX, PAD_SHIFT, TableEntries, messageLength, messageStart, ownBuffer } from './shared/borrow.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
 
-/** Registry slots visited (reclaiming unused records) each time this instance creates one. */
-const SWEEP_STEP = 64;
-/** Cached names per instance before the cache is cleared (it is only a cache). */
-const CACHE_LIMIT = 50_000;
 const RESOLVED: Promise<void> = Promise.resolve();
-
-interface Ref {
-  rec: number;
-  gen: number;
-  /**
-   * Adaptive waiting on this channel: waits left that park at once without spinning, and the
-   * current back-off. A spin that catches a message resets the back-off; a spin that fails
-   * (the channel is idle, or the sender cannot run because spinning threads hold the cores)
-   * doubles it, up to {@link MAX_SPIN_BACKOFF} waits. So a busy ping-pong keeps spinning, while
-   * idle channels and oversubscribed cores mostly park.
-   */
-  spinSkip: number;
-  spinBackoff: number;
-  /** This instance's held pin on the channel (shared/holds.ts): hold entry address, 0 when not held. */
-  held: number;
-  /** Used by a fast path since the holds' last tick. */
-  hot: boolean;
-}
 
 /**
  * Messages of at least this many encoded bytes are copied out of the shared memory into a
@@ -155,18 +133,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly opts: ResolvedSharedOptions;
   private readonly core: Core;
   private readonly strategy: Strategy;
+  /** Name slots, registry lookups and the name caches (shared/registry.ts). */
+  private readonly registry: Registry;
   /**
-   * Name caches. Rule of the record reclamation (shared/reclaim.ts): use a cached (record,
-   * generation) only synchronously right after reading it from the cache; across an await,
-   * hold a pinned record (a record's memory may become another block once this instance
-   * announced a later epoch).
+   * The registry's channel cache, read directly by the fast paths (no call in between). Use
+   * a cached (record, generation) only synchronously (the cache rule of shared/registry.ts).
    */
-  private readonly channels = new Map<string, Ref>();
-  private readonly groups = new Map<string, Ref>();
-  /** The region's name slots (see assembly/layout.ts): address, count, size, data offset. */
-  private readonly names: { base: number; count: number; size: number; data: number };
-  /** Where this instance starts looking for a free name slot. */
-  private nameHint: number;
+  private readonly channels: Map<string, Ref>;
   /** Private (non-shared) buffer messages are copied into before decoding. */
   private inbox = new Uint8Array(4096);
   /** This instance's id in the instance table (the owner of its leases); 0: none. */
@@ -245,8 +218,17 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const check = (): void => void this.closed;
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
     const liveness = this.liveness;
-    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
     this.holds = new Holds(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    this.registry = new Registry({
+      core, opts, holds: this.holds,
+      relieve: (attempt) => this.withRelief(attempt),
+      shortage: (bytes) => this.reclaimer.shortage(bytes),
+      swept: () => {
+        if (this.observed) this.noticeExpired(null);
+      },
+    }, this.pinWord);
+    this.channels = this.registry.channels;
+    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.registry.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
     this.structures = structuresOf({
       u8: core.u8,
       i32: core.i32,
@@ -269,9 +251,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       // Views of the shared block, records read with the bus's structures (decodeBorrowed's rule).
       decodeViews: (bytes) => decodeRecordsOwned(bytes, this.structures),
     });
-    const x = core.x;
-    this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
-    this.nameHint = Math.floor(Math.random() * this.names.count);
     this.batch = {
       core, opts, counters, strategy: this.strategy, parkedCounter: this.parkedCounter, closeSignal: this.closeSignal,
       cached: (channel) => this.channels.get(channel),
@@ -285,8 +264,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       take: (h) => this.take(h),
       cutoff: () => this.cutoff(),
       noteDropped: (count, channel) => this.noteDropped(count, channel, 'drop-oldest'),
-      pinForWait: (channel) => this.pinForWait(channel),
-      unpinAfterWait: (rec) => this.unpinAfterWait(rec),
+      pinForWait: (channel) => this.registry.pinForWait(channel),
+      unpinAfterWait: (rec) => this.registry.unpinAfterWait(rec),
       waitTake: (channel, rec, what, options) => this.waitTake(channel, rec, what, options),
     };
   }
@@ -562,7 +541,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const x = this.core.x;
     let rec: number;
     try {
-      rec = this.pinForWait(channel);
+      rec = this.registry.pinForWait(channel);
     } catch (err) {
       x.release(h);
       throw err;
@@ -604,7 +583,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       x.release(h);
       throw new ChannelFull(channel, this.opts.common.capacityOf(channel));
     } finally {
-      this.unpinAfterWait(rec);
+      this.registry.unpinAfterWait(rec);
       if (this.observed) this.noticeExpired(channel);
     }
   }
@@ -617,13 +596,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   /** Pin `channel`, take a message (waiting as `options` say), hand its handle to `take`. */
   private async receiveWith<R>(channel: string, options: ReceiveOptions | undefined, what: string, take: (h: number) => R): Promise<R> {
     const x = this.core.x;
-    const rec = this.pinForWait(channel);
+    const rec = this.registry.pinForWait(channel);
     try {
       let h = x.popPinned(rec, this.cutoff());
       if (h === 0) h = await this.waitTake(channel, rec, what, options);
       return take(h);
     } finally {
-      this.unpinAfterWait(rec);
+      this.registry.unpinAfterWait(rec);
       if (this.observed) this.noticeExpired(channel);
     }
   }
@@ -686,7 +665,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   protected override async doReceiveLease(channel: string, options: ReceiveOptions | undefined): Promise<Lease> {
     const x = this.core.x;
-    const rec = this.pinForWait(channel);
+    const rec = this.registry.pinForWait(channel);
     try {
       const gen = this.channels.get(channel)?.gen ?? x.lastGen();
       let taken = { slot: 0, seq: 0, h: 0, deliveries: 0 };
@@ -738,7 +717,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       this.counters.received++;
       return new SharedLease(this, taken.slot, taken.seq, message, taken.deliveries);
     } finally {
-      this.unpinAfterWait(rec);
+      this.registry.unpinAfterWait(rec);
       if (this.observed) this.noticeExpired(channel);
     }
   }
@@ -806,7 +785,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private withDeadLetters(fn: (dead: number, maxDeliveries: number) => number): number {
     const t = this.opts.tradeoffs;
     if (!Number.isFinite(t.maxDeliveries)) return fn(0, 0);
-    const dead = this.pinChannel(t.deadLetterChannel);
+    const dead = this.registry.pinChannel(t.deadLetterChannel);
     try {
       return fn(dead, t.maxDeliveries);
     } finally {
@@ -818,9 +797,9 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   protected async doGroupAdd(group: string, channel: string): Promise<void> {
     const x = this.core.x;
-    const g = this.pinGroup(group, true);
+    const g = this.registry.pinGroup(group, true);
     try {
-      const c = this.pinChannel(channel);
+      const c = this.registry.pinChannel(channel);
       try {
         const now = Date.now();
         if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
@@ -839,11 +818,11 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   protected async doGroupDiscard(group: string, channel: string): Promise<void> {
     const x = this.core.x;
-    const g = this.pinGroup(group, false);
+    const g = this.registry.pinGroup(group, false);
     if (g === 0) return;
     try {
       // A member channel cannot be reclaimed, so a channel that does not exist is no member.
-      const c = this.pinChannelIfExists(channel);
+      const c = this.registry.pinChannelIfExists(channel);
       if (c === 0) return;
       try {
         const cutoff = Date.now() - this.opts.common.groupExpiryMs;
@@ -864,7 +843,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   protected async doGroupSend(group: string, message: Message): Promise<void> {
     const x = this.core.x;
     const h = this.store(message);
-    const g = this.pinGroup(group, false);
+    const g = this.registry.pinGroup(group, false);
     if (g === 0) {
       x.release(h);
       return;
@@ -914,7 +893,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const x = this.core.x;
     let delivered = 0;
     for (const channel of channels) {
-      const rec = this.pinChannel(channel);
+      const rec = this.registry.pinChannel(channel);
       try {
         const h = this.storeBytes(bytes, timeMs);
         let ok = x.pushPinned(rec, h) === 1;
@@ -981,22 +960,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   }
 
   protected depths(): Record<string, number> {
-    const depths: Record<string, number> = {};
-    if (this.closed) return depths;
-    const x = this.core.x;
-    const cutoff = this.cutoff();
-    const name = this.claimName();
-    try {
-      for (let from = 0; ; ) {
-        const slot = x.nextDepth(from, cutoff, name);
-        if (slot < 0) break;
-        depths[this.readName(name, x.lastNameLength())] = x.lastDepth();
-        from = slot + 1;
-      }
-    } finally {
-      this.releaseName(name);
-    }
-    return depths;
+    return this.closed ? {} : this.registry.depths(this.cutoff());
   }
 
   protected async doClose(): Promise<void> {
@@ -1024,8 +988,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
         x.instanceFree(this.instance, 0);
       }
     }
-    this.channels.clear();
-    this.groups.clear();
+    this.registry.clear();
   }
 
   // ---- internals -----------------------------------------------------------------------
@@ -1127,146 +1090,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (p === 0) p = this.withRelief(() => x.allocScratch(bytes));
     if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes: ${this.reclaimer.shortage(bytes)}`);
     return p;
-  }
-
-  /**
-   * Claim one of the region's name slots for the length of a call (a CAS on its owner word)
-   * and return the address of its name bytes. Slots are not kept per instance, so attaching
-   * costs no shared memory and lookups work even when the arena is full.
-   */
-  private claimName(): number {
-    const i32 = this.core.i32;
-    const { base, count, size, data } = this.names;
-    for (let round = 0; round < 1000; round++) {
-      for (let k = 0; k < count; k++) {
-        const i = (this.nameHint + k) % count;
-        const slot = base + i * size;
-        if (Atomics.compareExchange(i32, slot >> 2, 0, 1) === 0) {
-          this.nameHint = i;
-          return slot + data;
-        }
-      }
-    }
-    throw new OutOfSharedMemory('names', `all ${count} name slots are busy (as many concurrent name lookups)`);
-  }
-
-  private releaseName(at: number): void {
-    Atomics.store(this.core.i32, (at - this.names.data) >> 2, 0);
-  }
-
-  private writeName(at: number, name: string): number {
-    const u8 = this.core.u8;
-    for (let i = 0; i < name.length; i++) u8[at + i] = name.charCodeAt(i);
-    return name.length;
-  }
-
-  private readName(at: number, len: number): string {
-    return String.fromCharCode(...this.core.u8.subarray(at, at + len));
-  }
-
-  /**
-   * Look `name` up in the registry (creating it when `create`); returns it pinned, or 0.
-   * `word`: a wait word of this instance's slot in which the core records the pin (0: none).
-   */
-  private lookup(kind: number, name: string, create: boolean, word = 0): number {
-    const at = this.claimName();
-    try {
-      return this.lookupAt(at, kind, name, create, word);
-    } finally {
-      this.releaseName(at);
-    }
-  }
-
-  private lookupAt(at: number, kind: number, name: string, create: boolean, word: number): number {
-    const x = this.core.x;
-    const len = this.writeName(at, name);
-    const cap = kind === KIND_CHANNEL ? this.opts.common.capacityOf(name) : 0;
-    let full = 0;
-    if (kind === KIND_CHANNEL) {
-      const policy = this.opts.tradeoffs.fullOf(name);
-      const lifo = this.opts.tradeoffs.orderOf(name) === 'lifo';
-      if (lifo && policy === 'drop-oldest') throw new Unsupported(`channel '${name}': ${LIFO_DROP_OLDEST}`);
-      full = FULL_CODES[policy] | (lifo ? LIFO_FLAG : 0);
-    }
-    let rec = x.lookup(kind, at, len, create ? 1 : 0, cap, full, word);
-    if (rec === 0) {
-      let status = x.lastStatus();
-      if (status === STATUS.notFound) return 0;
-      rec = this.withRelief(() => x.lookup(kind, at, len, 1, cap, full, word));
-      status = x.lastStatus();
-      if (rec === 0 && status === STATUS.registryFull) {
-        throw new OutOfSharedMemory(
-          'registry',
-          `no room for the name '${name}': ${this.opts.maxNames} names are in use (option maxNames)`,
-        );
-      }
-      if (rec === 0) {
-        const bytes = kind === KIND_CHANNEL ? Math.max(cap, 2) * 8 : RECORD_BYTES - BLOCK_HEADER;
-        throw new OutOfSharedMemory(
-          'arena',
-          `no room for ${kind === KIND_CHANNEL ? `channel '${name}' (capacity ${cap}: a ${RECORD_BYTES}-byte record and a ring of ${bytes} bytes)` : `group '${name}'`}: ${this.reclaimer.shortage(bytes)}`,
-        );
-      }
-    }
-    const gen = x.lastGen();
-    if (x.lastCreated() === 1) {
-      x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
-      if (this.observed) this.noticeExpired(null); // what the sweep found belongs to other channels
-    }
-    const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
-    if (cache.size >= CACHE_LIMIT) {
-      this.holds.dropAll();
-      cache.clear();
-    }
-    const old = cache.get(name);
-    if (old !== undefined) this.holds.drop(old);
-    cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0, held: 0, hot: false });
-    return rec;
-  }
-
-  /**
-   * As pinChannel, for an operation that may wait: the pin is recorded in this instance's
-   * wait word (if free) right after it is taken; `unpinAfterWait` clears it (if still this
-   * record) right before unpinning. A set word thus always stands for a pin in effect.
-   */
-  private pinForWait(name: string): number {
-    const x = this.core.x;
-    const cached = this.channels.get(name);
-    // Pin and record in one core call. (A first use goes through the lookup, whose pin is
-    // swapped for a recorded one: only that first time is there a moment in between.)
-    if (cached !== undefined && x.pinTracked(cached.rec, cached.gen, this.pinWord) === 1) return cached.rec;
-    // The lookup records its pin in the wait word itself, in the core, so that a thread killed
-    // at any point here leaves only recorded pins behind (the reaper undoes them).
-    const rec = this.pinChannel(name, this.pinWord);
-    const ref = this.channels.get(name);
-    if (ref !== undefined && ref.rec === rec && x.pinTracked(rec, ref.gen, this.pinWord) === 1) x.unpinRecord(rec);
-    return rec;
-  }
-
-  private unpinAfterWait(rec: number): void {
-    this.core.x.unpinTracked(rec, this.pinWord);
-  }
-
-  /**
-   * The record of channel `name`, created if needed, pinned (the caller unpins). `word`: see
-   * `lookup` (only for a caller that clears it with `unpinTracked`).
-   */
-  private pinChannel(name: string, word = 0): number {
-    const cached = this.channels.get(name);
-    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
-    return this.lookup(KIND_CHANNEL, name, true, word);
-  }
-
-  private pinChannelIfExists(name: string): number {
-    const cached = this.channels.get(name);
-    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
-    return this.lookup(KIND_CHANNEL, name, false);
-  }
-
-  private pinGroup(name: string, create: boolean): number {
-    const cached = this.groups.get(name);
-    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
-    return this.lookup(KIND_GROUP, name, create);
   }
 }
 
