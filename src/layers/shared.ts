@@ -26,7 +26,7 @@ import {
   type Borrowed, type LayerStats, type Lease, type Message, type MessageShape, type ReceiveManyOptions, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
 import {
-  BLOCK_HEADER, Core, INSTANCE_SLOTS, MEMBER_ENTRY, RECORD_BYTES, coreModule,
+  BLOCK_HEADER, Core, INSTANCE_SLOTS, RECORD_BYTES, coreModule,
 } from '../wasm/core.js';
 import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
@@ -34,8 +34,9 @@ import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type Watc
 import {
   SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
-import { parkUntil, pokeParked, type ParkedCounter, type Strategy } from './shared/park.js';
+import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import * as batch from './shared/batch.js';
+import * as groups from './shared/groups.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
 import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
 import { forget, track } from './shared/lifetime.js';
@@ -166,6 +167,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly parkedCounter: ParkedCounter;
   /** What the batched and synchronous calls (shared/batch.ts) use of this layer. */
   private readonly batch: batch.BatchHost;
+  /** What the group calls (shared/groups.ts) use of this layer. */
+  private readonly groupHost: groups.GroupHost;
   /** Reclamation: epoch announcements, full and bounded reclaims (shared/reclaim.ts). */
   private readonly reclaimer: Reclaimer;
   /** This instance's pins on its hot channels (shared/holds.ts). */
@@ -267,6 +270,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       pinForWait: (channel) => this.registry.pinForWait(channel),
       unpinAfterWait: (rec) => this.registry.unpinAfterWait(rec),
       waitTake: (channel, rec, what, options) => this.waitTake(channel, rec, what, options),
+    };
+    this.groupHost = {
+      core, opts, counters, registry: this.registry,
+      store: (message) => this.store(message),
+      storeBytes: (bytes, timeMs) => this.storeBytes(bytes, timeMs),
+      relieve: (attempt) => this.withRelief(attempt),
+      shortage: (bytes) => this.reclaimer.shortage(bytes),
+      cutoff: () => this.cutoff(),
+      noteDropped: (count, channel, reason, group) => this.noteDropped(count, channel, reason, group),
     };
   }
 
@@ -796,86 +808,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   // ---- groups --------------------------------------------------------------------------
 
   protected async doGroupAdd(group: string, channel: string): Promise<void> {
-    const x = this.core.x;
-    const g = this.registry.pinGroup(group, true);
-    try {
-      const c = this.registry.pinChannel(channel);
-      try {
-        const now = Date.now();
-        if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
-          if (this.withRelief(() => x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs)) === 0) {
-            const bytes = (x.groupSize(g) + 1) * MEMBER_ENTRY + 8;
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
-          }
-        }
-      } finally {
-        x.unpinRecord(c);
-      }
-    } finally {
-      x.unpinRecord(g);
-    }
+    groups.groupAdd(this.groupHost, group, channel);
   }
 
   protected async doGroupDiscard(group: string, channel: string): Promise<void> {
-    const x = this.core.x;
-    const g = this.registry.pinGroup(group, false);
-    if (g === 0) return;
-    try {
-      // A member channel cannot be reclaimed, so a channel that does not exist is no member.
-      const c = this.registry.pinChannelIfExists(channel);
-      if (c === 0) return;
-      try {
-        const cutoff = Date.now() - this.opts.common.groupExpiryMs;
-        if (x.groupDiscard(g, c, cutoff) === 0) {
-          if (this.withRelief(() => x.groupDiscard(g, c, cutoff)) === 0) {
-            const bytes = x.groupSize(g) * MEMBER_ENTRY + 8;
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
-          }
-        }
-      } finally {
-        x.unpinRecord(c);
-      }
-    } finally {
-      x.unpinRecord(g);
-    }
+    groups.groupDiscard(this.groupHost, group, channel);
   }
 
   protected async doGroupSend(group: string, message: Message): Promise<void> {
-    const x = this.core.x;
-    const h = this.store(message);
-    const g = this.registry.pinGroup(group, false);
-    if (g === 0) {
-      x.release(h);
-      return;
-    }
-    // The snapshot of the members goes to a block of this call only (nothing is kept per
-    // instance); its size comes from a racy read of the member count, and the core says when
-    // the group grew meanwhile.
-    let snapshot = 0;
-    try {
-      const cutoff = Date.now() - this.opts.common.groupExpiryMs;
-      let cap = x.groupSize(g) + 8;
-      for (;;) {
-        try {
-          snapshot = this.scratch(cap * MEMBER_ENTRY, 'a snapshot of the members of group ' + `'${group}'`);
-        } catch (err) {
-          x.release(h);
-          throw err;
-        }
-        const n = x.groupSend(g, h, cutoff, snapshot + BLOCK_HEADER, cap);
-        if (n >= 0) {
-          this.counters.sent += n;
-          this.noteDropped(x.lastDropped(), null, 'group-full', group);
-          return;
-        }
-        x.release(snapshot);
-        snapshot = 0;
-        cap = -n + 8;
-      }
-    } finally {
-      if (snapshot !== 0) x.release(snapshot);
-      x.unpinRecord(g);
-    }
+    groups.groupSend(this.groupHost, group, message);
   }
 
   /**
@@ -890,36 +831,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    */
   deliverEncoded(channels: readonly string[], bytes: Uint8Array, timeMs: number, group?: string): number {
     this.assertOpen('groupSend');
-    const x = this.core.x;
-    let delivered = 0;
-    for (const channel of channels) {
-      const rec = this.registry.pinChannel(channel);
-      try {
-        const h = this.storeBytes(bytes, timeMs);
-        let ok = x.pushPinned(rec, h) === 1;
-        if (!ok) {
-          x.dropExpired(rec, this.cutoff());
-          ok = x.pushPinned(rec, h) === 1;
-        }
-        if (!ok && this.opts.tradeoffs.fullOf(channel) === 'drop-oldest' && x.dropOldest(rec) === 1) {
-          this.noteDropped(1, channel, 'drop-oldest', group);
-          ok = x.pushPinned(rec, h) === 1;
-        }
-        if (ok) {
-          delivered++;
-          this.counters.sent++;
-          // A receiver parked in this thread (the hybrid router delivers to its own thread's
-          // instances) re-checks now instead of after V8's wake-up task (see park.ts, pokes).
-          pokeParked(this.core.i32, (rec + this.core.off.wake) >> 2);
-        } else {
-          x.release(h);
-          this.noteDropped(1, channel, group === undefined ? 'arrival-full' : 'group-full', group);
-        }
-      } finally {
-        x.unpinRecord(rec);
-      }
-    }
-    return delivered;
+    return groups.deliverEncoded(this.groupHost, channels, bytes, timeMs, group);
   }
 
   // ---- whole bus -----------------------------------------------------------------------
@@ -1084,13 +996,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return bytes.buffer === this.inbox.buffer ? decodeRecords(bytes, this.structures) : decodeRecordsOwned(bytes, this.structures);
   }
 
-  private scratch(bytes: number, what: string): number {
-    const x = this.core.x;
-    let p = x.allocScratch(bytes);
-    if (p === 0) p = this.withRelief(() => x.allocScratch(bytes));
-    if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes: ${this.reclaimer.shortage(bytes)}`);
-    return p;
-  }
 }
 
 /**
