@@ -30,7 +30,7 @@ import {
 } from '../wasm/core.js';
 import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
 import { LayerBase } from './base.js';
-import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
+import { AtLeastOnce, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
 import {
   SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
 } from './shared/options.js';
@@ -45,7 +45,7 @@ import { SlotLiveness } from './shared/liveness.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 import { Holds } from './shared/holds.js';
 import { DecodeCache } from './shared/fanout.js';
-import { Registry, type Ref } from './shared/registry.js';
+import { MAX_SPIN_BACKOFF, Registry, type Ref } from './shared/registry.js';
 import { Borrows, PADDED_MAX, PAD_SHIFT, TableEntries, messageLength, messageStart, ownBuffer } from './shared/borrow.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
@@ -59,9 +59,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * reused inbox and a copy per byte string cost less than a fresh buffer per message).
  */
 const OWNED_MIN = 1024;
-
-/** Most waits in a row that skip spinning on a channel where spinning keeps failing. */
-const MAX_SPIN_BACKOFF = 64;
 
 /** Accounting of the shared region (for tests, monitoring and the docs' numbers). */
 export interface SharedMemoryStats {
@@ -155,7 +152,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly liveness: SlotLiveness | undefined;
   /** Tracks this instance for its thread's exit and its collection (shared/lifetime.ts). */
   private readonly lifetime: WeakRef<SharedLayer>;
-  private nextSweep = 0;
   /**
    * Addresses of this instance's wait words in the instance table (0: none): the record it
    * pinned for a wait, and the parked counter it incremented. A thread that dies while
@@ -167,6 +163,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly parkedCounter: ParkedCounter;
   /** What the batched and synchronous calls (shared/batch.ts) use of this layer. */
   private readonly batch: batch.BatchHost;
+  /** Takes, settles and sweeps under at-least-once delivery (shared/leases.ts). */
+  private readonly atLeastOnce: AtLeastOnce;
   /** What the group calls (shared/groups.ts) use of this layer. */
   private readonly groupHost: groups.GroupHost;
   /** Reclamation: epoch announcements, full and bounded reclaims (shared/reclaim.ts). */
@@ -271,6 +269,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       unpinAfterWait: (rec) => this.registry.unpinAfterWait(rec),
       waitTake: (channel, rec, what, options) => this.waitTake(channel, rec, what, options),
     };
+    this.atLeastOnce = new AtLeastOnce({
+      core, opts, counters, strategy: this.strategy, parkedCounter: this.parkedCounter, closeSignal: this.closeSignal,
+      registry: this.registry, settler: this, instance: this.instance,
+      cutoff: () => this.cutoff(),
+      copyOut: (h) => this.copyOut(h),
+      noticeExpired: (channel) => {
+        if (this.observed) this.noticeExpired(channel);
+      },
+    });
     this.groupHost = {
       core, opts, counters, registry: this.registry,
       store: (message) => this.store(message),
@@ -675,70 +682,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return this.opts.tradeoffs.delivery === 'at-least-once';
   }
 
-  protected override async doReceiveLease(channel: string, options: ReceiveOptions | undefined): Promise<Lease> {
-    const x = this.core.x;
-    const rec = this.registry.pinForWait(channel);
-    try {
-      const gen = this.channels.get(channel)?.gen ?? x.lastGen();
-      let taken = { slot: 0, seq: 0, h: 0, deliveries: 0 };
-      const attempt = (): number => {
-        const rc = x.leaseTake(rec, gen, this.instance, this.cutoff(), Date.now() + this.opts.tradeoffs.leaseTimeoutMs);
-        if (rc === -1) {
-          throw new OutOfSharedMemory('leases', `no free lease slot: ${this.opts.maxLeases} leases are out (option maxLeases)`);
-        }
-        if (rc <= 0) return 0;
-        taken = { slot: rc - 1, seq: x.lastLeaseSeq(), h: x.lastLeaseHandle(), deliveries: x.lastLeaseDeliveries() };
-        return rc;
-      };
-      if (Date.now() >= this.nextSweep) this.sweepQuietly();
-      let got = attempt();
-      const ref = this.channels.get(channel);
-      if (got === 0 && this.strategy.wait === 'adaptive' && options?.timeout !== 0 && ref !== undefined) {
-        if (ref.spinSkip > 0) ref.spinSkip--;
-        else {
-          // As doReceive: spin first, on the cheap depth word (a take claims a slot and pins).
-          for (let i = this.strategy.spinBudget; got === 0 && i > 0; i--) {
-            if (x.depth(rec) > 0) got = attempt();
-          }
-          ref.spinBackoff = got !== 0 ? 0 : Math.min(MAX_SPIN_BACKOFF, Math.max(1, ref.spinBackoff * 2));
-          ref.spinSkip = ref.spinBackoff;
-        }
-      }
-      if (got === 0) {
-        const off = this.core.off;
-        await parkUntil(
-          this.core.i32,
-          (rec + off.wake) >> 2,
-          (rec + off.parked) >> 2,
-          `receiveLease('${channel}')`,
-          options,
-          this.closeSignal,
-          this.strategy,
-          attempt,
-          this.parkedCounter,
-        );
-      }
-      // The message stays in the lease slot until it is settled: copy it out, do not release it.
-      let message: Message;
-      try {
-        message = this.copyOut(taken.h);
-      } catch (err) {
-        x.leaseAck(taken.slot, taken.seq, this.instance); // undecodable: redelivering cannot help
-        throw err;
-      }
-      this.counters.received++;
-      return new SharedLease(this, taken.slot, taken.seq, message, taken.deliveries);
-    } finally {
-      this.registry.unpinAfterWait(rec);
-      if (this.observed) this.noticeExpired(channel);
-    }
+  protected override doReceiveLease(channel: string, options: ReceiveOptions | undefined): Promise<Lease> {
+    return this.atLeastOnce.receive(channel, options);
   }
 
-  /** Settle lease (slot, seq) of this bus; used by {@link SharedLease}. @internal */
+  /** Settle lease (slot, seq) of this bus; used by its leases (shared/leases.ts). @internal */
   settleLease(slot: number, seq: number, how: 'ack' | 'nack'): boolean {
-    const x = this.core.x;
-    if (how === 'ack') return x.leaseAck(slot, seq, this.instance) === 1;
-    return this.withDeadLetters((dead, max) => x.leaseNack(slot, seq, this.instance, dead, max)) !== 0;
+    return this.atLeastOnce.settle(slot, seq, how);
   }
 
   /**
@@ -764,45 +714,16 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * it for a thread that has really exited: `watch` does it at the right moment.
    */
   reapThread(thread: number): number {
-    const x = this.core.x;
-    let n = 0;
-    for (let id = x.instanceOfThread(thread, 1); id !== 0; id = x.instanceOfThread(thread, id + 1)) {
-      if (id === this.instance) continue;
-      n += this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, id));
-      x.instanceFree(id, 1); // also frees a message it was sending or receiving when it died
-    }
-    return n;
+    return this.atLeastOnce.reapThread(thread);
   }
 
   /** Timer callbacks (static, so that they do not close over a constructor's `this`; see `weakly`). */
   private static sweepOf(layer: SharedLayer): void {
-    layer.sweepQuietly();
+    layer.atLeastOnce.sweepQuietly();
   }
 
   private static touch(layer: SharedLayer): void {
     void layer.closed;
-  }
-
-  /** Requeue expired leases (the sweep timer, and takes); a failure waits for the next sweep. */
-  private sweepQuietly(): void {
-    this.nextSweep = Date.now() + sweepIntervalMs(this.opts.tradeoffs.leaseTimeoutMs);
-    try {
-      this.withDeadLetters((dead, max) => this.core.x.leaseSweep(Date.now(), this.instance, dead, max, 0));
-    } catch {
-      // no room to create the dead-letter channel right now: the next sweep tries again
-    }
-  }
-
-  /** Run `fn` with the dead-letter channel pinned (0 when maxDeliveries is unlimited). */
-  private withDeadLetters(fn: (dead: number, maxDeliveries: number) => number): number {
-    const t = this.opts.tradeoffs;
-    if (!Number.isFinite(t.maxDeliveries)) return fn(0, 0);
-    const dead = this.registry.pinChannel(t.deadLetterChannel);
-    try {
-      return fn(dead, t.maxDeliveries);
-    } finally {
-      this.core.x.unpinRecord(dead);
-    }
   }
 
   // ---- groups --------------------------------------------------------------------------
@@ -891,13 +812,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (this.liveness?.lost === true) {
       this.core.x.instanceDetach(); // its slot was reclaimed (its leases went back): touch nothing
     } else if (this.instance !== 0) {
-      const x = this.core.x;
       try {
-        this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, this.instance));
-      } catch {
-        // No room for the dead-letter channel: the leases stay out and time out as usual.
+        this.atLeastOnce.giveBackOwn();
       } finally {
-        x.instanceFree(this.instance, 0);
+        this.core.x.instanceFree(this.instance, 0);
       }
     }
     this.registry.clear();

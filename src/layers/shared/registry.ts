@@ -31,6 +31,9 @@ const SWEEP_STEP = 64;
 /** Cached names per instance before the cache is cleared (it is only a cache). */
 const CACHE_LIMIT = 50_000;
 
+/** Most waits in a row that skip spinning on a channel where spinning keeps failing (see Ref). */
+export const MAX_SPIN_BACKOFF = 64;
+
 /** A resolved name: its record and generation, and this instance's per-channel state. */
 export interface Ref {
   rec: number;
@@ -39,7 +42,7 @@ export interface Ref {
    * Adaptive waiting on this channel: waits left that park at once without spinning, and the
    * current back-off. A spin that catches a message resets the back-off; a spin that fails
    * (the channel is idle, or the sender cannot run because spinning threads hold the cores)
-   * doubles it, up to MAX_SPIN_BACKOFF (shared.ts) waits. So a busy ping-pong keeps spinning,
+   * doubles it, up to {@link MAX_SPIN_BACKOFF} waits. So a busy ping-pong keeps spinning,
    * while idle channels and oversubscribed cores mostly park.
    */
   spinSkip: number;
