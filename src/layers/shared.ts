@@ -21,25 +21,20 @@ import { quote } from '../quote.js';
 import { assertRecords, decodeRecords, decodeRecordsOwned, encode, encodeRecords, encodeStaged } from '../codec.js';
 import { structuresOf, type Structures } from '../codec/records.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
-import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
+import { ChannelFull, type LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
 import {
   type Borrowed, type LayerStats, type Lease, type Message, type MessageShape, type ReceiveManyOptions, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
-import {
-  BLOCK_HEADER, Core, INSTANCE_SLOTS, RECORD_BYTES, coreModule,
-} from '../wasm/core.js';
-import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
+import { BLOCK_HEADER, RECORD_BYTES, type Core } from '../wasm/core.js';
 import { LayerBase } from './base.js';
 import { AtLeastOnce, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
-import {
-  SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
-} from './shared/options.js';
+import type { ResolvedSharedOptions, SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import * as batch from './shared/batch.js';
 import * as groups from './shared/groups.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
-import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
 import { forget, track } from './shared/lifetime.js';
+import { attachRegion, createRegion } from './shared/open.js';
 import { SLOT_LOST, claimInstance, observeSlots, SHUT_DOWN } from './shared/slots.js';
 import { SlotLiveness } from './shared/liveness.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
@@ -291,24 +286,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Create a new bus in a fresh shared memory. */
   static create(options: SharedLayerOptions = {}, clientId?: string): SharedLayer {
-    const opts = resolveSharedOptions(options);
-    const module = coreModule();
-    const pages = opts.memoryBytes / 65536;
-    const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
-    const core = new Core(module, memory);
-    const rc = core.x.init(opts.memoryBytes >>> 0, opts.buckets, opts.maxMessageSize);
-    if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
-    if (rc === 2) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes cannot hold the registry and an arena`);
-    if (core.x.setupTables(opts.maxLeases, INSTANCE_SLOTS) === 0) {
-      throw new TypeError(`invalid option maxLeases: ${opts.maxLeases} lease slots do not fit in memory (${opts.memoryBytes} bytes)`);
-    }
-    // The bus-wide options go into the shared memory: attaches read them from there.
-    const text = encodeBusOptions(options);
-    const block = core.x.allocScratch(text.length);
-    if (block === 0) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes leave no room for the bus options`);
-    core.u8.set(text, block + BLOCK_HEADER);
-    core.x.setBusOptions(block + BLOCK_HEADER, text.length);
-    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core, true, clientId);
+    const { handle, opts, core } = createRegion(options);
+    return new SharedLayer(handle, opts, core, true, clientId);
   }
 
   /**
@@ -317,42 +296,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * hybrid layer gives every instance of a machine its bus id).
    */
   static attach(handle: SharedLayerHandle, clientId?: string): SharedLayer {
-    if (handle === null || typeof handle !== 'object') {
-      throw new TypeError(`invalid handle ${quote(handle)}: expected the object of a shared layer's \`handle\``);
-    }
-    const { module, memory, options } = handle;
-    if (!isWasmModule(module) || !isWasmMemory(memory)) {
-      throw new LayoutMismatch('the handle has no compiled core (module) or no WebAssembly.Memory (memory)');
-    }
-    if (!(memory.buffer instanceof SharedArrayBuffer)) {
-      throw new LayoutMismatch('the handle\'s memory is not shared');
-    }
-    if (memory.buffer.byteLength < 2 * 65536) {
-      throw new LayoutMismatch(`the handle's memory (${memory.buffer.byteLength} bytes) is too small to hold a ringbus region`);
-    }
-    const exports = wasm.Module.exports(module).map((e) => e.name);
-    if (!exports.includes('check') || !exports.includes('layoutVersion')) {
-      throw new LayoutMismatch('the handle\'s module is not a ringbus core');
-    }
-    const core = new Core(module, memory);
-    const rc = core.x.check();
-    if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
-    if (rc === 2) throw new LayoutMismatch('no ringbus layout header in this memory (wrong magic)');
-    if (rc === 3) {
-      throw new LayoutMismatch(
-        `the region has layout version ${core.x.headerVersion()}, this core reads version ${core.x.layoutVersion()}`,
-      );
-    }
-    if (core.x.busClosed() !== 0) throw new LayerClosed('attachLayer', SHUT_DOWN);
-    // Bus-wide options come from the shared memory; the handle may only choose how this
-    // instance waits (shared/bus-options.ts).
-    const at = core.x.busOptionsAddr();
-    if (at === 0) throw new LayoutMismatch('the region holds no bus options (a broken build)');
-    const stored = core.u8.slice(at, at + core.x.busOptionsLen());
-    const opts = resolveSharedOptions(attachOptions(stored, options));
-    if (core.x.regionSize() !== opts.memoryBytes >>> 0 || core.x.maxMessageSize() !== opts.maxMessageSize) {
-      throw new LayoutMismatch('the bus options in the region do not match its header (memory, maxMessageSize)');
-    }
+    const { opts, core } = attachRegion(handle);
     return new SharedLayer(handle, opts, core, false, clientId);
   }
 
@@ -926,13 +870,6 @@ function weakly(ref: WeakRef<SharedLayer>, fn: (layer: SharedLayer) => void): ()
     const layer = ref.deref();
     if (layer !== undefined) fn(layer);
   };
-}
-
-/** The options every attached instance needs, and nothing else (the handle must stay cloneable). */
-function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
-  const out: Record<string, unknown> = {};
-  for (const key of SHARED_OPTION_KEYS) if (options[key] !== undefined) out[key] = options[key];
-  return out as SharedLayerOptions;
 }
 
 /**
