@@ -18,10 +18,10 @@
  */
 
 import { quote } from '../quote.js';
-import { assertRecords, decodeRecords, decodeRecordsOwned, encode, encodeRecords, encodeStaged } from '../codec.js';
+import { assertRecords, decodeRecordsOwned, encode, encodeRecords } from '../codec.js';
 import { structuresOf, type Structures } from '../codec/records.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
-import { ChannelFull, type LayoutMismatch, MessageTooLarge, OutOfSharedMemory } from '../errors.js';
+import { ChannelFull, type LayoutMismatch, MessageTooLarge } from '../errors.js';
 import {
   type Borrowed, type LayerStats, type Lease, type Message, type MessageShape, type ReceiveManyOptions, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
@@ -41,19 +41,13 @@ import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 import { Holds } from './shared/holds.js';
 import { DecodeCache } from './shared/fanout.js';
 import { MAX_SPIN_BACKOFF, Registry, type Ref } from './shared/registry.js';
-import { Borrows, PADDED_MAX, PAD_SHIFT, TableEntries, messageLength, messageStart, ownBuffer } from './shared/borrow.js';
+import { Borrows, TableEntries } from './shared/borrow.js';
+import { Messages } from './shared/messages.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
-
-/**
- * Messages of at least this many encoded bytes are copied out of the shared memory into a
- * buffer of their own and decoded without copying their byte strings again (below it, the
- * reused inbox and a copy per byte string cost less than a fresh buffer per message).
- */
-const OWNED_MIN = 1024;
 
 /** Accounting of the shared region (for tests, monitoring and the docs' numbers). */
 export interface SharedMemoryStats {
@@ -133,8 +127,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * a cached (record, generation) only synchronously (the cache rule of shared/registry.ts).
    */
   private readonly channels: Map<string, Ref>;
-  /** Private (non-shared) buffer messages are copied into before decoding. */
-  private inbox = new Uint8Array(4096);
+  /** Stores messages into blocks and copies them out (shared/messages.ts); the fast paths call it. */
+  private readonly messages: Messages;
   /** This instance's id in the instance table (the owner of its leases); 0: none. */
   private readonly instance: number;
   /** At-least-once: the timer that sweeps expired leases, and when to sweep next on a take. */
@@ -239,11 +233,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.decodeCache = opts.frozenMessages
       ? new DecodeCache(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness))
       : undefined;
+    this.messages = new Messages(core, opts.maxMessageSize, counters, this.structures, this.shapes, this.decodeCache, {
+      relieve: (attempt) => this.withRelief(attempt),
+      shortage: (bytes) => this.reclaimer.shortage(bytes),
+    });
     const held = liveness === undefined ? undefined : liveness.held.bind(liveness);
     this.borrows = new Borrows({
       core, held,
       entries: this.decodeCache ?? new TableEntries(core, this.instance, held),
-      copyOut: (h) => this.copyOut(h),
+      copyOut: (h) => this.messages.copyOut(h),
       // Views of the shared block, records read with the bus's structures (decodeBorrowed's rule).
       decodeViews: (bytes) => decodeRecordsOwned(bytes, this.structures),
     });
@@ -252,12 +250,12 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       cached: (channel) => this.channels.get(channel),
       pushCached: (ref, h) => this.pushCached(ref as Ref, h),
       popCached: (ref) => this.popCached(ref as Ref),
-      store: (message, now) => this.store(message, now),
+      store: (message, now) => this.messages.store(message, now),
       storeEncoded: (bytes, now) => {
         if (bytes.length > opts.maxMessageSize) throw new MessageTooLarge(bytes.length, opts.maxMessageSize);
-        return this.storeBytes(bytes, now);
+        return this.messages.storeBytes(bytes, now);
       },
-      take: (h) => this.take(h),
+      take: (h) => this.messages.take(h),
       cutoff: () => this.cutoff(),
       noteDropped: (count, channel) => this.noteDropped(count, channel, 'drop-oldest'),
       pinForWait: (channel) => this.registry.pinForWait(channel),
@@ -268,15 +266,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       core, opts, counters, strategy: this.strategy, parkedCounter: this.parkedCounter, closeSignal: this.closeSignal,
       registry: this.registry, settler: this, instance: this.instance,
       cutoff: () => this.cutoff(),
-      copyOut: (h) => this.copyOut(h),
+      copyOut: (h) => this.messages.copyOut(h),
       noticeExpired: (channel) => {
         if (this.observed) this.noticeExpired(channel);
       },
     });
     this.groupHost = {
       core, opts, counters, registry: this.registry,
-      store: (message) => this.store(message),
-      storeBytes: (bytes, timeMs) => this.storeBytes(bytes, timeMs),
+      store: (message) => this.messages.store(message),
+      storeBytes: (bytes, timeMs) => this.messages.storeBytes(bytes, timeMs),
       relieve: (attempt) => this.withRelief(attempt),
       shortage: (bytes) => this.reclaimer.shortage(bytes),
       cutoff: () => this.cutoff(),
@@ -389,7 +387,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       let h: number;
       try {
         this.checkSend(channel, message, options, true); // refuses a closed layer first
-        h = this.store(message);
+        h = this.messages.store(message);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -414,7 +412,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       this.checkReceive('receive', channel, options, true); // refuses a closed layer first
       const h = this.popCached(cached);
       if (this.observed) this.noticeExpired(channel);
-      if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
+      if (h > 1) return Promise.resolve(this.messages.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -467,7 +465,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.checkReceive('tryReceive', channel, undefined, true); // refuses a closed layer first
     const h = this.popCached(cached);
     if (this.observed) this.noticeExpired(channel);
-    if (h > 1) return this.take(h) as unknown as T;
+    if (h > 1) return this.messages.take(h) as unknown as T;
     return h === 0 ? undefined : super.tryReceive<T>(channel); // 1: reclaimed, resolve again
   }
 
@@ -496,7 +494,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Reached only for a channel this instance has not resolved yet (see `send`). */
   protected async doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void> {
-    return this.enqueue(channel, this.store(message), options);
+    return this.enqueue(channel, this.messages.store(message), options);
   }
 
   /** Enqueue stored message `h` (owned by the caller until queued) the slow way: resolve, full policies. */
@@ -553,7 +551,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Reached when `receive`'s fast path found nothing (or the channel is not resolved yet). */
   protected doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message> {
-    return this.receiveWith(channel, options, `receive('${channel}')`, (h) => this.take(h));
+    return this.receiveWith(channel, options, `receive('${channel}')`, (h) => this.messages.take(h));
   }
 
   /** Pin `channel`, take a message (waiting as `options` say), hand its handle to `take`. */
@@ -778,84 +776,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   protected override encodeChecked(message: Message): Uint8Array {
     return this.shapes === null ? encode(message) : encodeRecords(message, this.shapes);
-  }
-
-  /**
-   * Encode and store `message` in a fresh block (refcount 1, owned by the caller). The
-   * encoding is written straight into the block (`encodeStaged`: a large byte string is
-   * copied once, from the message into the arena); when the arena needs relief first, it is
-   * flattened into a copy of its own before (relief may run event listeners, which may encode).
-   */
-  private store(message: Message, now: number = Date.now()): number {
-    const enc = encodeStaged(message, this.shapes);
-    const size = enc.length;
-    const max = this.opts.maxMessageSize;
-    if (size > max) throw new MessageTooLarge(size, max);
-    // Pad the start so that the first large byte string lands aligned as its source (blocks
-    // are 8-aligned; see PAD_SHIFT), where the padded block still fits the size limit.
-    const pad = enc.align !== 0 && size + enc.align <= Math.min(max, PADDED_MAX) ? enc.align : 0;
-    const h = this.core.x.alloc(size + pad, now);
-    if (h === 0) return this.storeBytes(enc.bytes().slice(), now);
-    if (pad !== 0) this.core.u32[(h + 4) >>> 2] = (size | (pad << PAD_SHIFT)) >>> 0;
-    enc.write(this.core.u8, h + BLOCK_HEADER + pad);
-    return h;
-  }
-
-  /** Store encoded `bytes` in a fresh block stamped `timeMs` (refcount 1, owned by the caller). */
-  private storeBytes(bytes: Uint8Array, timeMs: number): number {
-    const size = bytes.length;
-    const x = this.core.x;
-    let h = x.alloc(size, timeMs);
-    if (h === 0) {
-      h = this.withRelief(() => x.alloc(size, timeMs));
-      if (h === 0) throw new OutOfSharedMemory('arena', `no room for a ${size}-byte message: ${this.reclaimer.shortage(size)}`);
-    }
-    this.core.u8.set(bytes, h + BLOCK_HEADER);
-    return h;
-  }
-
-  /** Copy message `h` out of the shared memory, release it, decode the copy. */
-  private take(h: number): Message {
-    if (this.decodeCache !== undefined) {
-      this.counters.received++;
-      return this.decodeCache.take(h, (m) => this.copyOut(m));
-    }
-    const bytes = this.copyMessage(h);
-    this.core.x.release(h);
-    this.counters.received++;
-    return this.decodeCopy(bytes);
-  }
-
-  /** Decode a copy of message `h`, which stays where it is (a lease slot owns it). */
-  private copyOut(h: number): Message {
-    return this.decodeCopy(this.copyMessage(h));
-  }
-
-  /**
-   * Copy message `h` out of the shared memory (one `set`, never a `slice` of shared memory):
-   * a message of at least {@link OWNED_MIN} bytes into a buffer of its own, which its byte
-   * strings then view (decodeOwned: no second copy of a large payload, one ArrayBuffer for
-   * all its byte strings); a smaller one into the reused private inbox.
-   */
-  private copyMessage(h: number): Uint8Array {
-    const len = messageLength(this.core.u32, h);
-    const start = messageStart(this.core.u32, h);
-    let into: Uint8Array;
-    // A padded block's encoding goes to the same offset mod 8 of a buffer of its own (a copy
-    // between addresses aligned alike is the fast one); the buffer holds zeros before it.
-    const skew = start & 7;
-    if (len >= OWNED_MIN) into = ownBuffer(len, skew);
-    else {
-      if (this.inbox.length < len) this.inbox = new Uint8Array(Math.max(len, this.inbox.length * 2));
-      into = this.inbox;
-    }
-    into.set(this.core.u8.subarray(start, start + len));
-    return into === this.inbox ? into.subarray(0, len) : into;
-  }
-
-  /** Plain msgpack, or records of this bus's structure table (any instance may have written them). */
-  private decodeCopy(bytes: Uint8Array): Message {
-    return bytes.buffer === this.inbox.buffer ? decodeRecords(bytes, this.structures) : decodeRecordsOwned(bytes, this.structures);
   }
 
 }
