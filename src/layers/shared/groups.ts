@@ -43,45 +43,39 @@ export interface GroupHost {
 
 /** Add `channel` to `group` (both created if needed). */
 export function groupAdd(host: GroupHost, group: string, channel: string): void {
-  const { core, opts, registry } = host;
-  const x = core.x;
-  const g = registry.pinGroup(group, true);
-  try {
-    const c = registry.pinChannel(channel);
-    try {
-      const now = Date.now();
-      if (x.groupAdd(g, c, now, now - opts.common.groupExpiryMs) === 0) {
-        if (host.relieve(() => x.groupAdd(g, c, now, now - opts.common.groupExpiryMs)) === 0) {
-          const bytes = (x.groupSize(g) + 1) * MEMBER_ENTRY + 8;
-          throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${host.shortage(bytes)}`);
-        }
-      }
-    } finally {
-      x.unpinRecord(c);
-    }
-  } finally {
-    x.unpinRecord(g);
-  }
+  const x = host.core.x;
+  const expiryMs = host.opts.common.groupExpiryMs;
+  withMember(host, group, channel, true, (g, c) => {
+    const now = Date.now();
+    updateMembers(host, group, () => x.groupAdd(g, c, now, now - expiryMs), () => (x.groupSize(g) + 1) * MEMBER_ENTRY + 8);
+  });
 }
 
 /** Remove `channel` from `group` (nothing when either does not exist). */
 export function groupDiscard(host: GroupHost, group: string, channel: string): void {
-  const { core, opts, registry } = host;
+  const x = host.core.x;
+  const expiryMs = host.opts.common.groupExpiryMs;
+  withMember(host, group, channel, false, (g, c) => {
+    const cutoff = Date.now() - expiryMs;
+    updateMembers(host, group, () => x.groupDiscard(g, c, cutoff), () => x.groupSize(g) * MEMBER_ENTRY + 8);
+  });
+}
+
+/**
+ * Run `fn` with the records of `group` and `channel` pinned. `create`: create both if
+ * needed; else do nothing when either does not exist (a member channel cannot be
+ * reclaimed, so a channel that does not exist is no member).
+ */
+function withMember(host: GroupHost, group: string, channel: string, create: boolean, fn: (g: number, c: number) => void): void {
+  const { core, registry } = host;
   const x = core.x;
-  const g = registry.pinGroup(group, false);
+  const g = registry.pinGroup(group, create);
   if (g === 0) return;
   try {
-    // A member channel cannot be reclaimed, so a channel that does not exist is no member.
-    const c = registry.pinChannelIfExists(channel);
+    const c = create ? registry.pinChannel(channel) : registry.pinChannelIfExists(channel);
     if (c === 0) return;
     try {
-      const cutoff = Date.now() - opts.common.groupExpiryMs;
-      if (x.groupDiscard(g, c, cutoff) === 0) {
-        if (host.relieve(() => x.groupDiscard(g, c, cutoff)) === 0) {
-          const bytes = x.groupSize(g) * MEMBER_ENTRY + 8;
-          throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${host.shortage(bytes)}`);
-        }
-      }
+      fn(g, c);
     } finally {
       x.unpinRecord(c);
     }
@@ -166,6 +160,16 @@ export function deliverEncoded(host: GroupHost, channels: readonly string[], byt
     }
   }
   return delivered;
+}
+
+/**
+ * Apply member-list change `update` (a core call; 0: no room for the new list), after relief
+ * steps if needed; OutOfSharedMemory naming the list's size (`bytes`, read only on failure).
+ */
+function updateMembers(host: GroupHost, group: string, update: () => number, bytes: () => number): void {
+  if (update() !== 0 || host.relieve(update) !== 0) return;
+  const need = bytes();
+  throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${need} bytes): ${host.shortage(need)}`);
 }
 
 /** A scratch block of `bytes` for `what` (after relief if needed); OutOfSharedMemory when none. */

@@ -11,10 +11,8 @@
 
 import { OutOfSharedMemory } from '../../errors.js';
 import type { Lease, Message, ReceiveOptions } from '../../layer.js';
-import type { Core } from '../../wasm/core.js';
-import type { Counters } from '../base.js';
-import type { ResolvedSharedOptions } from './options.js';
-import { parkUntil, type ParkedCounter, type Strategy } from './park.js';
+import type { WaitingCallHost } from './batch.js';
+import { parkUntil } from './park.js';
 import { MAX_SPIN_BACKOFF, type Registry } from './registry.js';
 
 /** What a lease calls on its layer to settle. */
@@ -74,13 +72,7 @@ export function isWatchable(worker: unknown): worker is WatchableWorker {
 }
 
 /** What at-least-once delivery needs from its shared layer. */
-export interface AtLeastOnceHost {
-  readonly core: Core;
-  readonly opts: ResolvedSharedOptions;
-  readonly counters: Counters;
-  readonly strategy: Strategy;
-  readonly parkedCounter: ParkedCounter;
-  readonly closeSignal: AbortSignal;
+export interface AtLeastOnceHost extends WaitingCallHost {
   readonly registry: Registry;
   /** The layer instance: what its leases settle through. */
   readonly settler: LeaseSettler;
