@@ -410,7 +410,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * Push stored message `h` on resolved channel `ref` the fast way: through this instance's
    * held pin when it has one (no write to the record's ctl word), else pinning for the call
    * and taking a hold for the next ones. False when full or stale (the caller still owns `h`).
-   * Call it after `store`: a relief step in `store` drops the holds (shared/holds.ts).
+   * Call it after `messages.store`: a relief step there drops the holds (shared/holds.ts).
    */
   private pushCached(ref: Ref, h: number): boolean {
     const held = ref.held;
