@@ -160,17 +160,21 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const check = (): void => void this.closed;
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
     const liveness = this.liveness;
-    this.holds = new Holds(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    const held = liveness === undefined ? undefined : liveness.held.bind(liveness);
+    // Allocation relief, for every part that allocates in the arena (cold paths only).
+    const relief = {
+      relieve: (attempt: () => number): number => this.withRelief(attempt),
+      shortage: (bytes: number): string => this.reclaimer.shortage(bytes),
+    };
+    this.holds = new Holds(core, this.instance, held);
     this.registry = new Registry({
-      core, opts, holds: this.holds,
-      relieve: (attempt) => this.withRelief(attempt),
-      shortage: (bytes) => this.reclaimer.shortage(bytes),
+      core, opts, holds: this.holds, ...relief,
       swept: () => {
         if (this.observed) this.noticeExpired(null);
       },
     }, this.pinWord);
     this.channels = this.registry.channels;
-    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.registry.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.registry.groups], opts.common, held);
     this.structures = structuresOf({
       u8: core.u8,
       i32: core.i32,
@@ -182,14 +186,8 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       free: (payload) => core.x.release(payload - BLOCK_HEADER),
     });
     this.shapes = opts.records ? this.structures : null;
-    this.decodeCache = opts.frozenMessages
-      ? new DecodeCache(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness))
-      : undefined;
-    this.messages = new Messages(core, opts.maxMessageSize, counters, this.structures, this.shapes, this.decodeCache, {
-      relieve: (attempt) => this.withRelief(attempt),
-      shortage: (bytes) => this.reclaimer.shortage(bytes),
-    });
-    const held = liveness === undefined ? undefined : liveness.held.bind(liveness);
+    this.decodeCache = opts.frozenMessages ? new DecodeCache(core, this.instance, held) : undefined;
+    this.messages = new Messages(core, opts.maxMessageSize, counters, this.structures, this.shapes, this.decodeCache, relief);
     this.borrows = new Borrows({
       core, held,
       entries: this.decodeCache ?? new TableEntries(core, this.instance, held),
@@ -227,8 +225,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       core, opts, counters, registry: this.registry,
       store: (message) => this.messages.store(message),
       storeBytes: (bytes, timeMs) => this.messages.storeBytes(bytes, timeMs),
-      relieve: (attempt) => this.withRelief(attempt),
-      shortage: (bytes) => this.reclaimer.shortage(bytes),
+      ...relief,
       cutoff: () => this.cutoff(),
       noteDropped: (count, channel, reason, group) => this.noteDropped(count, channel, reason, group),
     };
