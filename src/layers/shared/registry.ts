@@ -72,6 +72,8 @@ export class Registry {
   readonly channels = new Map<string, Ref>();
   readonly groups = new Map<string, Ref>();
   private readonly host: RegistryHost;
+  /** The host's core, kept as a field: pinForWait is on the path of every receive that waits. */
+  private readonly core: Core;
   /** Address of this instance's wait word for a pin (0: none; see pinForWait). */
   private readonly pinWord: number;
   /** The region's name slots (see assembly/layout.ts): address, count, size, data offset. */
@@ -81,6 +83,7 @@ export class Registry {
 
   constructor(host: RegistryHost, pinWord: number) {
     this.host = host;
+    this.core = host.core;
     this.pinWord = pinWord;
     const x = host.core.x;
     this.slots = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
@@ -93,7 +96,7 @@ export class Registry {
    * record) right before unpinning. A set word thus always stands for a pin in effect.
    */
   pinForWait(name: string): number {
-    const x = this.host.core.x;
+    const x = this.core.x;
     const cached = this.channels.get(name);
     // Pin and record in one core call. (A first use goes through the lookup, whose pin is
     // swapped for a recorded one: only that first time is there a moment in between.)
@@ -107,7 +110,7 @@ export class Registry {
   }
 
   unpinAfterWait(rec: number): void {
-    this.host.core.x.unpinTracked(rec, this.pinWord);
+    this.core.x.unpinTracked(rec, this.pinWord);
   }
 
   /**
@@ -116,28 +119,28 @@ export class Registry {
    */
   pinChannel(name: string, word = 0): number {
     const cached = this.channels.get(name);
-    if (cached !== undefined && this.host.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
+    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
     return this.lookup(KIND_CHANNEL, name, true, word);
   }
 
   /** The record of channel `name` pinned, or 0 when there is no such channel. */
   pinChannelIfExists(name: string): number {
     const cached = this.channels.get(name);
-    if (cached !== undefined && this.host.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
+    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
     return this.lookup(KIND_CHANNEL, name, false);
   }
 
   /** The record of group `name` pinned (created when `create`), or 0 when there is none. */
   pinGroup(name: string, create: boolean): number {
     const cached = this.groups.get(name);
-    if (cached !== undefined && this.host.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
+    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
     return this.lookup(KIND_GROUP, name, create);
   }
 
   /** The depth of every non-empty channel of the bus, by name (messages sent at or before `cutoff` do not count). */
   depths(cutoff: number): Record<string, number> {
     const depths: Record<string, number> = {};
-    const x = this.host.core.x;
+    const x = this.core.x;
     const name = this.claimName();
     try {
       for (let from = 0; ; ) {
@@ -160,7 +163,7 @@ export class Registry {
 
   /** Claim one of the region's name slots for the length of a call; the address of its name bytes. */
   private claimName(): number {
-    const i32 = this.host.core.i32;
+    const i32 = this.core.i32;
     const { base, count, size, data } = this.slots;
     for (let round = 0; round < 1000; round++) {
       for (let k = 0; k < count; k++) {
@@ -176,17 +179,17 @@ export class Registry {
   }
 
   private releaseName(at: number): void {
-    Atomics.store(this.host.core.i32, (at - this.slots.data) >> 2, 0);
+    Atomics.store(this.core.i32, (at - this.slots.data) >> 2, 0);
   }
 
   private writeName(at: number, name: string): number {
-    const u8 = this.host.core.u8;
+    const u8 = this.core.u8;
     for (let i = 0; i < name.length; i++) u8[at + i] = name.charCodeAt(i);
     return name.length;
   }
 
   private readName(at: number, len: number): string {
-    return String.fromCharCode(...this.host.core.u8.subarray(at, at + len));
+    return String.fromCharCode(...this.core.u8.subarray(at, at + len));
   }
 
   /**
