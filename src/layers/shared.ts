@@ -18,121 +18,38 @@
  */
 
 import { quote } from '../quote.js';
-import { assertRecords, decodeRecords, decodeRecordsOwned, encode, encodeRecords, encodeStaged } from '../codec.js';
+import { assertRecords, decodeRecordsOwned, encode, encodeRecords } from '../codec.js';
 import { structuresOf, type Structures } from '../codec/records.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
-import { ChannelFull, LayerClosed, LayoutMismatch, MessageTooLarge, OutOfSharedMemory, Unsupported } from '../errors.js';
+import { ChannelFull, type LayoutMismatch, MessageTooLarge } from '../errors.js';
 import {
   type Borrowed, type LayerStats, type Lease, type Message, type MessageShape, type ReceiveManyOptions, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
-import {
-  BLOCK_HEADER, Core, FULL_CODES, INSTANCE_SLOTS, KIND_CHANNEL, KIND_GROUP, LIFO_FLAG, MEMBER_ENTRY, RECORD_BYTES, STATUS,
-  coreModule,
-} from '../wasm/core.js';
-import { isWasmMemory, isWasmModule, wasm } from '../wasm/api.js';
+import { BLOCK_HEADER, type Core } from '../wasm/core.js';
 import { LayerBase } from './base.js';
-import { SharedLease, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
-import {
-  LIFO_DROP_OLDEST, SHARED_OPTION_KEYS, resolveSharedOptions, type ResolvedSharedOptions, type SharedLayerHandle, type SharedLayerOptions,
-} from './shared/options.js';
-import { parkUntil, pokeParked, type ParkedCounter, type Strategy } from './shared/park.js';
+import { AtLeastOnce, isWatchable, sweepIntervalMs, type LeaseSettler, type WatchableWorker } from './shared/leases.js';
+import type { ResolvedSharedOptions, SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
+import { parkUntil, type ParkedCounter, type Strategy } from './shared/park.js';
 import * as batch from './shared/batch.js';
+import * as groups from './shared/groups.js';
 import { HANDOFF_HINT, handleFrom, type BusWorkerData } from './shared/worker-data.js';
-import { attachOptions, encodeBusOptions } from './shared/bus-options.js';
 import { forget, track } from './shared/lifetime.js';
+import { attachRegion, createRegion } from './shared/open.js';
 import { SLOT_LOST, claimInstance, observeSlots, SHUT_DOWN } from './shared/slots.js';
 import { SlotLiveness } from './shared/liveness.js';
 import { RELIEF_STEPS, Reclaimer } from './shared/reclaim.js';
 import { Holds } from './shared/holds.js';
 import { DecodeCache } from './shared/fanout.js';
-import { Borrows, PADDED_MAX, PAD_SHIFT, TableEntries, messageLength, messageStart, ownBuffer } from './shared/borrow.js';
+import { MAX_SPIN_BACKOFF, Registry, type Ref } from './shared/registry.js';
+import { Borrows, TableEntries } from './shared/borrow.js';
+import { Messages } from './shared/messages.js';
+import { memoryStats, type SharedMemoryStats } from './shared/stats.js';
 
 export type { SharedLayerHandle, SharedLayerOptions } from './shared/options.js';
 export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
+export type { SharedMemoryStats, StructureTableStats } from './shared/stats.js';
 
-/** Registry slots visited (reclaiming unused records) each time this instance creates one. */
-const SWEEP_STEP = 64;
-/** Cached names per instance before the cache is cleared (it is only a cache). */
-const CACHE_LIMIT = 50_000;
 const RESOLVED: Promise<void> = Promise.resolve();
-
-interface Ref {
-  rec: number;
-  gen: number;
-  /**
-   * Adaptive waiting on this channel: waits left that park at once without spinning, and the
-   * current back-off. A spin that catches a message resets the back-off; a spin that fails
-   * (the channel is idle, or the sender cannot run because spinning threads hold the cores)
-   * doubles it, up to {@link MAX_SPIN_BACKOFF} waits. So a busy ping-pong keeps spinning, while
-   * idle channels and oversubscribed cores mostly park.
-   */
-  spinSkip: number;
-  spinBackoff: number;
-  /** This instance's held pin on the channel (shared/holds.ts): hold entry address, 0 when not held. */
-  held: number;
-  /** Used by a fast path since the holds' last tick. */
-  hot: boolean;
-}
-
-/**
- * Messages of at least this many encoded bytes are copied out of the shared memory into a
- * buffer of their own and decoded without copying their byte strings again (below it, the
- * reused inbox and a copy per byte string cost less than a fresh buffer per message).
- */
-const OWNED_MIN = 1024;
-
-/** Most waits in a row that skip spinning on a channel where spinning keeps failing. */
-const MAX_SPIN_BACKOFF = 64;
-
-/** Accounting of the shared region (for tests, monitoring and the docs' numbers). */
-export interface SharedMemoryStats {
-  /** Bytes of the arena (the region minus header and registry). */
-  arenaBytes: number;
-  /**
-   * Free arena bytes: every byte not held by a live block (a block holds its size class, a
-   * large block its pages). Free blocks that threads keep cached for their next messages
-   * count as free: an allocation that needs them gets them. After the bus is drained and
-   * reclaimed it is back at its start.
-   */
-  freeBytes: number;
-  /** Bytes of the pages in use (slab pages of small blocks, and large blocks), free blocks in them included. */
-  carvedBytes: number;
-  /** Bytes of one arena page (small blocks share pages of one size class; a large block takes whole pages). */
-  pageBytes: number;
-  /** Pages in the free-page pool, usable for any size. */
-  freePages: number;
-  /** Bytes of the longest run of free pages: the largest block that fits right now (minus its 16-byte header). */
-  largestFreeRun: number;
-  /** Channel and group records in use. */
-  records: number;
-  /**
-   * Reclaimed records waiting for their grace period (each {@link SharedMemoryStats.recordBytes}
-   * bytes): new channels and groups reuse them at once, the rest goes back to the arena once
-   * every layer instance has moved on (within a few hundred ms while instances run; a thread that
-   * died without being reaped holds them back).
-   */
-  pooledRecords: number;
-  /** Bytes of one record. */
-  recordBytes: number;
-  /** Names in the registry. */
-  names: number;
-  /** Leases out (at-least-once delivery), over the whole bus. */
-  leases: number;
-  /** Layer instances attached to the bus (not closed, not reaped), over all threads. */
-  instances: number;
-  /** The records structure table (option `records`); all 0 until an instance with `records: true` sends. */
-  structures: StructureTableStats;
-}
-
-/** Accounting of the records structure table (see "Records" in docs/core.md). */
-export interface StructureTableStats {
-  /** Entries taken: published, being written, or dead (their writer died mid-append). */
-  reserved: number;
-  /** Entries below the publication frontier: published or dead (at most `reserved`). */
-  published: number;
-  /** The most entries the table holds (new shapes beyond it travel as plain maps). */
-  capacity: number;
-}
 
 /**
  * The shared-memory layer (the default backend): one bus for every thread of the process.
@@ -155,20 +72,15 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly opts: ResolvedSharedOptions;
   private readonly core: Core;
   private readonly strategy: Strategy;
+  /** Name slots, registry lookups and the name caches (shared/registry.ts). */
+  private readonly registry: Registry;
   /**
-   * Name caches. Rule of the record reclamation (shared/reclaim.ts): use a cached (record,
-   * generation) only synchronously right after reading it from the cache; across an await,
-   * hold a pinned record (a record's memory may become another block once this instance
-   * announced a later epoch).
+   * The registry's channel cache, read directly by the fast paths (no call in between). Use
+   * a cached (record, generation) only synchronously (the cache rule of shared/registry.ts).
    */
-  private readonly channels = new Map<string, Ref>();
-  private readonly groups = new Map<string, Ref>();
-  /** The region's name slots (see assembly/layout.ts): address, count, size, data offset. */
-  private readonly names: { base: number; count: number; size: number; data: number };
-  /** Where this instance starts looking for a free name slot. */
-  private nameHint: number;
-  /** Private (non-shared) buffer messages are copied into before decoding. */
-  private inbox = new Uint8Array(4096);
+  private readonly channels: Map<string, Ref>;
+  /** Stores messages into blocks and copies them out (shared/messages.ts); the fast paths call it. */
+  private readonly messages: Messages;
   /** This instance's id in the instance table (the owner of its leases); 0: none. */
   private readonly instance: number;
   /** At-least-once: the timer that sweeps expired leases, and when to sweep next on a take. */
@@ -181,7 +93,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly liveness: SlotLiveness | undefined;
   /** Tracks this instance for its thread's exit and its collection (shared/lifetime.ts). */
   private readonly lifetime: WeakRef<SharedLayer>;
-  private nextSweep = 0;
   /**
    * Addresses of this instance's wait words in the instance table (0: none): the record it
    * pinned for a wait, and the parked counter it incremented. A thread that dies while
@@ -193,6 +104,10 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   private readonly parkedCounter: ParkedCounter;
   /** What the batched and synchronous calls (shared/batch.ts) use of this layer. */
   private readonly batch: batch.BatchHost;
+  /** Takes, settles and sweeps under at-least-once delivery (shared/leases.ts). */
+  private readonly atLeastOnce: AtLeastOnce;
+  /** What the group calls (shared/groups.ts) use of this layer. */
+  private readonly groupHost: groups.GroupHost;
   /** Reclamation: epoch announcements, full and bounded reclaims (shared/reclaim.ts). */
   private readonly reclaimer: Reclaimer;
   /** This instance's pins on its hot channels (shared/holds.ts). */
@@ -245,8 +160,21 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const check = (): void => void this.closed;
     this.strategy = { wait: opts.tradeoffs.wait, spinBudget: opts.tradeoffs.spinBudget, check };
     const liveness = this.liveness;
-    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.groups], opts.common, liveness === undefined ? undefined : liveness.held.bind(liveness));
-    this.holds = new Holds(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness));
+    const held = liveness === undefined ? undefined : liveness.held.bind(liveness);
+    // Allocation relief, for every part that allocates in the arena (cold paths only).
+    const relief = {
+      relieve: (attempt: () => number): number => this.withRelief(attempt),
+      shortage: (bytes: number): string => this.reclaimer.shortage(bytes),
+    };
+    this.holds = new Holds(core, this.instance, held);
+    this.registry = new Registry({
+      core, opts, holds: this.holds, ...relief,
+      swept: () => {
+        if (this.observed) this.noticeExpired(null);
+      },
+    }, this.pinWord);
+    this.channels = this.registry.channels;
+    this.reclaimer = new Reclaimer(core, slot, [this.channels, this.registry.groups], opts.common, held);
     this.structures = structuresOf({
       u8: core.u8,
       i32: core.i32,
@@ -258,59 +186,55 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       free: (payload) => core.x.release(payload - BLOCK_HEADER),
     });
     this.shapes = opts.records ? this.structures : null;
-    this.decodeCache = opts.frozenMessages
-      ? new DecodeCache(core, this.instance, liveness === undefined ? undefined : liveness.held.bind(liveness))
-      : undefined;
-    const held = liveness === undefined ? undefined : liveness.held.bind(liveness);
+    this.decodeCache = opts.frozenMessages ? new DecodeCache(core, this.instance, held) : undefined;
+    this.messages = new Messages(core, opts.maxMessageSize, counters, this.structures, this.shapes, this.decodeCache, relief);
     this.borrows = new Borrows({
       core, held,
       entries: this.decodeCache ?? new TableEntries(core, this.instance, held),
-      copyOut: (h) => this.copyOut(h),
+      copyOut: (h) => this.messages.copyOut(h),
       // Views of the shared block, records read with the bus's structures (decodeBorrowed's rule).
       decodeViews: (bytes) => decodeRecordsOwned(bytes, this.structures),
     });
-    const x = core.x;
-    this.names = { base: x.nameSlots(), count: x.nameSlotCount(), size: x.nameSlotSize(), data: x.nameSlotData() };
-    this.nameHint = Math.floor(Math.random() * this.names.count);
     this.batch = {
       core, opts, counters, strategy: this.strategy, parkedCounter: this.parkedCounter, closeSignal: this.closeSignal,
       cached: (channel) => this.channels.get(channel),
       pushCached: (ref, h) => this.pushCached(ref as Ref, h),
       popCached: (ref) => this.popCached(ref as Ref),
-      store: (message, now) => this.store(message, now),
+      store: (message, now) => this.messages.store(message, now),
       storeEncoded: (bytes, now) => {
         if (bytes.length > opts.maxMessageSize) throw new MessageTooLarge(bytes.length, opts.maxMessageSize);
-        return this.storeBytes(bytes, now);
+        return this.messages.storeBytes(bytes, now);
       },
-      take: (h) => this.take(h),
+      take: (h) => this.messages.take(h),
       cutoff: () => this.cutoff(),
       noteDropped: (count, channel) => this.noteDropped(count, channel, 'drop-oldest'),
-      pinForWait: (channel) => this.pinForWait(channel),
-      unpinAfterWait: (rec) => this.unpinAfterWait(rec),
+      pinForWait: (channel) => this.registry.pinForWait(channel),
+      unpinAfterWait: (rec) => this.registry.unpinAfterWait(rec),
       waitTake: (channel, rec, what, options) => this.waitTake(channel, rec, what, options),
+    };
+    this.atLeastOnce = new AtLeastOnce({
+      core, opts, counters, strategy: this.strategy, parkedCounter: this.parkedCounter, closeSignal: this.closeSignal,
+      registry: this.registry, settler: this, instance: this.instance,
+      cutoff: () => this.cutoff(),
+      copyOut: (h) => this.messages.copyOut(h),
+      noticeExpired: (channel) => {
+        if (this.observed) this.noticeExpired(channel);
+      },
+    });
+    this.groupHost = {
+      core, opts, counters, registry: this.registry,
+      store: (message) => this.messages.store(message),
+      storeBytes: (bytes, timeMs) => this.messages.storeBytes(bytes, timeMs),
+      ...relief,
+      cutoff: () => this.cutoff(),
+      noteDropped: (count, channel, reason, group) => this.noteDropped(count, channel, reason, group),
     };
   }
 
   /** Create a new bus in a fresh shared memory. */
   static create(options: SharedLayerOptions = {}, clientId?: string): SharedLayer {
-    const opts = resolveSharedOptions(options);
-    const module = coreModule();
-    const pages = opts.memoryBytes / 65536;
-    const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
-    const core = new Core(module, memory);
-    const rc = core.x.init(opts.memoryBytes >>> 0, opts.buckets, opts.maxMessageSize);
-    if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
-    if (rc === 2) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes cannot hold the registry and an arena`);
-    if (core.x.setupTables(opts.maxLeases, INSTANCE_SLOTS) === 0) {
-      throw new TypeError(`invalid option maxLeases: ${opts.maxLeases} lease slots do not fit in memory (${opts.memoryBytes} bytes)`);
-    }
-    // The bus-wide options go into the shared memory: attaches read them from there.
-    const text = encodeBusOptions(options);
-    const block = core.x.allocScratch(text.length);
-    if (block === 0) throw new TypeError(`invalid option memory: ${opts.memoryBytes} bytes leave no room for the bus options`);
-    core.u8.set(text, block + BLOCK_HEADER);
-    core.x.setBusOptions(block + BLOCK_HEADER, text.length);
-    return new SharedLayer({ module, memory, options: handleOptions(options) }, opts, core, true, clientId);
+    const { handle, opts, core } = createRegion(options);
+    return new SharedLayer(handle, opts, core, true, clientId);
   }
 
   /**
@@ -319,63 +243,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * hybrid layer gives every instance of a machine its bus id).
    */
   static attach(handle: SharedLayerHandle, clientId?: string): SharedLayer {
-    if (handle === null || typeof handle !== 'object') {
-      throw new TypeError(`invalid handle ${quote(handle)}: expected the object of a shared layer's \`handle\``);
-    }
-    const { module, memory, options } = handle;
-    if (!isWasmModule(module) || !isWasmMemory(memory)) {
-      throw new LayoutMismatch('the handle has no compiled core (module) or no WebAssembly.Memory (memory)');
-    }
-    if (!(memory.buffer instanceof SharedArrayBuffer)) {
-      throw new LayoutMismatch('the handle\'s memory is not shared');
-    }
-    if (memory.buffer.byteLength < 2 * 65536) {
-      throw new LayoutMismatch(`the handle's memory (${memory.buffer.byteLength} bytes) is too small to hold a ringbus region`);
-    }
-    const exports = wasm.Module.exports(module).map((e) => e.name);
-    if (!exports.includes('check') || !exports.includes('layoutVersion')) {
-      throw new LayoutMismatch('the handle\'s module is not a ringbus core');
-    }
-    const core = new Core(module, memory);
-    const rc = core.x.check();
-    if (rc === 1) throw new LayoutMismatch('the core\'s static data overlaps the layout header (a broken build)');
-    if (rc === 2) throw new LayoutMismatch('no ringbus layout header in this memory (wrong magic)');
-    if (rc === 3) {
-      throw new LayoutMismatch(
-        `the region has layout version ${core.x.headerVersion()}, this core reads version ${core.x.layoutVersion()}`,
-      );
-    }
-    if (core.x.busClosed() !== 0) throw new LayerClosed('attachLayer', SHUT_DOWN);
-    // Bus-wide options come from the shared memory; the handle may only choose how this
-    // instance waits (shared/bus-options.ts).
-    const at = core.x.busOptionsAddr();
-    if (at === 0) throw new LayoutMismatch('the region holds no bus options (a broken build)');
-    const stored = core.u8.slice(at, at + core.x.busOptionsLen());
-    const opts = resolveSharedOptions(attachOptions(stored, options));
-    if (core.x.regionSize() !== opts.memoryBytes >>> 0 || core.x.maxMessageSize() !== opts.maxMessageSize) {
-      throw new LayoutMismatch('the bus options in the region do not match its header (memory, maxMessageSize)');
-    }
+    const { opts, core } = attachRegion(handle);
     return new SharedLayer(handle, opts, core, false, clientId);
   }
 
   /** Arena and registry accounting; exact when no operation is in flight. */
   memoryStats(): SharedMemoryStats {
-    const x = this.core.x;
-    return {
-      arenaBytes: x.arenaTotal(),
-      freeBytes: x.arenaFree(),
-      carvedBytes: x.arenaCarved(),
-      pageBytes: x.pageSize(),
-      freePages: x.freePages(),
-      largestFreeRun: x.longestRun() * x.pageSize(),
-      records: x.recordsInUse(),
-      pooledRecords: x.recordsPooled(),
-      recordBytes: RECORD_BYTES,
-      names: x.registryCount(),
-      leases: x.leasesHeld(),
-      instances: x.instancesLive(),
-      structures: this.structures.stats(),
-    };
+    return memoryStats(this.core, this.structures);
   }
 
   /**
@@ -447,7 +321,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       let h: number;
       try {
         this.checkSend(channel, message, options, true); // refuses a closed layer first
-        h = this.store(message);
+        h = this.messages.store(message);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -472,7 +346,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       this.checkReceive('receive', channel, options, true); // refuses a closed layer first
       const h = this.popCached(cached);
       if (this.observed) this.noticeExpired(channel);
-      if (h > 1) return Promise.resolve(this.take(h) as unknown as T);
+      if (h > 1) return Promise.resolve(this.messages.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -525,7 +399,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     this.checkReceive('tryReceive', channel, undefined, true); // refuses a closed layer first
     const h = this.popCached(cached);
     if (this.observed) this.noticeExpired(channel);
-    if (h > 1) return this.take(h) as unknown as T;
+    if (h > 1) return this.messages.take(h) as unknown as T;
     return h === 0 ? undefined : super.tryReceive<T>(channel); // 1: reclaimed, resolve again
   }
 
@@ -533,7 +407,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * Push stored message `h` on resolved channel `ref` the fast way: through this instance's
    * held pin when it has one (no write to the record's ctl word), else pinning for the call
    * and taking a hold for the next ones. False when full or stale (the caller still owns `h`).
-   * Call it after `store`: a relief step in `store` drops the holds (shared/holds.ts).
+   * Call it after `messages.store`: a relief step there drops the holds (shared/holds.ts).
    */
   private pushCached(ref: Ref, h: number): boolean {
     const held = ref.held;
@@ -554,7 +428,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
 
   /** Reached only for a channel this instance has not resolved yet (see `send`). */
   protected async doSend(channel: string, message: Message, options: SendOptions | undefined): Promise<void> {
-    return this.enqueue(channel, this.store(message), options);
+    return this.enqueue(channel, this.messages.store(message), options);
   }
 
   /** Enqueue stored message `h` (owned by the caller until queued) the slow way: resolve, full policies. */
@@ -562,7 +436,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     const x = this.core.x;
     let rec: number;
     try {
-      rec = this.pinForWait(channel);
+      rec = this.registry.pinForWait(channel);
     } catch (err) {
       x.release(h);
       throw err;
@@ -604,26 +478,26 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       x.release(h);
       throw new ChannelFull(channel, this.opts.common.capacityOf(channel));
     } finally {
-      this.unpinAfterWait(rec);
+      this.registry.unpinAfterWait(rec);
       if (this.observed) this.noticeExpired(channel);
     }
   }
 
   /** Reached when `receive`'s fast path found nothing (or the channel is not resolved yet). */
   protected doReceive(channel: string, options: ReceiveOptions | undefined): Promise<Message> {
-    return this.receiveWith(channel, options, `receive('${channel}')`, (h) => this.take(h));
+    return this.receiveWith(channel, options, `receive('${channel}')`, (h) => this.messages.take(h));
   }
 
   /** Pin `channel`, take a message (waiting as `options` say), hand its handle to `take`. */
   private async receiveWith<R>(channel: string, options: ReceiveOptions | undefined, what: string, take: (h: number) => R): Promise<R> {
     const x = this.core.x;
-    const rec = this.pinForWait(channel);
+    const rec = this.registry.pinForWait(channel);
     try {
       let h = x.popPinned(rec, this.cutoff());
       if (h === 0) h = await this.waitTake(channel, rec, what, options);
       return take(h);
     } finally {
-      this.unpinAfterWait(rec);
+      this.registry.unpinAfterWait(rec);
       if (this.observed) this.noticeExpired(channel);
     }
   }
@@ -684,70 +558,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return this.opts.tradeoffs.delivery === 'at-least-once';
   }
 
-  protected override async doReceiveLease(channel: string, options: ReceiveOptions | undefined): Promise<Lease> {
-    const x = this.core.x;
-    const rec = this.pinForWait(channel);
-    try {
-      const gen = this.channels.get(channel)?.gen ?? x.lastGen();
-      let taken = { slot: 0, seq: 0, h: 0, deliveries: 0 };
-      const attempt = (): number => {
-        const rc = x.leaseTake(rec, gen, this.instance, this.cutoff(), Date.now() + this.opts.tradeoffs.leaseTimeoutMs);
-        if (rc === -1) {
-          throw new OutOfSharedMemory('leases', `no free lease slot: ${this.opts.maxLeases} leases are out (option maxLeases)`);
-        }
-        if (rc <= 0) return 0;
-        taken = { slot: rc - 1, seq: x.lastLeaseSeq(), h: x.lastLeaseHandle(), deliveries: x.lastLeaseDeliveries() };
-        return rc;
-      };
-      if (Date.now() >= this.nextSweep) this.sweepQuietly();
-      let got = attempt();
-      const ref = this.channels.get(channel);
-      if (got === 0 && this.strategy.wait === 'adaptive' && options?.timeout !== 0 && ref !== undefined) {
-        if (ref.spinSkip > 0) ref.spinSkip--;
-        else {
-          // As doReceive: spin first, on the cheap depth word (a take claims a slot and pins).
-          for (let i = this.strategy.spinBudget; got === 0 && i > 0; i--) {
-            if (x.depth(rec) > 0) got = attempt();
-          }
-          ref.spinBackoff = got !== 0 ? 0 : Math.min(MAX_SPIN_BACKOFF, Math.max(1, ref.spinBackoff * 2));
-          ref.spinSkip = ref.spinBackoff;
-        }
-      }
-      if (got === 0) {
-        const off = this.core.off;
-        await parkUntil(
-          this.core.i32,
-          (rec + off.wake) >> 2,
-          (rec + off.parked) >> 2,
-          `receiveLease('${channel}')`,
-          options,
-          this.closeSignal,
-          this.strategy,
-          attempt,
-          this.parkedCounter,
-        );
-      }
-      // The message stays in the lease slot until it is settled: copy it out, do not release it.
-      let message: Message;
-      try {
-        message = this.copyOut(taken.h);
-      } catch (err) {
-        x.leaseAck(taken.slot, taken.seq, this.instance); // undecodable: redelivering cannot help
-        throw err;
-      }
-      this.counters.received++;
-      return new SharedLease(this, taken.slot, taken.seq, message, taken.deliveries);
-    } finally {
-      this.unpinAfterWait(rec);
-      if (this.observed) this.noticeExpired(channel);
-    }
+  protected override doReceiveLease(channel: string, options: ReceiveOptions | undefined): Promise<Lease> {
+    return this.atLeastOnce.receive(channel, options);
   }
 
-  /** Settle lease (slot, seq) of this bus; used by {@link SharedLease}. @internal */
+  /** Settle lease (slot, seq) of this bus; used by its leases (shared/leases.ts). @internal */
   settleLease(slot: number, seq: number, how: 'ack' | 'nack'): boolean {
-    const x = this.core.x;
-    if (how === 'ack') return x.leaseAck(slot, seq, this.instance) === 1;
-    return this.withDeadLetters((dead, max) => x.leaseNack(slot, seq, this.instance, dead, max)) !== 0;
+    return this.atLeastOnce.settle(slot, seq, how);
   }
 
   /**
@@ -773,130 +590,30 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    * it for a thread that has really exited: `watch` does it at the right moment.
    */
   reapThread(thread: number): number {
-    const x = this.core.x;
-    let n = 0;
-    for (let id = x.instanceOfThread(thread, 1); id !== 0; id = x.instanceOfThread(thread, id + 1)) {
-      if (id === this.instance) continue;
-      n += this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, id));
-      x.instanceFree(id, 1); // also frees a message it was sending or receiving when it died
-    }
-    return n;
+    return this.atLeastOnce.reapThread(thread);
   }
 
   /** Timer callbacks (static, so that they do not close over a constructor's `this`; see `weakly`). */
   private static sweepOf(layer: SharedLayer): void {
-    layer.sweepQuietly();
+    layer.atLeastOnce.sweepQuietly();
   }
 
   private static touch(layer: SharedLayer): void {
     void layer.closed;
   }
 
-  /** Requeue expired leases (the sweep timer, and takes); a failure waits for the next sweep. */
-  private sweepQuietly(): void {
-    this.nextSweep = Date.now() + sweepIntervalMs(this.opts.tradeoffs.leaseTimeoutMs);
-    try {
-      this.withDeadLetters((dead, max) => this.core.x.leaseSweep(Date.now(), this.instance, dead, max, 0));
-    } catch {
-      // no room to create the dead-letter channel right now: the next sweep tries again
-    }
-  }
-
-  /** Run `fn` with the dead-letter channel pinned (0 when maxDeliveries is unlimited). */
-  private withDeadLetters(fn: (dead: number, maxDeliveries: number) => number): number {
-    const t = this.opts.tradeoffs;
-    if (!Number.isFinite(t.maxDeliveries)) return fn(0, 0);
-    const dead = this.pinChannel(t.deadLetterChannel);
-    try {
-      return fn(dead, t.maxDeliveries);
-    } finally {
-      this.core.x.unpinRecord(dead);
-    }
-  }
-
   // ---- groups --------------------------------------------------------------------------
 
   protected async doGroupAdd(group: string, channel: string): Promise<void> {
-    const x = this.core.x;
-    const g = this.pinGroup(group, true);
-    try {
-      const c = this.pinChannel(channel);
-      try {
-        const now = Date.now();
-        if (x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs) === 0) {
-          if (this.withRelief(() => x.groupAdd(g, c, now, now - this.opts.common.groupExpiryMs)) === 0) {
-            const bytes = (x.groupSize(g) + 1) * MEMBER_ENTRY + 8;
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
-          }
-        }
-      } finally {
-        x.unpinRecord(c);
-      }
-    } finally {
-      x.unpinRecord(g);
-    }
+    groups.groupAdd(this.groupHost, group, channel);
   }
 
   protected async doGroupDiscard(group: string, channel: string): Promise<void> {
-    const x = this.core.x;
-    const g = this.pinGroup(group, false);
-    if (g === 0) return;
-    try {
-      // A member channel cannot be reclaimed, so a channel that does not exist is no member.
-      const c = this.pinChannelIfExists(channel);
-      if (c === 0) return;
-      try {
-        const cutoff = Date.now() - this.opts.common.groupExpiryMs;
-        if (x.groupDiscard(g, c, cutoff) === 0) {
-          if (this.withRelief(() => x.groupDiscard(g, c, cutoff)) === 0) {
-            const bytes = x.groupSize(g) * MEMBER_ENTRY + 8;
-            throw new OutOfSharedMemory('arena', `no room for the member list of group '${group}' (${bytes} bytes): ${this.reclaimer.shortage(bytes)}`);
-          }
-        }
-      } finally {
-        x.unpinRecord(c);
-      }
-    } finally {
-      x.unpinRecord(g);
-    }
+    groups.groupDiscard(this.groupHost, group, channel);
   }
 
   protected async doGroupSend(group: string, message: Message): Promise<void> {
-    const x = this.core.x;
-    const h = this.store(message);
-    const g = this.pinGroup(group, false);
-    if (g === 0) {
-      x.release(h);
-      return;
-    }
-    // The snapshot of the members goes to a block of this call only (nothing is kept per
-    // instance); its size comes from a racy read of the member count, and the core says when
-    // the group grew meanwhile.
-    let snapshot = 0;
-    try {
-      const cutoff = Date.now() - this.opts.common.groupExpiryMs;
-      let cap = x.groupSize(g) + 8;
-      for (;;) {
-        try {
-          snapshot = this.scratch(cap * MEMBER_ENTRY, 'a snapshot of the members of group ' + `'${group}'`);
-        } catch (err) {
-          x.release(h);
-          throw err;
-        }
-        const n = x.groupSend(g, h, cutoff, snapshot + BLOCK_HEADER, cap);
-        if (n >= 0) {
-          this.counters.sent += n;
-          this.noteDropped(x.lastDropped(), null, 'group-full', group);
-          return;
-        }
-        x.release(snapshot);
-        snapshot = 0;
-        cap = -n + 8;
-      }
-    } finally {
-      if (snapshot !== 0) x.release(snapshot);
-      x.unpinRecord(g);
-    }
+    groups.groupSend(this.groupHost, group, message);
   }
 
   /**
@@ -911,36 +628,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
    */
   deliverEncoded(channels: readonly string[], bytes: Uint8Array, timeMs: number, group?: string): number {
     this.assertOpen('groupSend');
-    const x = this.core.x;
-    let delivered = 0;
-    for (const channel of channels) {
-      const rec = this.pinChannel(channel);
-      try {
-        const h = this.storeBytes(bytes, timeMs);
-        let ok = x.pushPinned(rec, h) === 1;
-        if (!ok) {
-          x.dropExpired(rec, this.cutoff());
-          ok = x.pushPinned(rec, h) === 1;
-        }
-        if (!ok && this.opts.tradeoffs.fullOf(channel) === 'drop-oldest' && x.dropOldest(rec) === 1) {
-          this.noteDropped(1, channel, 'drop-oldest', group);
-          ok = x.pushPinned(rec, h) === 1;
-        }
-        if (ok) {
-          delivered++;
-          this.counters.sent++;
-          // A receiver parked in this thread (the hybrid router delivers to its own thread's
-          // instances) re-checks now instead of after V8's wake-up task (see park.ts, pokes).
-          pokeParked(this.core.i32, (rec + this.core.off.wake) >> 2);
-        } else {
-          x.release(h);
-          this.noteDropped(1, channel, group === undefined ? 'arrival-full' : 'group-full', group);
-        }
-      } finally {
-        x.unpinRecord(rec);
-      }
-    }
-    return delivered;
+    return groups.deliverEncoded(this.groupHost, channels, bytes, timeMs, group);
   }
 
   // ---- whole bus -----------------------------------------------------------------------
@@ -981,22 +669,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   }
 
   protected depths(): Record<string, number> {
-    const depths: Record<string, number> = {};
-    if (this.closed) return depths;
-    const x = this.core.x;
-    const cutoff = this.cutoff();
-    const name = this.claimName();
-    try {
-      for (let from = 0; ; ) {
-        const slot = x.nextDepth(from, cutoff, name);
-        if (slot < 0) break;
-        depths[this.readName(name, x.lastNameLength())] = x.lastDepth();
-        from = slot + 1;
-      }
-    } finally {
-      this.releaseName(name);
-    }
-    return depths;
+    return this.closed ? {} : this.registry.depths(this.cutoff());
   }
 
   protected async doClose(): Promise<void> {
@@ -1015,17 +688,13 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     if (this.liveness?.lost === true) {
       this.core.x.instanceDetach(); // its slot was reclaimed (its leases went back): touch nothing
     } else if (this.instance !== 0) {
-      const x = this.core.x;
       try {
-        this.withDeadLetters((dead, max) => x.leaseSweep(Date.now(), this.instance, dead, max, this.instance));
-      } catch {
-        // No room for the dead-letter channel: the leases stay out and time out as usual.
+        this.atLeastOnce.giveBackOwn();
       } finally {
-        x.instanceFree(this.instance, 0);
+        this.core.x.instanceFree(this.instance, 0);
       }
     }
-    this.channels.clear();
-    this.groups.clear();
+    this.registry.clear();
   }
 
   // ---- internals -----------------------------------------------------------------------
@@ -1043,231 +712,6 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
     return this.shapes === null ? encode(message) : encodeRecords(message, this.shapes);
   }
 
-  /**
-   * Encode and store `message` in a fresh block (refcount 1, owned by the caller). The
-   * encoding is written straight into the block (`encodeStaged`: a large byte string is
-   * copied once, from the message into the arena); when the arena needs relief first, it is
-   * flattened into a copy of its own before (relief may run event listeners, which may encode).
-   */
-  private store(message: Message, now: number = Date.now()): number {
-    const enc = encodeStaged(message, this.shapes);
-    const size = enc.length;
-    const max = this.opts.maxMessageSize;
-    if (size > max) throw new MessageTooLarge(size, max);
-    // Pad the start so that the first large byte string lands aligned as its source (blocks
-    // are 8-aligned; see PAD_SHIFT), where the padded block still fits the size limit.
-    const pad = enc.align !== 0 && size + enc.align <= Math.min(max, PADDED_MAX) ? enc.align : 0;
-    const h = this.core.x.alloc(size + pad, now);
-    if (h === 0) return this.storeBytes(enc.bytes().slice(), now);
-    if (pad !== 0) this.core.u32[(h + 4) >>> 2] = (size | (pad << PAD_SHIFT)) >>> 0;
-    enc.write(this.core.u8, h + BLOCK_HEADER + pad);
-    return h;
-  }
-
-  /** Store encoded `bytes` in a fresh block stamped `timeMs` (refcount 1, owned by the caller). */
-  private storeBytes(bytes: Uint8Array, timeMs: number): number {
-    const size = bytes.length;
-    const x = this.core.x;
-    let h = x.alloc(size, timeMs);
-    if (h === 0) {
-      h = this.withRelief(() => x.alloc(size, timeMs));
-      if (h === 0) throw new OutOfSharedMemory('arena', `no room for a ${size}-byte message: ${this.reclaimer.shortage(size)}`);
-    }
-    this.core.u8.set(bytes, h + BLOCK_HEADER);
-    return h;
-  }
-
-  /** Copy message `h` out of the shared memory, release it, decode the copy. */
-  private take(h: number): Message {
-    if (this.decodeCache !== undefined) {
-      this.counters.received++;
-      return this.decodeCache.take(h, (m) => this.copyOut(m));
-    }
-    const bytes = this.copyMessage(h);
-    this.core.x.release(h);
-    this.counters.received++;
-    return this.decodeCopy(bytes);
-  }
-
-  /** Decode a copy of message `h`, which stays where it is (a lease slot owns it). */
-  private copyOut(h: number): Message {
-    return this.decodeCopy(this.copyMessage(h));
-  }
-
-  /**
-   * Copy message `h` out of the shared memory (one `set`, never a `slice` of shared memory):
-   * a message of at least {@link OWNED_MIN} bytes into a buffer of its own, which its byte
-   * strings then view (decodeOwned: no second copy of a large payload, one ArrayBuffer for
-   * all its byte strings); a smaller one into the reused private inbox.
-   */
-  private copyMessage(h: number): Uint8Array {
-    const len = messageLength(this.core.u32, h);
-    const start = messageStart(this.core.u32, h);
-    let into: Uint8Array;
-    // A padded block's encoding goes to the same offset mod 8 of a buffer of its own (a copy
-    // between addresses aligned alike is the fast one); the buffer holds zeros before it.
-    const skew = start & 7;
-    if (len >= OWNED_MIN) into = ownBuffer(len, skew);
-    else {
-      if (this.inbox.length < len) this.inbox = new Uint8Array(Math.max(len, this.inbox.length * 2));
-      into = this.inbox;
-    }
-    into.set(this.core.u8.subarray(start, start + len));
-    return into === this.inbox ? into.subarray(0, len) : into;
-  }
-
-  /** Plain msgpack, or records of this bus's structure table (any instance may have written them). */
-  private decodeCopy(bytes: Uint8Array): Message {
-    return bytes.buffer === this.inbox.buffer ? decodeRecords(bytes, this.structures) : decodeRecordsOwned(bytes, this.structures);
-  }
-
-  private scratch(bytes: number, what: string): number {
-    const x = this.core.x;
-    let p = x.allocScratch(bytes);
-    if (p === 0) p = this.withRelief(() => x.allocScratch(bytes));
-    if (p === 0) throw new OutOfSharedMemory('arena', `no room for ${what} of ${bytes} bytes: ${this.reclaimer.shortage(bytes)}`);
-    return p;
-  }
-
-  /**
-   * Claim one of the region's name slots for the length of a call (a CAS on its owner word)
-   * and return the address of its name bytes. Slots are not kept per instance, so attaching
-   * costs no shared memory and lookups work even when the arena is full.
-   */
-  private claimName(): number {
-    const i32 = this.core.i32;
-    const { base, count, size, data } = this.names;
-    for (let round = 0; round < 1000; round++) {
-      for (let k = 0; k < count; k++) {
-        const i = (this.nameHint + k) % count;
-        const slot = base + i * size;
-        if (Atomics.compareExchange(i32, slot >> 2, 0, 1) === 0) {
-          this.nameHint = i;
-          return slot + data;
-        }
-      }
-    }
-    throw new OutOfSharedMemory('names', `all ${count} name slots are busy (as many concurrent name lookups)`);
-  }
-
-  private releaseName(at: number): void {
-    Atomics.store(this.core.i32, (at - this.names.data) >> 2, 0);
-  }
-
-  private writeName(at: number, name: string): number {
-    const u8 = this.core.u8;
-    for (let i = 0; i < name.length; i++) u8[at + i] = name.charCodeAt(i);
-    return name.length;
-  }
-
-  private readName(at: number, len: number): string {
-    return String.fromCharCode(...this.core.u8.subarray(at, at + len));
-  }
-
-  /**
-   * Look `name` up in the registry (creating it when `create`); returns it pinned, or 0.
-   * `word`: a wait word of this instance's slot in which the core records the pin (0: none).
-   */
-  private lookup(kind: number, name: string, create: boolean, word = 0): number {
-    const at = this.claimName();
-    try {
-      return this.lookupAt(at, kind, name, create, word);
-    } finally {
-      this.releaseName(at);
-    }
-  }
-
-  private lookupAt(at: number, kind: number, name: string, create: boolean, word: number): number {
-    const x = this.core.x;
-    const len = this.writeName(at, name);
-    const cap = kind === KIND_CHANNEL ? this.opts.common.capacityOf(name) : 0;
-    let full = 0;
-    if (kind === KIND_CHANNEL) {
-      const policy = this.opts.tradeoffs.fullOf(name);
-      const lifo = this.opts.tradeoffs.orderOf(name) === 'lifo';
-      if (lifo && policy === 'drop-oldest') throw new Unsupported(`channel '${name}': ${LIFO_DROP_OLDEST}`);
-      full = FULL_CODES[policy] | (lifo ? LIFO_FLAG : 0);
-    }
-    let rec = x.lookup(kind, at, len, create ? 1 : 0, cap, full, word);
-    if (rec === 0) {
-      let status = x.lastStatus();
-      if (status === STATUS.notFound) return 0;
-      rec = this.withRelief(() => x.lookup(kind, at, len, 1, cap, full, word));
-      status = x.lastStatus();
-      if (rec === 0 && status === STATUS.registryFull) {
-        throw new OutOfSharedMemory(
-          'registry',
-          `no room for the name '${name}': ${this.opts.maxNames} names are in use (option maxNames)`,
-        );
-      }
-      if (rec === 0) {
-        const bytes = kind === KIND_CHANNEL ? Math.max(cap, 2) * 8 : RECORD_BYTES - BLOCK_HEADER;
-        throw new OutOfSharedMemory(
-          'arena',
-          `no room for ${kind === KIND_CHANNEL ? `channel '${name}' (capacity ${cap}: a ${RECORD_BYTES}-byte record and a ring of ${bytes} bytes)` : `group '${name}'`}: ${this.reclaimer.shortage(bytes)}`,
-        );
-      }
-    }
-    const gen = x.lastGen();
-    if (x.lastCreated() === 1) {
-      x.sweep(SWEEP_STEP, Date.now() - this.opts.common.groupExpiryMs, this.cutoff());
-      if (this.observed) this.noticeExpired(null); // what the sweep found belongs to other channels
-    }
-    const cache = kind === KIND_CHANNEL ? this.channels : this.groups;
-    if (cache.size >= CACHE_LIMIT) {
-      this.holds.dropAll();
-      cache.clear();
-    }
-    const old = cache.get(name);
-    if (old !== undefined) this.holds.drop(old);
-    cache.set(name, { rec, gen, spinSkip: 0, spinBackoff: 0, held: 0, hot: false });
-    return rec;
-  }
-
-  /**
-   * As pinChannel, for an operation that may wait: the pin is recorded in this instance's
-   * wait word (if free) right after it is taken; `unpinAfterWait` clears it (if still this
-   * record) right before unpinning. A set word thus always stands for a pin in effect.
-   */
-  private pinForWait(name: string): number {
-    const x = this.core.x;
-    const cached = this.channels.get(name);
-    // Pin and record in one core call. (A first use goes through the lookup, whose pin is
-    // swapped for a recorded one: only that first time is there a moment in between.)
-    if (cached !== undefined && x.pinTracked(cached.rec, cached.gen, this.pinWord) === 1) return cached.rec;
-    // The lookup records its pin in the wait word itself, in the core, so that a thread killed
-    // at any point here leaves only recorded pins behind (the reaper undoes them).
-    const rec = this.pinChannel(name, this.pinWord);
-    const ref = this.channels.get(name);
-    if (ref !== undefined && ref.rec === rec && x.pinTracked(rec, ref.gen, this.pinWord) === 1) x.unpinRecord(rec);
-    return rec;
-  }
-
-  private unpinAfterWait(rec: number): void {
-    this.core.x.unpinTracked(rec, this.pinWord);
-  }
-
-  /**
-   * The record of channel `name`, created if needed, pinned (the caller unpins). `word`: see
-   * `lookup` (only for a caller that clears it with `unpinTracked`).
-   */
-  private pinChannel(name: string, word = 0): number {
-    const cached = this.channels.get(name);
-    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
-    return this.lookup(KIND_CHANNEL, name, true, word);
-  }
-
-  private pinChannelIfExists(name: string): number {
-    const cached = this.channels.get(name);
-    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
-    return this.lookup(KIND_CHANNEL, name, false);
-  }
-
-  private pinGroup(name: string, create: boolean): number {
-    const cached = this.groups.get(name);
-    if (cached !== undefined && this.core.x.pinRecord(cached.rec, cached.gen) === 1) return cached.rec;
-    return this.lookup(KIND_GROUP, name, create);
-  }
 }
 
 /**
@@ -1280,13 +724,6 @@ function weakly(ref: WeakRef<SharedLayer>, fn: (layer: SharedLayer) => void): ()
     const layer = ref.deref();
     if (layer !== undefined) fn(layer);
   };
-}
-
-/** The options every attached instance needs, and nothing else (the handle must stay cloneable). */
-function handleOptions(options: SharedLayerOptions): SharedLayerOptions {
-  const out: Record<string, unknown> = {};
-  for (const key of SHARED_OPTION_KEYS) if (options[key] !== undefined) out[key] = options[key];
-  return out as SharedLayerOptions;
 }
 
 /**

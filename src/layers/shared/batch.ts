@@ -27,14 +27,18 @@ import { parkUntil, type ParkedCounter, type Strategy } from './park.js';
 /** Polls of a drop-oldest send before it yields to the event loop (a consumer mid-claim holds the slot). */
 const DROP_ROUNDS = 64;
 
-/** What the batched calls need from their shared layer. */
-export interface BatchHost {
+/** What every call of the shared layer that may wait needs (here and in shared/leases.ts). */
+export interface WaitingCallHost {
   readonly core: Core;
   readonly opts: ResolvedSharedOptions;
   readonly counters: Counters;
   readonly strategy: Strategy;
   readonly parkedCounter: ParkedCounter;
   readonly closeSignal: AbortSignal;
+}
+
+/** What the batched calls need from their shared layer. */
+export interface BatchHost extends WaitingCallHost {
   /** The cached (record, generation) of a resolved channel. */
   cached(channel: string): { rec: number; gen: number } | undefined;
   /** Push `h` on a cached channel as `send`'s fast path does (held pin if any); false: full or stale. */
