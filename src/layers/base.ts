@@ -9,6 +9,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { Aborted, LayerClosed, NotOwner, RingbusError, Unsupported } from '../errors.js';
 import {
   assertChannelName,
@@ -93,6 +94,8 @@ export abstract class LayerBase implements ChannelLayer {
   protected constructor(clientId: string = randomHex(6)) {
     this.clientId = clientId;
     this.closeSignal = this.closer.signal;
+    // Every pending wait listens to it: a server with many receives in flight is no leak.
+    setMaxListeners(0, this.closeSignal);
   }
 
   /** True once `close()` was called. */

@@ -50,7 +50,6 @@
  */
 
 import { quote } from '../quote.js';
-import { setMaxListeners } from 'node:events';
 import { NotOwner, Unsupported } from '../errors.js';
 import type { LayerEvent, LayerEventListener } from '../events.js';
 import {
@@ -111,7 +110,6 @@ export class HybridLayer extends LayerBase {
     this.checkSpecificFull = options.channelFull !== undefined;
     this.extensions = tradeoffs.delivery === 'at-least-once' ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
     this.handle = { ...local.handle, hybrid: { bus, options } };
-    setMaxListeners(0, this.closeSignal);
     this.router = router ? new BusRouter(local, remote, bus) : null;
     this.router?.start();
     if (this.router !== null) this.announced.add('specific');

@@ -31,7 +31,6 @@
  * @module
  */
 
-import { setMaxListeners } from 'node:events';
 import { ChannelFull, ConnectionError, MessageTooLarge, TimeoutError, UnconfirmedSend, Unsupported } from '../errors.js';
 import {
   assertOptionsObject, isProcessSpecific, ownerPart, type Lease, type Message, type ReceiveManyOptions, type ReceiveOptions,
@@ -144,8 +143,6 @@ export class RedisLayer extends LayerBase {
     this.tokenTtl = this.expirySec + 10;
     this.servers = this.options.hosts.map((h) => new RedisServer(h, this.options.operationTimeout));
     this.extensions = this.leases ? ['groups', 'flush', 'leases'] : ['groups', 'flush'];
-    // Every pending receive listens to the close signal: many at once are normal, not a leak.
-    setMaxListeners(0, this.closeSignal);
   }
 
   protected override get leases(): boolean {

@@ -258,6 +258,25 @@ export function conformance(backend: Backend): void {
         expect(got).toEqual([0, 1, 2]);
         await expect(layer.receive(ch, { timeout: 0 })).rejects.toBeInstanceOf(TimeoutError);
       });
+
+      it('takes many waits in flight at once without a listener-leak warning', async () => {
+        const warnings: Error[] = [];
+        const onWarning = (w: Error) => {
+          if (w.name === 'MaxListenersExceededWarning') warnings.push(w);
+        };
+        process.on('warning', onWarning);
+        try {
+          const chans = Array.from({ length: 30 }, () => fresh());
+          const receives = chans.map((ch) => layer.receive(ch, { timeout: 10_000 }));
+          await sleep(20);
+          for (const [i, ch] of chans.entries()) await peer.send(ch, { i });
+          expect((await Promise.all(receives)).map((m) => m.i)).toEqual(chans.map((_, i) => i));
+          await sleep(10); // warnings are emitted on the next tick
+        } finally {
+          process.off('warning', onWarning);
+        }
+        expect(warnings.map((w) => w.message)).toEqual([]);
+      });
     });
 
     describe('names', () => {
