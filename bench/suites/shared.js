@@ -63,60 +63,29 @@ function rttCase(wait, kind) {
 /** The options of the records variants of the one-way cases (the sender encodes records). */
 const RECORDS = { ...FLOW, records: true };
 
-function oneToOneCase(kind, quick, records = false) {
-  const batch = batchFor(kind, quick);
-  return {
-    id: records ? `oneway-1to1-records-${kind}` : `oneway-1to1-${kind}`,
-    name: `one way 1 -> 1 (main -> worker), ${MESSAGE_LABELS[kind]}${records ? ', records' : ''}`,
-    options: records ? RECORDS : FLOW,
-    kind: 'rate',
-    unit: 'message',
-    message: kind,
-    batch,
-    async open(round) {
-      const layer = await createLayer(records ? RECORDS : FLOW);
-      const channel = `bench.oneway.${round}`;
-      const counter = makeCounter(batch);
-      const worker = await startWorker('layer.js', { mode: 'consume', handle: layer.handle, channel, counter: counter.buffer });
-      const messages = Array.from({ length: batch }, (_, i) => makeMessage(kind, i));
-      return {
-        async: true,
-        async run() {
-          Atomics.store(counter, COUNT, 0);
-          const done = nextMessage(worker, (m) => m.done);
-          for (let i = 0; i < batch; i++) await layer.send(channel, messages[i]);
-          await done;
-        },
-        close: async () => {
-          await stop(worker);
-          await layer.close();
-        },
-      };
-    },
-  };
-}
-
 /**
- * One way 1 -> 1 of 64 KiB messages received with `receiveBorrowed`: the worker reads each
- * message's sequence number and releases it, its payload never copied out of the shared
- * memory (the plain case `oneway-1to1-64kib` copies it out once).
+ * One way 1 -> 1, main -> worker: a batch of sends, timed until the worker has received the
+ * last. `records`: the sender encodes records; `borrowed`: the worker receives with
+ * `receiveBorrowed`, reads each message's sequence number and releases it, its payload never
+ * copied out of the shared memory (the plain case copies it out once).
  */
-function borrowedCase(quick) {
-  const kind = '64kib';
+function oneToOneCase(kind, quick, { records = false, borrowed = false } = {}) {
   const batch = batchFor(kind, quick);
+  const options = records ? RECORDS : FLOW;
   return {
-    id: 'oneway-1to1-borrowed-64kib',
-    name: 'one way 1 -> 1 (main -> worker), receiveBorrowed, 64 KiB',
-    options: FLOW,
+    id: borrowed ? `oneway-1to1-borrowed-${kind}` : records ? `oneway-1to1-records-${kind}` : `oneway-1to1-${kind}`,
+    name: `one way 1 -> 1 (main -> worker), ${borrowed ? 'receiveBorrowed, ' : ''}${MESSAGE_LABELS[kind]}${records ? ', records' : ''}`,
+    options,
     kind: 'rate',
     unit: 'message',
     message: kind,
     batch,
     async open(round) {
-      const layer = await createLayer(FLOW);
-      const channel = `bench.borrowed.${round}`;
+      const layer = await createLayer(options);
+      const channel = `bench.${borrowed ? 'borrowed' : 'oneway'}.${round}`;
       const counter = makeCounter(batch);
-      const worker = await startWorker('layer.js', { mode: 'consume-borrowed', handle: layer.handle, channel, counter: counter.buffer });
+      const mode = borrowed ? 'consume-borrowed' : 'consume';
+      const worker = await startWorker('layer.js', { mode, handle: layer.handle, channel, counter: counter.buffer });
       const messages = Array.from({ length: batch }, (_, i) => makeMessage(kind, i));
       return {
         async: true,
@@ -524,8 +493,8 @@ export default {
         rttCase('adaptive', '64kib'),
         ...MESSAGE_KINDS.map((kind) => oneToOneCase(kind, quick)),
         ...['try', 'many'].flatMap((style) => MESSAGE_KINDS.map((kind) => oneToOneStyleCase(style, kind, quick))),
-        borrowedCase(quick),
-        oneToOneCase('chat', quick, true),
+        oneToOneCase('64kib', quick, { borrowed: true }),
+        oneToOneCase('chat', quick, { records: true }),
         ...['try', 'many'].map((style) => oneToOneStyleCase(style, 'chat', quick, true)),
         twoToTwoCase(quick),
         fanOutCase(quick),

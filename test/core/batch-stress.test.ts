@@ -8,26 +8,16 @@
  * exact count, no message lost or duplicated or corrupted, order per producer per channel,
  * and every arena byte back at the end.
  */
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createLayer, type SharedLayer } from '../../dist/index.js';
+import { runWorker } from './run-worker.js';
 
 const PRODUCERS = 3;
 const CONSUMERS = 3;
 const PER_PRODUCER = 40_000;
 const CHANNELS = ['bstress.wait', 'bstress.reject', 'bstress.tiny'];
 
-function run<T>(file: string, workerData: unknown): { result: Promise<T>; ready: Promise<void> } {
-  const worker = new Worker(new URL(file, import.meta.url), { workerData });
-  let onReady!: () => void;
-  const ready = new Promise<void>((r) => (onReady = r));
-  const result = new Promise<T>((resolve, reject) => {
-    worker.on('message', (m: { ready?: boolean } & T) => (m.ready ? onReady() : resolve(m)));
-    worker.on('error', reject);
-    worker.on('exit', (code) => reject(new Error(`${file} exited with code ${code} before reporting`)));
-  });
-  return { result, ready };
-}
+const run = <T>(file: string, workerData: unknown) => runWorker<T>(new URL(file, import.meta.url), workerData);
 
 describe('batched calls across threads under stress', () => {
   it(

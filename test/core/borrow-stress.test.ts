@@ -9,9 +9,9 @@
  * never reads another message's bytes. At the end: nothing lost or duplicated, and every
  * arena byte back (each borrow's block came back with its release).
  */
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createLayer, type SharedLayer } from '../../dist/index.js';
+import { runWorker } from './run-worker.js';
 
 const PRODUCERS = 3;
 const CONSUMERS = 2;
@@ -20,17 +20,7 @@ const CHANNEL = 'borrow.stress';
 const GROUP = 'borrow.group';
 const MEMBERS = ['borrow.member.0', 'borrow.member.1'];
 
-function run<T>(file: string, workerData: unknown): { result: Promise<T>; ready: Promise<void> } {
-  const worker = new Worker(new URL(file, import.meta.url), { workerData });
-  let onReady!: () => void;
-  const ready = new Promise<void>((r) => (onReady = r));
-  const result = new Promise<T>((resolve, reject) => {
-    worker.on('message', (m: { ready?: boolean } & T) => (m.ready ? onReady() : resolve(m)));
-    worker.on('error', reject);
-    worker.on('exit', (code) => reject(new Error(`${file} exited with code ${code} before reporting`)));
-  });
-  return { result, ready };
-}
+const run = <T>(file: string, workerData: unknown) => runWorker<T>(new URL(file, import.meta.url), workerData);
 
 interface Report {
   received: number;

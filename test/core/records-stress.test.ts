@@ -5,27 +5,17 @@
  * for byte against the one its (producer, seq) stands for, and its order per producer; the
  * table ends full (later shapes travel as plain maps) and every reserved entry is published.
  */
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createLayer, type SharedLayer } from '../../dist/index.js';
 import { OWN_SHAPES, SHARED_SHAPES } from './records-messages.js';
+import { runWorker } from './run-worker.js';
 
 const PRODUCERS = 3;
 const CONSUMERS = 2;
 const PER_PRODUCER = 20_000;
 const CHANNEL = 'records.stress';
 
-function run<T>(file: string, workerData: unknown): { result: Promise<T>; ready: Promise<void> } {
-  const worker = new Worker(new URL(file, import.meta.url), { workerData });
-  let onReady!: () => void;
-  const ready = new Promise<void>((r) => (onReady = r));
-  const result = new Promise<T>((resolve, reject) => {
-    worker.on('message', (m: { ready?: boolean } & T) => (m.ready ? onReady() : resolve(m)));
-    worker.on('error', reject);
-    worker.on('exit', (code) => reject(new Error(`${file} exited with code ${code} before reporting`)));
-  });
-  return { result, ready };
-}
+const run = <T>(file: string, workerData: unknown) => runWorker<T>(new URL(file, import.meta.url), workerData);
 
 describe('records structure table under concurrent appends', () => {
   it('delivers every message intact while producers append shapes until the table is full', async () => {

@@ -5,26 +5,16 @@
  * sequence number and a CRC32 of its payload. Checked: no message lost, none duplicated,
  * none corrupted, order kept per producer per channel, and every arena byte back at the end.
  */
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createLayer, type SharedLayer } from '../../dist/index.js';
+import { runWorker } from './run-worker.js';
 
 const PRODUCERS = 4;
 const CONSUMERS = 4;
 const PER_PRODUCER = 250_000;
 const CHANNELS = ['stress.a', 'stress.b', 'stress.c', 'stress.d'];
 
-function run<T>(file: string, workerData: unknown): { worker: Worker; result: Promise<T>; ready: Promise<void> } {
-  const worker = new Worker(new URL(file, import.meta.url), { workerData });
-  let onReady!: () => void;
-  const ready = new Promise<void>((r) => (onReady = r));
-  const result = new Promise<T>((resolve, reject) => {
-    worker.on('message', (m: { ready?: boolean } & T) => (m.ready ? onReady() : resolve(m)));
-    worker.on('error', reject);
-    worker.on('exit', (code) => reject(new Error(`${file} exited with code ${code} before reporting`)));
-  });
-  return { worker, result, ready };
-}
+const run = <T>(file: string, workerData: unknown) => runWorker<T>(new URL(file, import.meta.url), workerData);
 
 describe('shared core under stress', () => {
   it(
