@@ -5,7 +5,7 @@
 
 import { decode, encode } from '../../dist/index.js';
 import { decodeRecords, encodeRecords } from '../../dist/codec.js';
-import { Structures, TABLE_BYTES } from '../../dist/codec/records.js';
+import { privateStructures } from '../../dist/codec/records.js';
 import { Packr, Unpackr } from 'msgpackr';
 import { MESSAGE_KINDS, MESSAGE_LABELS, makeMessage } from '../messages.js';
 
@@ -23,15 +23,7 @@ const BATCH = { chat: 1000, '1kib': 500, '64kib': 20 };
  * and their values. Warmed before timing, so every timed message is a record.
  */
 function recordsTable() {
-  const sab = new SharedArrayBuffer(64 + TABLE_BYTES);
-  let given = false;
-  return new Structures({
-    u8: new Uint8Array(sab),
-    i32: new Int32Array(sab),
-    word: 0,
-    alloc: () => (given ? 0 : ((given = true), 64)),
-    free: () => {},
-  });
+  return privateStructures();
 }
 
 function cases(kind) {

@@ -403,3 +403,21 @@ export function structuresOf(host: TableHost): Structures {
   }
   return s;
 }
+
+/**
+ * A structure table of its own, in a private SharedArrayBuffer (its header word at 0, the
+ * table at 64), for using the records codec without a bus: the codec bench and the unit tests.
+ */
+export function privateStructures(): Structures {
+  const sab = new SharedArrayBuffer(64 + TABLE_BYTES);
+  let given = false;
+  return new Structures({
+    u8: new Uint8Array(sab),
+    i32: new Int32Array(sab),
+    word: 0,
+    alloc: () => (given ? 0 : ((given = true), 64)),
+    free: () => {
+      throw new Error('a private structure table is never freed');
+    },
+  });
+}

@@ -8,23 +8,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLayer, attachLayer, decode, encode, type Message, type SharedLayer } from '../../dist/index.js';
 import { DecodeError, decodeRecords, encodeRecords } from '../../dist/codec.js';
-import { Structures, TABLE_BYTES, TABLE_ENTRIES } from '../../dist/codec/records.js';
+import { Structures, TABLE_ENTRIES, privateStructures } from '../../dist/codec/records.js';
 import { expected, message as anyMessage } from '../fuzz/model.js';
 
-/** A structure table in a plain SharedArrayBuffer (header word at 0, the table at 64). */
-function table(): Structures {
-  const sab = new SharedArrayBuffer(64 + TABLE_BYTES);
-  let given = false;
-  return new Structures({
-    u8: new Uint8Array(sab),
-    i32: new Int32Array(sab),
-    word: 0,
-    alloc: () => (given ? 0 : ((given = true), 64)),
-    free: () => {
-      throw new Error('the only table block is never freed here');
-    },
-  });
-}
+const table = (): Structures => privateStructures();
 
 const EXT_RECORD = 0x52;
 
