@@ -21,7 +21,7 @@ import { quote } from '../quote.js';
 import { assertRecords, decodeRecordsOwned, encode, encodeRecords } from '../codec.js';
 import { structuresOf, type Structures } from '../codec/records.js';
 import { isMainThread, threadId, workerData as threadWorkerData } from 'node:worker_threads';
-import { ChannelFull, type LayoutMismatch, MessageTooLarge } from '../errors.js';
+import { ChannelFull, type LayoutMismatch } from '../errors.js';
 import {
   type Borrowed, type LayerStats, type Lease, type Message, type MessageShape, type ReceiveManyOptions, type ReceiveOptions, type SendOptions,
 } from '../layer.js';
@@ -50,6 +50,9 @@ export type { LeaseSettler, WatchableWorker } from './shared/leases.js';
 export type { SharedMemoryStats, StructureTableStats } from './shared/stats.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
+
+/** What `popResolved` returns for a channel this instance has not resolved yet. */
+const NOT_RESOLVED = -1;
 
 /**
  * The shared-memory layer (the default backend): one bus for every thread of the process.
@@ -201,10 +204,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       pushCached: (ref, h) => this.pushCached(ref as Ref, h),
       popCached: (ref) => this.popCached(ref as Ref),
       store: (message, now) => this.messages.store(message, now),
-      storeEncoded: (bytes, now) => {
-        if (bytes.length > opts.maxMessageSize) throw new MessageTooLarge(bytes.length, opts.maxMessageSize);
-        return this.messages.storeBytes(bytes, now);
-      },
+      storeEncoded: (bytes, now) => this.messages.storeEncoded(bytes, now),
       take: (h) => this.messages.take(h),
       cutoff: () => this.cutoff(),
       noteDropped: (count, channel) => this.noteDropped(count, channel, 'drop-oldest'),
@@ -340,32 +340,28 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   // refuses.
   /** {@inheritDoc ChannelLayer.receive} */
   override receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
-    const cached = this.channels.get(channel);
-    if (cached === undefined) return super.receive<T>(channel, options);
+    let h: number;
     try {
-      this.checkReceive('receive', channel, options, true); // refuses a closed layer first
-      const h = this.popCached(cached);
-      if (this.observed) this.noticeExpired(channel);
+      h = this.popResolved('receive', channel, options);
       if (h > 1) return Promise.resolve(this.messages.take(h) as unknown as T);
     } catch (err) {
       return Promise.reject(err);
     }
+    if (h === NOT_RESOLVED) return super.receive<T>(channel, options);
     return this.doReceive(channel, options) as Promise<unknown> as Promise<T>;
   }
 
   // Fast path as receive's; the borrow keeps the block (shared/borrow.ts).
   /** {@inheritDoc ChannelLayer.receiveBorrowed} */
   override receiveBorrowed<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Borrowed<T>> {
-    const cached = this.closed ? undefined : this.channels.get(channel);
-    if (cached === undefined) return super.receiveBorrowed<T>(channel, options);
+    let h: number;
     try {
-      this.checkReceive('receiveBorrowed', channel, options, true);
-      const h = this.popCached(cached);
-      if (this.observed) this.noticeExpired(channel);
+      h = this.popResolved('receiveBorrowed', channel, options);
       if (h > 1) return Promise.resolve(this.borrow(h) as unknown as Borrowed<T>);
     } catch (err) {
       return Promise.reject(err);
     }
+    if (h === NOT_RESOLVED) return super.receiveBorrowed<T>(channel, options);
     return this.doReceiveBorrowed(channel, options) as Promise<unknown> as Promise<Borrowed<T>>;
   }
 
@@ -394,13 +390,24 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
   // name check (it was checked before it was cached) and the batch host's indirection.
   /** {@inheritDoc ChannelLayer.tryReceive} */
   override tryReceive<T extends MessageShape<T> = Message>(channel: string): T | undefined {
+    const h = this.popResolved('tryReceive', channel, undefined);
+    if (h > 1) return this.messages.take(h) as unknown as T;
+    return h === 0 ? undefined : super.tryReceive<T>(channel); // not resolved, or reclaimed: resolve
+  }
+
+  /**
+   * The receive fast paths' common step: on a channel this instance already resolved, the
+   * checks of `what` (its name was checked before it was cached; a closed layer is refused
+   * here) and a pop, as {@link popCached} returns it (a handle, 0 empty, 1 stale record);
+   * {@link NOT_RESOLVED} when the channel is not cached, for the generic path.
+   */
+  private popResolved(what: string, channel: string, options: ReceiveOptions | undefined): number {
     const cached = this.channels.get(channel);
-    if (cached === undefined) return super.tryReceive<T>(channel);
-    this.checkReceive('tryReceive', channel, undefined, true); // refuses a closed layer first
+    if (cached === undefined) return NOT_RESOLVED;
+    this.checkReceive(what, channel, options, true);
     const h = this.popCached(cached);
     if (this.observed) this.noticeExpired(channel);
-    if (h > 1) return this.messages.take(h) as unknown as T;
-    return h === 0 ? undefined : super.tryReceive<T>(channel); // 1: reclaimed, resolve again
+    return h;
   }
 
   /**

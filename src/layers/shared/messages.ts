@@ -77,6 +77,12 @@ export class Messages {
     return h;
   }
 
+  /** As {@link storeBytes}, for bytes a caller encoded (MessageTooLarge over `maxMessageSize`). */
+  storeEncoded(bytes: Uint8Array, timeMs: number): number {
+    if (bytes.length > this.maxMessageSize) throw new MessageTooLarge(bytes.length, this.maxMessageSize);
+    return this.storeBytes(bytes, timeMs);
+  }
+
   /** Store encoded `bytes` in a fresh block stamped `timeMs` (refcount 1, owned by the caller). */
   storeBytes(bytes: Uint8Array, timeMs: number): number {
     const size = bytes.length;
