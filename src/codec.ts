@@ -107,7 +107,11 @@ export function decodeRecords(bytes: Uint8Array, structures: StructureSource): M
   return asMessage(decodeValue(bytes, false, structures));
 }
 
-/** As {@link decodeOwned}, also reading records of `structures`. */
+/**
+ * As {@link decodeOwned}, also reading records of `structures`. Byte strings are views of
+ * `bytes`: for a private buffer of the message alone, or for a block of shared memory that the
+ * caller keeps unchanged while the views may be read (the shared layer's `receiveBorrowed`).
+ */
 export function decodeRecordsOwned(bytes: Uint8Array, structures: StructureSource): Message {
   return asMessage(decodeValue(bytes, true, structures));
 }
@@ -209,15 +213,6 @@ export function decode(bytes: Uint8Array): Message {
  * payloads; their `.buffer` shows this message's own encoded bytes, nothing else).
  */
 export function decodeOwned(bytes: Uint8Array): Message {
-  return asMessage(decodeValue(bytes, true));
-}
-
-/**
- * As {@link decodeOwned}, for `bytes` the caller lends rather than hands over: byte strings in
- * the result are views of `bytes` (whatever else its buffer holds), valid while the caller
- * keeps those bytes unchanged. For borrowed receives (the shared layer's `receiveBorrowed`).
- */
-export function decodeBorrowed(bytes: Uint8Array): Message {
   return asMessage(decodeValue(bytes, true));
 }
 

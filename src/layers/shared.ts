@@ -195,7 +195,7 @@ export class SharedLayer extends LayerBase implements LeaseSettler {
       core, held,
       entries: this.decodeCache ?? new TableEntries(core, this.instance, held),
       copyOut: (h) => this.messages.copyOut(h),
-      // Views of the shared block, records read with the bus's structures (decodeBorrowed's rule).
+      // Views of the shared block (kept until release), records read with the bus's structures.
       decodeViews: (bytes) => decodeRecordsOwned(bytes, this.structures),
     });
     this.batch = {
