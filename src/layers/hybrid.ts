@@ -189,26 +189,20 @@ export class HybridLayer extends LayerBase {
 
   /** {@inheritDoc ChannelLayer.receive} */
   override receive<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<T> {
-    if (typeof channel !== 'string' || this.closed) return this.local.receive<T>(channel, options);
-    if (!this.isHere(channel)) return this.remote.receive<T>(channel, options);
-    if (!this.owns(channel)) return Promise.reject(this.notOwner(channel));
-    return this.local.receive<T>(channel, options);
+    const to = this.receiverOf(channel);
+    return to instanceof NotOwner ? Promise.reject(to) : to.receive<T>(channel, options);
   }
 
   /** {@inheritDoc ChannelLayer.receiveBorrowed} */
   override receiveBorrowed<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Borrowed<T>> {
-    if (typeof channel !== 'string' || this.closed) return this.local.receiveBorrowed<T>(channel, options);
-    if (!this.isHere(channel)) return this.remote.receiveBorrowed<T>(channel, options);
-    if (!this.owns(channel)) return Promise.reject(this.notOwner(channel));
-    return this.local.receiveBorrowed<T>(channel, options);
+    const to = this.receiverOf(channel);
+    return to instanceof NotOwner ? Promise.reject(to) : to.receiveBorrowed<T>(channel, options);
   }
 
   /** {@inheritDoc ChannelLayer.receiveLease} */
   override receiveLease<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveOptions): Promise<Lease<T>> {
-    if (typeof channel !== 'string' || this.closed) return this.local.receiveLease<T>(channel, options);
-    if (!this.isHere(channel)) return this.remote.receiveLease<T>(channel, options);
-    if (!this.owns(channel)) return Promise.reject(this.notOwner(channel));
-    return this.local.receiveLease<T>(channel, options);
+    const to = this.receiverOf(channel);
+    return to instanceof NotOwner ? Promise.reject(to) : to.receiveLease<T>(channel, options);
   }
 
   // The synchronous and batched calls go where send / receive go. On channels of other
@@ -224,10 +218,9 @@ export class HybridLayer extends LayerBase {
 
   /** {@inheritDoc ChannelLayer.tryReceive} */
   override tryReceive<T extends MessageShape<T> = Message>(channel: string): T | undefined {
-    if (typeof channel !== 'string' || this.closed) return this.local.tryReceive<T>(channel);
-    if (!this.isHere(channel)) return this.remote.tryReceive<T>(channel);
-    if (!this.owns(channel)) throw this.notOwner(channel);
-    return this.local.tryReceive<T>(channel);
+    const to = this.receiverOf(channel);
+    if (to instanceof NotOwner) throw to;
+    return to.tryReceive<T>(channel);
   }
 
   /** {@inheritDoc ChannelLayer.sendMany} */
@@ -240,10 +233,8 @@ export class HybridLayer extends LayerBase {
 
   /** {@inheritDoc ChannelLayer.receiveMany} */
   override receiveMany<T extends MessageShape<T> = Message>(channel: string, options?: ReceiveManyOptions): Promise<T[]> {
-    if (typeof channel !== 'string' || this.closed) return this.local.receiveMany<T>(channel, options);
-    if (!this.isHere(channel)) return this.remote.receiveMany<T>(channel, options);
-    if (!this.owns(channel)) return Promise.reject(this.notOwner(channel));
-    return this.local.receiveMany<T>(channel, options);
+    const to = this.receiverOf(channel);
+    return to instanceof NotOwner ? Promise.reject(to) : to.receiveMany<T>(channel, options);
   }
 
   protected doTrySend(channel: string, message: Message): boolean {
@@ -266,6 +257,18 @@ export class HybridLayer extends LayerBase {
   /** `listen` drains with tryReceive on this machine's channels only (the others are Redis'). */
   protected override listenTake(channel: string): (() => Message | undefined) | null {
     return this.isHere(channel) ? () => this.tryReceive(channel) : null;
+  }
+
+  /**
+   * Where a receive on `channel` goes: this machine's shared layer (also for a name that is no
+   * string, or once closed, so that its checks answer), the remote layer for a channel of
+   * another bus or a plain channel not kept local, or a NotOwner error for another instance's
+   * `!` channel of this bus.
+   */
+  private receiverOf(channel: string): SharedLayer | HybridRemote | NotOwner {
+    if (typeof channel !== 'string' || this.closed) return this.local;
+    if (!this.isHere(channel)) return this.remote;
+    return this.owns(channel) ? this.local : this.notOwner(channel);
   }
 
   private notOwner(channel: string): NotOwner {
